@@ -1,0 +1,222 @@
+/**
+ * The contract between the constructs (lib/) and the handlers (lambda/).
+ *
+ * A construct serializes one versioned JSON document into the function's environment; the
+ * handler parses and validates it once, at cold start. This file has no runtime dependencies so
+ * that lib/ can import its types and constants.
+ */
+
+/** Bumped whenever the document changes shape. A handler refuses any other version. */
+export const INGEST_CONFIG_VERSION = 1;
+
+/** The environment variable that carries the JSON document. */
+export const CONFIG_ENV_VAR = 'WEBHOOK_INGRESS_CONFIG';
+
+/**
+ * Headers that never reach a record, whatever an allowlist says: they carry credentials,
+ * signatures or session state.
+ */
+export const NEVER_FORWARDED_HEADERS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'stripe-signature',
+  'x-hub-signature',
+  'x-hub-signature-256',
+];
+
+/** Kinesis limits that the writer and the constructs both respect. */
+export const KINESIS_LIMITS = {
+  /** Records in one PutRecords call. */
+  maxRecordsPerCall: 500,
+  /** Bytes of data plus partition keys in one PutRecords call (5 MiB). */
+  maxBytesPerCall: 5 * 1024 * 1024,
+  /** Bytes of data plus partition key in one record (1 MiB). */
+  maxBytesPerRecord: 1024 * 1024,
+  /** Unicode characters in a partition key. */
+  maxPartitionKeyLength: 256,
+} as const;
+
+/** Where a value comes from: a request header, or a JSON pointer (RFC 6901) into each event. */
+export type FieldSource = { readonly header: string } | { readonly jsonPointer: string };
+
+export type HmacAlgorithmName = 'sha1' | 'sha256' | 'sha512';
+export type SignatureEncodingName = 'hex' | 'base64';
+
+/**
+ * How signatures are carried in the signature header.
+ * - `plain`: the header holds one signature, after an optional prefix (GitHub: `sha256=`).
+ * - `keyValueList`: `k=v` pairs split by `separator`; the timestamp is the value of
+ *   `timestampKey` and every value of `signatureKey` is a candidate signature (Stripe:
+ *   `t=...,v1=...,v1=...`).
+ */
+export type SignatureFormat =
+  | { readonly kind: 'plain'; readonly prefix?: string }
+  | {
+    readonly kind: 'keyValueList';
+    readonly separator: string;
+    readonly timestampKey: string;
+    readonly signatureKey: string;
+  };
+
+export interface HmacAuthConfig {
+  readonly kind: 'hmac';
+  readonly secretArn: string;
+  readonly algorithm: HmacAlgorithmName;
+  readonly encoding: SignatureEncodingName;
+  /** Lower-case header name. */
+  readonly signatureHeader: string;
+  readonly signatureFormat: SignatureFormat;
+  /**
+   * The signed content, as a template over the raw request: `{body}` (the raw bytes),
+   * `{timestamp}` (the signed timestamp) and `{header:name}`.
+   */
+  readonly signedContent: string;
+  /** Lower-case header that carries the timestamp, for `plain` signatures that sign one. */
+  readonly timestampHeader?: string;
+  /** Allowed distance between the signed timestamp and now. Present exactly when a timestamp is signed. */
+  readonly toleranceSeconds?: number;
+}
+
+export type AuthConfig = HmacAuthConfig;
+
+export interface RejectWith429Config {
+  readonly kind: 'rejectWith429';
+  /** Seconds sent in `Retry-After` when the stream could not take the request. */
+  readonly retryAfterSeconds: number;
+  /** PutRecords attempts per chunk of records, the first one included. */
+  readonly maxAttempts: number;
+  /** Time the handler may spend retrying before it answers 429. */
+  readonly retryBudgetMs: number;
+}
+
+export type BackpressureConfig = RejectWith429Config;
+
+export interface IngestConfig {
+  readonly version: number;
+  /** Written into every envelope as `source`. */
+  readonly source: string;
+  readonly streamName: string;
+  readonly auth: AuthConfig;
+  readonly secretCacheTtlSeconds: number;
+  readonly metadata: {
+    readonly id?: FieldSource;
+    readonly type?: FieldSource;
+    readonly timestamp?: FieldSource;
+  };
+  /** Absent: the event id. */
+  readonly partitionKey?: FieldSource;
+  /** Absent: every type is accepted. */
+  readonly allowedEventTypes?: readonly string[];
+  /** Lower-case header names copied into the envelope. */
+  readonly headerAllowlist: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly maxBatchRecords: number;
+  readonly backpressure: BackpressureConfig;
+}
+
+/** Thrown when the configuration document is unusable. A deployment bug, never a sender's. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(`invalid ${CONFIG_ENV_VAR}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function requireString(obj: Record<string, unknown>, key: string, where: string): string {
+  const value = obj[key];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(`${where}.${key} must be a non-empty string`);
+  }
+  return value;
+}
+
+function requirePositiveInt(obj: Record<string, unknown>, key: string, where: string): number {
+  const value = obj[key];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(`${where}.${key} must be a positive integer`);
+  }
+  return value;
+}
+
+function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], where: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(`${where} must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+function checkFieldSource(value: unknown, where: string): void {
+  if (value === undefined) return;
+  if (!isObject(value)) throw new ConfigError(`${where} must be an object`);
+  if (typeof value.header === 'string' && value.header.length > 0) return;
+  if (typeof value.jsonPointer === 'string' && (value.jsonPointer === '' || value.jsonPointer.startsWith('/'))) return;
+  throw new ConfigError(`${where} must name a header or a JSON pointer`);
+}
+
+function checkAuth(auth: unknown): void {
+  if (!isObject(auth)) throw new ConfigError('auth must be an object');
+  checkOneOf(auth.kind, ['hmac'], 'auth.kind');
+  requireString(auth, 'secretArn', 'auth');
+  checkOneOf(auth.algorithm, ['sha1', 'sha256', 'sha512'], 'auth.algorithm');
+  checkOneOf(auth.encoding, ['hex', 'base64'], 'auth.encoding');
+  requireString(auth, 'signatureHeader', 'auth');
+  const content = requireString(auth, 'signedContent', 'auth');
+  const format = auth.signatureFormat;
+  if (!isObject(format)) throw new ConfigError('auth.signatureFormat must be an object');
+  const kind = checkOneOf(format.kind, ['plain', 'keyValueList'], 'auth.signatureFormat.kind');
+  if (kind === 'keyValueList') {
+    for (const key of ['separator', 'timestampKey', 'signatureKey']) requireString(format, key, 'auth.signatureFormat');
+  }
+  const signsTimestamp = content.includes('{timestamp}');
+  if (signsTimestamp) {
+    if (kind === 'plain') requireString(auth, 'timestampHeader', 'auth');
+    requirePositiveInt(auth, 'toleranceSeconds', 'auth');
+  } else if (auth.timestampHeader !== undefined || auth.toleranceSeconds !== undefined) {
+    throw new ConfigError('auth.timestampHeader and auth.toleranceSeconds need a signed {timestamp}');
+  }
+}
+
+/** Parses and validates the configuration document. Throws ConfigError. */
+export function parseIngestConfig(json: string | undefined): IngestConfig {
+  if (json === undefined || json === '') throw new ConfigError('the variable is not set');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    throw new ConfigError('not JSON');
+  }
+  if (!isObject(doc)) throw new ConfigError('must be a JSON object');
+  if (doc.version !== INGEST_CONFIG_VERSION) {
+    throw new ConfigError(`version ${String(doc.version)} is not supported; this handler reads version ${INGEST_CONFIG_VERSION}`);
+  }
+  requireString(doc, 'source', 'config');
+  requireString(doc, 'streamName', 'config');
+  checkAuth(doc.auth);
+  requirePositiveInt(doc, 'secretCacheTtlSeconds', 'config');
+  if (!isObject(doc.metadata)) throw new ConfigError('metadata must be an object');
+  for (const key of ['id', 'type', 'timestamp']) checkFieldSource(doc.metadata[key], `metadata.${key}`);
+  checkFieldSource(doc.partitionKey, 'partitionKey');
+  if (doc.allowedEventTypes !== undefined
+    && !(Array.isArray(doc.allowedEventTypes) && doc.allowedEventTypes.every((t) => typeof t === 'string'))) {
+    throw new ConfigError('allowedEventTypes must be a list of strings');
+  }
+  if (!Array.isArray(doc.headerAllowlist) || !doc.headerAllowlist.every((h) => typeof h === 'string' && h === h.toLowerCase())) {
+    throw new ConfigError('headerAllowlist must be a list of lower-case header names');
+  }
+  requirePositiveInt(doc, 'maxBodyBytes', 'config');
+  requirePositiveInt(doc, 'maxBatchRecords', 'config');
+  const bp = doc.backpressure;
+  if (!isObject(bp)) throw new ConfigError('backpressure must be an object');
+  checkOneOf(bp.kind, ['rejectWith429'], 'backpressure.kind');
+  requirePositiveInt(bp, 'retryAfterSeconds', 'backpressure');
+  requirePositiveInt(bp, 'maxAttempts', 'backpressure');
+  requirePositiveInt(bp, 'retryBudgetMs', 'backpressure');
+  return doc as unknown as IngestConfig;
+}

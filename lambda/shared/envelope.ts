@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { KINESIS_LIMITS, NEVER_FORWARDED_HEADERS, type FieldSource, type IngestConfig } from './config';
+import { PayloadTooLargeError } from './errors';
+import { singleHeader, type WebhookRequest } from './http';
+import type { JsonObject, ParsedBody } from './parse';
+
+/** What a consumer reads from the stream: one envelope per event, as UTF-8 JSON. */
+export interface Envelope {
+  readonly id: string;
+  readonly type: string | null;
+  /** ISO 8601, from the event or the sender's headers; null when the sender gives none. */
+  readonly timestamp: string | null;
+  readonly source: string;
+  /** ISO 8601, when API Gateway received the request. */
+  readonly receivedAt: string;
+  readonly correlationId: string;
+  /** Allowlisted request headers, lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType: string;
+  readonly payload: JsonObject;
+}
+
+export interface OutgoingRecord {
+  readonly envelope: Envelope;
+  readonly partitionKey: string;
+  /** The serialized envelope. */
+  readonly data: Buffer;
+}
+
+export interface EnvelopeResult {
+  readonly records: readonly OutgoingRecord[];
+  /** Events left out because their type is not allowed. */
+  readonly ignored: number;
+}
+
+/** Resolves an RFC 6901 JSON pointer. Returns undefined when any step is missing. */
+export function resolvePointer(document: unknown, pointer: string): unknown {
+  if (pointer === '') return document;
+  let current: unknown = document;
+  for (const raw of pointer.slice(1).split('/')) {
+    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(current)) {
+      if (!/^(0|[1-9]\d*)$/.test(token)) return undefined;
+      current = current[Number(token)];
+    } else if (typeof current === 'object' && current !== null && Object.prototype.hasOwnProperty.call(current, token)) {
+      current = (current as JsonObject)[token];
+    } else {
+      return undefined;
+    }
+  }
+  return current;
+}
+
+function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function rawField(source: FieldSource | undefined, request: WebhookRequest, event: JsonObject): unknown {
+  if (source === undefined) return undefined;
+  if ('header' in source) return singleHeader(request, source.header.toLowerCase());
+  return resolvePointer(event, source.jsonPointer);
+}
+
+/** Unix seconds, Unix milliseconds or an ISO 8601 string, as ISO 8601; null when unreadable. */
+export function toIsoTimestamp(value: unknown): string | null {
+  let ms: number;
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    ms = Math.abs(value) < 1e11 ? value * 1000 : value;
+  } else if (typeof value === 'string' && /^\d{1,13}$/.test(value)) {
+    return toIsoTimestamp(Number(value));
+  } else if (typeof value === 'string' && value !== '') {
+    ms = Date.parse(value);
+  } else {
+    return null;
+  }
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+function digest(parts: readonly (string | Buffer)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex').slice(0, 32);
+}
+
+/** Kinesis partition keys are 1 to 256 characters; longer keys are hashed, keeping them stable. */
+export function toPartitionKey(value: string): string {
+  return value.length <= KINESIS_LIMITS.maxPartitionKeyLength ? value : digest([value]);
+}
+
+function allowlistedHeaders(request: WebhookRequest, allowlist: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of allowlist) {
+    if (NEVER_FORWARDED_HEADERS.includes(name)) continue;
+    const values = request.headers.get(name);
+    if (values !== undefined) headers[name] = values.join(', ');
+  }
+  return headers;
+}
+
+/**
+ * Wraps each parsed event in an envelope and serializes it as a Kinesis record.
+ *
+ * The event id comes from the configured field. When a header names one id for a whole batch,
+ * each event gets `<id>:<index>`. When there is no id, a hash of the source and the event's bytes
+ * stands in, so that a redelivered event gets the same id again.
+ */
+export function buildRecords(
+  config: IngestConfig,
+  request: WebhookRequest,
+  body: ParsedBody,
+  correlationId: string,
+): EnvelopeResult {
+  const headers = allowlistedHeaders(request, config.headerAllowlist);
+  const receivedAt = new Date(request.receivedAtMs).toISOString();
+  const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
+  const records: OutgoingRecord[] = [];
+  let ignored = 0;
+
+  body.events.forEach((event, index) => {
+    const type = scalarText(rawField(config.metadata.type, request, event)) ?? null;
+    if (allowed !== undefined && (type === null || !allowed.has(type))) {
+      ignored += 1;
+      return;
+    }
+    const idSource = config.metadata.id;
+    let id = scalarText(rawField(idSource, request, event));
+    if (id !== undefined && idSource !== undefined && 'header' in idSource && body.isBatch) id = `${id}:${index}`;
+    if (id === undefined) {
+      id = digest([config.source, '\n', body.isBatch ? JSON.stringify(event) : request.rawBody]);
+    }
+    const envelope: Envelope = {
+      id,
+      type,
+      timestamp: toIsoTimestamp(rawField(config.metadata.timestamp, request, event)),
+      source: config.source,
+      receivedAt,
+      correlationId,
+      headers,
+      contentType: body.contentType,
+      payload: event,
+    };
+    const keyValue = config.partitionKey === undefined ? id : scalarText(rawField(config.partitionKey, request, event)) ?? id;
+    const partitionKey = toPartitionKey(keyValue);
+    const data = Buffer.from(JSON.stringify(envelope), 'utf8');
+    const size = data.length + Buffer.byteLength(partitionKey, 'utf8');
+    if (size > KINESIS_LIMITS.maxBytesPerRecord) {
+      throw new PayloadTooLargeError(
+        `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
+      );
+    }
+    records.push({ envelope, partitionKey, data });
+  });
+  return { records, ignored };
+}

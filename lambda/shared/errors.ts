@@ -1,0 +1,93 @@
+/**
+ * Typed errors. Each carries the HTTP status and a message that is safe to show the sender: it
+ * never quotes the body, a header value or a secret. The `cause` is for debugging only and is
+ * never logged or returned, because it may quote the body (V8's JSON.parse messages do).
+ */
+export class WebhookError extends Error {
+  readonly statusCode: number;
+  /** Extra response headers, such as Retry-After. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(statusCode: number, publicMessage: string, options?: { cause?: unknown; headers?: Record<string, string> }) {
+    super(publicMessage, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WebhookError';
+    this.statusCode = statusCode;
+    this.headers = options?.headers ?? {};
+  }
+}
+
+/** 400: the body cannot be read as the declared format. */
+export class MalformedPayloadError extends WebhookError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(400, message, options);
+    this.name = 'MalformedPayloadError';
+  }
+}
+
+/** 401: a signature, token or timestamp is missing. */
+export class MissingCredentialsError extends WebhookError {
+  constructor(message: string) {
+    super(401, message);
+    this.name = 'MissingCredentialsError';
+  }
+}
+
+/** 401: no active secret produces the signature that was sent. */
+export class SignatureMismatchError extends WebhookError {
+  constructor() {
+    super(401, 'signature does not match');
+    this.name = 'SignatureMismatchError';
+  }
+}
+
+/** 401: the signed timestamp is outside the allowed window. */
+export class TimestampOutsideToleranceError extends WebhookError {
+  constructor(toleranceSeconds: number) {
+    super(401, `signed timestamp is more than ${toleranceSeconds} s away from the current time`);
+    this.name = 'TimestampOutsideToleranceError';
+  }
+}
+
+/** 413: the body, the batch or one record is larger than allowed. */
+export class PayloadTooLargeError extends WebhookError {
+  constructor(message: string) {
+    super(413, message);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** 415: the content type is not one this source reads. */
+export class UnsupportedMediaTypeError extends WebhookError {
+  constructor(message: string) {
+    super(415, message);
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+/** 429: the stream did not take every record within the retry budget. Nothing was acknowledged. */
+export class StreamThrottledError extends WebhookError {
+  readonly unwrittenRecords: number;
+
+  constructor(retryAfterSeconds: number, unwrittenRecords: number, options?: { cause?: unknown }) {
+    super(429, 'the stream is busy; nothing was accepted, retry the whole request later', {
+      cause: options?.cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    this.name = 'StreamThrottledError';
+    this.unwrittenRecords = unwrittenRecords;
+  }
+}
+
+/** 503: a dependency the operator owns (Secrets Manager, the stream's permissions) failed. */
+export class DependencyUnavailableError extends WebhookError {
+  readonly dependency: string;
+
+  constructor(dependency: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(503, `${dependency} is unavailable; nothing was accepted, retry later`, {
+      cause: options?.cause,
+      headers: options?.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(options.retryAfterSeconds) },
+    });
+    this.name = 'DependencyUnavailableError';
+    this.dependency = dependency;
+  }
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { IngestConfig } from './config';
+import { buildRecords } from './envelope';
+import {
+  DependencyUnavailableError,
+  PayloadTooLargeError,
+  StreamThrottledError,
+  WebhookError,
+} from './errors';
+import { errorResponse, fromApiGatewayEvent, jsonResponse, type WebhookRequest } from './http';
+import type { WriteRecord, WriteReport } from './kinesis-writer';
+import { StreamWriteFailure } from './kinesis-writer';
+import { parseBody } from './parse';
+import { verifyHmac } from './verify';
+
+/** The slice of Powertools' Logger the pipeline uses. Attributes never hold a body or a secret. */
+export interface IngestLogger {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface IngestDependencies {
+  readonly config: IngestConfig;
+  readonly secrets: { get(secretArn: string): Promise<readonly string[]> };
+  readonly writer: { write(records: readonly WriteRecord[]): Promise<WriteReport> };
+  readonly logger: IngestLogger;
+  readonly now?: () => number;
+}
+
+export type IngestHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The sender's X-Correlation-Id when it is well formed, else API Gateway's request id. */
+export function correlationIdOf(request: WebhookRequest): string {
+  const values = request.headers.get('x-correlation-id');
+  const sent = values?.length === 1 ? values[0] : undefined;
+  if (sent !== undefined && CORRELATION_ID.test(sent)) return sent;
+  return request.requestId ?? randomUUID();
+}
+
+/**
+ * The stream source's request path: size, authenticate, parse, envelope, write, answer.
+ * Authentication runs before parsing, so an unsigned sender learns nothing about the body rules.
+ * A 202 is only sent once every record of the request is in the stream.
+ */
+export function createIngestHandler(deps: IngestDependencies): IngestHandler {
+  const { config, logger } = deps;
+  const now = deps.now ?? Date.now;
+
+  async function ingest(
+    request: WebhookRequest,
+    correlationId: string,
+    log: Record<string, unknown>,
+  ): Promise<APIGatewayProxyResult> {
+    if (request.rawBody.length > config.maxBodyBytes) {
+      throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this source accepts at most ${config.maxBodyBytes}`);
+    }
+    const secrets = await deps.secrets.get(config.auth.secretArn);
+    verifyHmac(config.auth, request, secrets, now());
+    const body = parseBody(request, config.maxBatchRecords);
+    const { records, ignored } = buildRecords(config, request, body, correlationId);
+
+    let report: WriteReport = { written: 0, calls: 0, retried: 0 };
+    if (records.length > 0) {
+      try {
+        report = await deps.writer.write(records);
+      } catch (error) {
+        if (!(error instanceof StreamWriteFailure)) throw error;
+        logger.warn('stream write failed', {
+          ...log,
+          reason: error.reason,
+          unwritten: error.unwritten.length,
+          written: error.report.written,
+          calls: error.report.calls,
+          retried: error.report.retried,
+          causeName: error.cause instanceof Error ? error.cause.name : undefined,
+        });
+        if (error.reason === 'throttled') {
+          throw new StreamThrottledError(config.backpressure.retryAfterSeconds, error.unwritten.length, { cause: error });
+        }
+        throw new DependencyUnavailableError('the Kinesis stream', { cause: error });
+      }
+    }
+    logger.info('accepted', {
+      ...log,
+      accepted: records.length,
+      ignored,
+      calls: report.calls,
+      retried: report.retried,
+    });
+    const ids = records.map((r) => r.envelope.id);
+    return jsonResponse(
+      202,
+      { accepted: records.length, ids, correlationId, ...(ignored > 0 ? { ignored } : {}) },
+      { 'X-Correlation-Id': correlationId },
+    );
+  }
+
+  return async (event) => {
+    const request = fromApiGatewayEvent(event, now());
+    const correlationId = correlationIdOf(request);
+    const base = { source: config.source, correlationId, bodyBytes: request.rawBody.length };
+    try {
+      return await ingest(request, correlationId, base);
+    } catch (error) {
+      const response = errorResponse(error, correlationId);
+      const attributes = { ...base, statusCode: response.statusCode, errorName: error instanceof Error ? error.name : typeof error };
+      if (error instanceof WebhookError) {
+        (response.statusCode >= 500 ? logger.error : logger.warn).call(logger, 'rejected', attributes);
+      } else {
+        // An unexpected failure: our bug. Its stack locates it; its message is not sent anywhere.
+        logger.error('unexpected error', { ...attributes, stack: error instanceof Error ? error.stack : undefined });
+      }
+      return response;
+    }
+  };
+}

@@ -1,0 +1,91 @@
+import {
+  MalformedPayloadError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from './errors';
+import { singleHeader, type WebhookRequest } from './http';
+
+export type JsonObject = { [key: string]: unknown };
+
+export interface ParsedBody {
+  /** The media type, lower-case and without parameters. */
+  readonly contentType: string;
+  /** One entry per event: one for a JSON object, N for a JSON array batch. */
+  readonly events: readonly JsonObject[];
+  /** True when the body was a JSON array. */
+  readonly isBatch: boolean;
+}
+
+export interface MediaType {
+  readonly type: string;
+  readonly params: ReadonlyMap<string, string>;
+}
+
+/** Parses a Content-Type value (RFC 9110 section 8.3.1). Returns undefined when it is not one. */
+export function parseMediaType(value: string): MediaType | undefined {
+  const [essence, ...rest] = value.split(';');
+  const type = essence.trim().toLowerCase();
+  if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) return undefined;
+  const params = new Map<string, string>();
+  for (const param of rest) {
+    const eq = param.indexOf('=');
+    if (eq <= 0) continue;
+    const name = param.slice(0, eq).trim().toLowerCase();
+    let v = param.slice(eq + 1).trim();
+    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
+    params.set(name, v);
+  }
+  return { type, params };
+}
+
+function isJsonMediaType(type: string): boolean {
+  return type === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(type);
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads the body by its content type. A JSON object is one event; a JSON array of objects is a
+ * batch of events. Anything else is a 415 (unsupported type) or a 400 (unreadable body).
+ */
+export function parseBody(request: WebhookRequest, maxBatchRecords: number): ParsedBody {
+  const header = singleHeader(request, 'content-type');
+  if (header === undefined) throw new UnsupportedMediaTypeError('Content-Type header is required; send application/json');
+  const media = parseMediaType(header);
+  if (media === undefined || !isJsonMediaType(media.type)) {
+    throw new UnsupportedMediaTypeError('unsupported Content-Type; send application/json');
+  }
+  const charset = media.params.get('charset');
+  if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
+    throw new UnsupportedMediaTypeError('unsupported charset; JSON must be UTF-8');
+  }
+  if (request.rawBody.length === 0) throw new MalformedPayloadError('body is empty');
+
+  let text: string;
+  try {
+    text = utf8.decode(request.rawBody);
+  } catch (cause) {
+    throw new MalformedPayloadError('body is not valid UTF-8', { cause });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new MalformedPayloadError('body is not valid JSON', { cause });
+  }
+
+  if (isJsonObject(value)) return { contentType: media.type, events: [value], isBatch: false };
+  if (!Array.isArray(value)) throw new MalformedPayloadError('body must be a JSON object or an array of JSON objects');
+  if (value.length === 0) throw new MalformedPayloadError('batch is empty');
+  if (value.length > maxBatchRecords) {
+    throw new PayloadTooLargeError(`batch has ${value.length} events; this source accepts at most ${maxBatchRecords}`);
+  }
+  value.forEach((event, index) => {
+    if (!isJsonObject(event)) throw new MalformedPayloadError(`batch element ${index} is not a JSON object`);
+  });
+  return { contentType: media.type, events: value as JsonObject[], isBatch: true };
+}

@@ -1,0 +1,328 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import {
+  CONFIG_ENV_VAR,
+  INGEST_CONFIG_VERSION,
+  NEVER_FORWARDED_HEADERS,
+  type IngestConfig,
+} from '../lambda/shared/config';
+import { BackpressurePolicy } from './backpressure-policy';
+import { EventField } from './event-field';
+import { WebhookAuth } from './webhook-auth';
+
+/** Properties of a {@link WebhookStreamSource}. */
+export interface WebhookStreamSourceProps {
+  /** How each request is authenticated, such as `WebhookAuth.stripe(secret)`. */
+  readonly auth: WebhookAuth;
+
+  /**
+   * The stream that receives one record per accepted event. When you pass a stream encrypted
+   * with a customer-managed key, import it with its `encryptionKey` so the handler is granted
+   * `kms:GenerateDataKey` on it.
+   *
+   * @default - a new on-demand stream with 24 hours of retention, encrypted at rest with the
+   * AWS managed key `aws/kinesis`
+   */
+  readonly stream?: kinesis.IStream;
+
+  /**
+   * The URL path senders POST to, relative to the API's stage, such as `stripe` or
+   * `hooks/github`.
+   *
+   * @default 'webhook'
+   */
+  readonly path?: string;
+
+  /**
+   * The name written into every record's `source` field.
+   *
+   * @default - the construct's id
+   */
+  readonly sourceName?: string;
+
+  /**
+   * Where each event's id comes from. It is the dedup key and, by default, the partition key.
+   *
+   * @default - the preset's (Stripe: the event's `id`; GitHub: `X-GitHub-Delivery`), or else a
+   * SHA-256 of the source name and the event's bytes
+   */
+  readonly eventId?: EventField;
+
+  /**
+   * Where each event's type comes from.
+   *
+   * @default - the preset's (Stripe: `type`; GitHub: `X-GitHub-Event`), or else none
+   */
+  readonly eventType?: EventField;
+
+  /**
+   * Where each event's time comes from: Unix seconds or milliseconds, or an ISO 8601 string.
+   *
+   * @default - the preset's (Stripe: `created`), or else none
+   */
+  readonly eventTime?: EventField;
+
+  /**
+   * Where each record's partition key comes from. Records with the same key keep their order in
+   * the stream. An event without this field falls back to its event id.
+   *
+   * @default - the event id
+   */
+  readonly partitionKey?: EventField;
+
+  /**
+   * Event types to keep. Events of other types (or with no type) are acknowledged with 202 and
+   * counted as `ignored`, but not written.
+   *
+   * @default - every type is kept
+   */
+  readonly allowedEventTypes?: string[];
+
+  /**
+   * Request headers copied into each record's `headers`. Credentials and signatures
+   * (`Authorization`, `Cookie`, `Stripe-Signature`, `X-Hub-Signature-256`, ...) are never copied,
+   * and naming one fails synthesis.
+   *
+   * @default - the preset's (GitHub: its `X-GitHub-*` headers and `User-Agent`)
+   */
+  readonly forwardedHeaders?: string[];
+
+  /**
+   * The largest body accepted; larger ones get 413. At most 4 MiB, which base64-encoded still
+   * fits Lambda's 6 MB synchronous payload.
+   *
+   * @default Size.mebibytes(1)
+   */
+  readonly maxBodySize?: Size;
+
+  /**
+   * The most events one JSON array batch may hold; larger batches get 413.
+   *
+   * @default 5000
+   */
+  readonly maxBatchEvents?: number;
+
+  /**
+   * What happens when the stream throttles or fails.
+   *
+   * @default BackpressurePolicy.rejectWith429()
+   */
+  readonly backpressure?: BackpressurePolicy;
+
+  /**
+   * How long the handler caches the signing secret before reading it again.
+   * Between 1 second and 1 hour.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly secretCacheTtl?: Duration;
+
+  /**
+   * How long the handler's logs and the API's access logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const PATH = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
+
+/** The prebundled handler folder shipped in the package (built by `npm run bundle`). */
+function handlerAsset(name: string): lambda.Code {
+  const dir = path.join(__dirname, '..', 'assets', name);
+  if (!existsSync(path.join(dir, 'index.js'))) {
+    throw new Error(`cdk-webhook-ingress: the ${name} handler bundle is missing at ${dir}; run 'npm run bundle'`);
+  }
+  return lambda.Code.fromAsset(dir);
+}
+
+/**
+ * A webhook endpoint that writes every verified event to a Kinesis data stream.
+ *
+ * It creates a regional REST API with one POST path, an ingest Lambda function and, unless one is
+ * passed in, an encrypted stream. The function reads the body as the exact bytes sent (the API
+ * treats every media type as binary), authenticates it, parses it (a JSON object is one event, a
+ * JSON array is a batch), wraps each event in an envelope and writes the records with PutRecords.
+ * It answers 202 only once every record of the request is in the stream.
+ *
+ * @example
+ * const secret = secretsmanager.Secret.fromSecretNameV2(this, 'StripeSecret', 'stripe/webhook');
+ * const source = new WebhookStreamSource(this, 'Stripe', {
+ *   auth: WebhookAuth.stripe(secret),
+ *   path: 'stripe',
+ * });
+ */
+export class WebhookStreamSource extends Construct {
+  /** The stream that receives the records. */
+  public readonly stream: kinesis.IStream;
+
+  /** The REST API that receives the webhooks. */
+  public readonly api: apigw.RestApi;
+
+  /** The function that verifies, parses and writes each request. */
+  public readonly ingestFunction: lambda.IFunction;
+
+  /** The full URL that senders POST to. */
+  public readonly webhookUrl: string;
+
+  constructor(scope: Construct, id: string, props: WebhookStreamSourceProps) {
+    super(scope, id);
+    const owner = `WebhookStreamSource '${this.node.path}'`;
+
+    // Validate everything before building anything.
+    const auth = props.auth._bind(owner);
+    const backpressure = (props.backpressure ?? BackpressurePolicy.rejectWith429())._bind(owner);
+    const webhookPath = props.path ?? 'webhook';
+    if (!Token.isUnresolved(webhookPath) && !PATH.test(webhookPath)) {
+      throw new Error(`${owner}: path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${webhookPath}'`);
+    }
+    const maxBodySize = props.maxBodySize ?? Size.mebibytes(1);
+    const maxBodyBytes = maxBodySize.toBytes();
+    if (!Token.isUnresolved(maxBodyBytes) && (maxBodyBytes < 1 || maxBodyBytes > MAX_BODY_BYTES)) {
+      throw new Error(`${owner}: maxBodySize must be between 1 byte and 4 MiB (Lambda's 6 MB payload limit after base64), got ${maxBodyBytes} bytes`);
+    }
+    const maxBatchEvents = props.maxBatchEvents ?? 5000;
+    if (!Token.isUnresolved(maxBatchEvents) && (!Number.isInteger(maxBatchEvents) || maxBatchEvents < 1 || maxBatchEvents > 50_000)) {
+      throw new Error(`${owner}: maxBatchEvents must be a whole number between 1 and 50000, got ${maxBatchEvents}`);
+    }
+    const secretCacheTtl = props.secretCacheTtl ?? Duration.minutes(1);
+    const secretCacheTtlSeconds = secretCacheTtl.toSeconds({ integral: false });
+    if (secretCacheTtlSeconds < 1 || secretCacheTtlSeconds > 3600 || !Number.isInteger(secretCacheTtlSeconds)) {
+      throw new Error(`${owner}: secretCacheTtl must be a whole number of seconds between 1 second and 1 hour, got ${secretCacheTtl.toHumanString()}`);
+    }
+    const forwardedHeaders = (props.forwardedHeaders ?? [...auth.forwardedHeaders]).map((h) => h.toLowerCase());
+    const forbidden = forwardedHeaders.filter((h) => NEVER_FORWARDED_HEADERS.includes(h) || h === auth.config.signatureHeader);
+    if (forbidden.length > 0) {
+      throw new Error(`${owner}: forwardedHeaders must not include credentials or signatures, got '${forbidden.join("', '")}'; remove them`);
+    }
+    if (props.allowedEventTypes !== undefined && props.allowedEventTypes.length === 0) {
+      throw new Error(`${owner}: allowedEventTypes is empty, so every event would be dropped; omit it to keep every type`);
+    }
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    // The stream, encrypted at rest with the AWS managed key unless one is passed in.
+    const stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
+      streamMode: kinesis.StreamMode.ON_DEMAND,
+      encryption: kinesis.StreamEncryption.MANAGED,
+    });
+    this.stream = stream;
+
+    // The handler: its own role and log group, so it holds exactly the permissions below.
+    const logGroup = new logs.LogGroup(this, 'IngestLogs', { retention: logRetention });
+    const role = new iam.Role(this, 'IngestRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Ingest function of ${this.node.path}`,
+    });
+    logGroup.grantWrite(role);
+
+    const config: IngestConfig = {
+      version: INGEST_CONFIG_VERSION,
+      source: props.sourceName ?? id,
+      streamName: stream.streamName,
+      auth: { ...auth.config, secretArn: auth.secret.secretArn },
+      secretCacheTtlSeconds,
+      metadata: {
+        id: props.eventId?._toConfig() ?? auth.metadata.id,
+        type: props.eventType?._toConfig() ?? auth.metadata.type,
+        timestamp: props.eventTime?._toConfig() ?? auth.metadata.timestamp,
+      },
+      partitionKey: props.partitionKey?._toConfig(),
+      allowedEventTypes: props.allowedEventTypes,
+      headerAllowlist: forwardedHeaders,
+      maxBodyBytes,
+      maxBatchRecords: maxBatchEvents,
+      backpressure,
+    };
+
+    const fn = new lambda.Function(this, 'Ingest', {
+      description: `Verifies ${auth.preset} webhooks and writes them to Kinesis (${this.node.path})`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: handlerAsset('ingest'),
+      memorySize: 256,
+      // Under API Gateway's 29 s integration timeout, and above the retry budget plus one call.
+      timeout: Duration.seconds(28),
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: {
+        [CONFIG_ENV_VAR]: Stack.of(this).toJsonString(config),
+        POWERTOOLS_SERVICE_NAME: config.source,
+      },
+    });
+    this.ingestFunction = fn;
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'The handler is bundled for and tested on Node.js 22 (esbuild target node22), a supported Lambda runtime.',
+    });
+
+    // Least privilege: put records on this stream, read this secret, nothing else.
+    stream.grant(fn, 'kinesis:PutRecords');
+    stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [auth.secret.secretFullArn ?? `${auth.secret.secretArn}-??????`],
+    });
+    auth.secret.encryptionKey?.grantDecrypt(fn);
+
+    // The API. Every media type is binary, so the handler gets the exact bytes that were signed.
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention });
+    this.api = new apigw.RestApi(this, 'Api', {
+      description: `Webhook endpoint of ${this.node.path}`,
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      binaryMediaTypes: ['*/*'],
+      cloudWatchRole: false,
+      deployOptions: {
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+
+    // API Gateway itself turns away requests without the signature header, before any Lambda
+    // runs, with the same 401 JSON shape the handler uses.
+    const signatureParam = `method.request.header.${auth.config.signatureHeader}`;
+    const validator = new apigw.RequestValidator(this, 'RequireSignature', {
+      restApi: this.api,
+      validateRequestParameters: true,
+      validateRequestBody: false,
+    });
+    this.api.addGatewayResponse('MissingSignature', {
+      type: apigw.ResponseType.BAD_REQUEST_PARAMETERS,
+      statusCode: '401',
+      templates: {
+        'application/json': '{"error":"MissingCredentials","message":$context.error.messageString,"correlationId":"$context.requestId"}',
+      },
+    });
+    const resource = this.api.root.resourceForPath(webhookPath);
+    resource.addMethod('POST', new apigw.LambdaIntegration(fn, { proxy: true }), {
+      requestParameters: { [signatureParam]: true },
+      requestValidator: validator,
+    });
+    this.webhookUrl = this.api.urlForPath(resource.path);
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason: 'Request parameters are validated (the signature header is required). The body is deliberately not validated by API Gateway: it must reach the handler byte for byte so its signature can be checked, and the handler validates it after authentication.',
+    });
+    for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+      Validations.of(this.api).acknowledge({
+        id,
+        reason: 'Each request is authenticated by the handler, which verifies an HMAC signature over the raw body; API Gateway authorizers cannot see the body.',
+      });
+    }
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG6',
+      reason: 'Access logs are on. Execution logging needs an account-wide CloudWatch role that a library must not take over, and with data tracing it would log webhook bodies.',
+    });
+  }
+}
