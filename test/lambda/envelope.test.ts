@@ -1,0 +1,106 @@
+import type { IngestConfig } from '../../lambda/shared/config';
+import { buildRecords, resolvePointer, toIsoTimestamp, toPartitionKey } from '../../lambda/shared/envelope';
+import { PayloadTooLargeError } from '../../lambda/shared/errors';
+import { fromApiGatewayEvent } from '../../lambda/shared/http';
+import { parseBody } from '../../lambda/shared/parse';
+import { WebhookAuth } from '../../lib';
+import { ingestConfig } from '../support/presets';
+import { apiGatewayEvent } from '../support/signers';
+
+const RECEIVED = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+function build(config: IngestConfig, body: string, headers: Record<string, string> = {}) {
+  const request = fromApiGatewayEvent(apiGatewayEvent(body, {
+    headers: { 'content-type': 'application/json', ...headers },
+    requestTimeEpoch: RECEIVED,
+  }), 0);
+  return buildRecords(config, request, parseBody(request, config.maxBatchRecords), 'corr-1');
+}
+
+describe('buildRecords', () => {
+  test('a Stripe event becomes the envelope the README shows', () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'stripe' });
+    const body = '{"id":"evt_1","object":"event","type":"invoice.paid","created":1767225600,"data":{"object":{"id":"in_1"}}}';
+    const { records, ignored } = build(config, body, { 'user-agent': 'Stripe/1.0', 'stripe-signature': 't=1,v1=00', cookie: 'a=b' });
+
+    expect(ignored).toBe(0);
+    expect(records).toHaveLength(1);
+    expect(records[0].partitionKey).toBe('evt_1');
+    expect(JSON.parse(records[0].data.toString('utf8'))).toEqual({
+      id: 'evt_1',
+      type: 'invoice.paid',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      source: 'stripe',
+      receivedAt: '2026-11-23T12:00:00.000Z',
+      correlationId: 'corr-1',
+      headers: { 'user-agent': 'Stripe/1.0' },
+      contentType: 'application/json',
+      payload: JSON.parse(body),
+    });
+  });
+
+  test('GitHub metadata comes from its headers, and only allowed types are kept', () => {
+    const config = ingestConfig((s) => WebhookAuth.github(s), { allowedEventTypes: ['push'] });
+    const headers = { 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958', 'x-github-event': 'push', 'x-hub-signature-256': 'sha256=00' };
+    const kept = build(config, '{"ref":"refs/heads/main"}', headers);
+    expect(kept.records[0].envelope).toMatchObject({ id: '72d3162e-cc78-11e3-81ab-4c9367dc0958', type: 'push', timestamp: null });
+    expect(kept.records[0].envelope.headers).toEqual({ 'x-github-delivery': headers['x-github-delivery'], 'x-github-event': 'push' });
+
+    const ignored = build(config, '{"zen":"Keep it logically awesome."}', { ...headers, 'x-github-event': 'ping' });
+    expect(ignored).toEqual({ records: [], ignored: 1 });
+  });
+
+  test('a header id is suffixed with the index for each event of a batch', () => {
+    const config = ingestConfig((s) => WebhookAuth.github(s));
+    const { records } = build(config, '[{"a":1},{"a":2}]', { 'x-github-delivery': 'd-1', 'x-github-event': 'push' });
+    expect(records.map((r) => r.envelope.id)).toEqual(['d-1:0', 'd-1:1']);
+  });
+
+  test('without an id field, the id is a stable hash of the event', () => {
+    const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'x-sig' }));
+    const first = build(config, '[{"a":1},{"a":2}]').records.map((r) => r.envelope.id);
+    const again = build(config, '[{"a":1},{"a":2}]').records.map((r) => r.envelope.id);
+    expect(first).toEqual(again);
+    expect(first[0]).not.toEqual(first[1]);
+    expect(first[0]).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test('the partition key comes from its field, falling back to the event id', () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { partitionKey: { jsonPointer: '/data/object/customer' } });
+    const { records } = build(config, '[{"id":"evt_1","data":{"object":{"customer":"cus_9"}}},{"id":"evt_2","data":{}}]');
+    expect(records.map((r) => r.partitionKey)).toEqual(['cus_9', 'evt_2']);
+  });
+
+  test('fails with 413 when one event does not fit in a Kinesis record', () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { maxBodyBytes: 4 * 1024 * 1024 });
+    const body = JSON.stringify({ id: 'evt_big', blob: 'x'.repeat(1024 * 1024) });
+    expect(() => build(config, body)).toThrow(PayloadTooLargeError);
+  });
+});
+
+describe('helpers', () => {
+  test('resolvePointer follows RFC 6901, escapes included', () => {
+    const doc = { 'a/b': { 'm~n': [10, 20] }, '': 1 };
+    expect(resolvePointer(doc, '/a~1b/m~0n/1')).toBe(20);
+    expect(resolvePointer(doc, '/')).toBe(1);
+    expect(resolvePointer(doc, '/a~1b/m~0n/01')).toBeUndefined();
+    expect(resolvePointer(doc, '/missing/x')).toBeUndefined();
+    expect(resolvePointer(doc, '/toString')).toBeUndefined();
+  });
+
+  test('toIsoTimestamp reads seconds, milliseconds and ISO strings', () => {
+    expect(toIsoTimestamp(1767225600)).toBe('2026-01-01T00:00:00.000Z');
+    expect(toIsoTimestamp(1767225600123)).toBe('2026-01-01T00:00:00.123Z');
+    expect(toIsoTimestamp('1767225600')).toBe('2026-01-01T00:00:00.000Z');
+    expect(toIsoTimestamp('2026-01-01T01:00:00+01:00')).toBe('2026-01-01T00:00:00.000Z');
+    expect(toIsoTimestamp('yesterday')).toBeNull();
+    expect(toIsoTimestamp(undefined)).toBeNull();
+  });
+
+  test('toPartitionKey hashes keys longer than 256 characters', () => {
+    expect(toPartitionKey('k'.repeat(256))).toBe('k'.repeat(256));
+    const long = toPartitionKey('k'.repeat(257));
+    expect(long).toMatch(/^[0-9a-f]{32}$/);
+    expect(toPartitionKey('k'.repeat(257))).toBe(long);
+  });
+});

@@ -1,0 +1,240 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { IngestConfig } from '../../lambda/shared/config';
+import { DependencyUnavailableError } from '../../lambda/shared/errors';
+import { createIngestHandler, type IngestLogger } from '../../lambda/shared/ingest';
+import { KinesisWriter } from '../../lambda/shared/kinesis-writer';
+import { WebhookAuth } from '../../lib';
+import { FaultProxy } from '../support/fault-proxy';
+import { clientFor, decode, LocalKinesis } from '../support/kinesalite';
+import { ingestConfig } from '../support/presets';
+import { apiGatewayEvent, githubSignature, stripeSignature } from '../support/signers';
+
+const STRIPE_SECRET = 'whsec_unit_test_secret_value_0123456789';
+const GITHUB_SECRET = 'gh-webhook-secret-value-9876543210';
+const NOW_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
+const NOW_S = NOW_MS / 1000;
+
+class CapturingLogger implements IngestLogger {
+  readonly lines: string[] = [];
+  info(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ level: 'INFO', message, ...attributes })); }
+  warn(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ level: 'WARN', message, ...attributes })); }
+  error(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ level: 'ERROR', message, ...attributes })); }
+}
+
+const stripeEvent = (id: string, extra: Record<string, unknown> = {}) =>
+  `{\n  "id": "${id}",\n  "object": "event",\n  "type": "payment_intent.succeeded",\n  "created": ${NOW_S - 5},\n  "data": {"object": {"id": "pi_1", "amount": 2000, "card_last4": "4242"}}${Object.keys(extra).length ? `,\n  "extra": ${JSON.stringify(extra)}` : ''}\n}`;
+
+function signedStripe(body: string, headers: Record<string, string> = {}) {
+  return apiGatewayEvent(body, {
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': stripeSignature(STRIPE_SECRET, body, NOW_S), 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', ...headers },
+    requestTimeEpoch: NOW_MS,
+  });
+}
+
+function json(response: APIGatewayProxyResult): Record<string, unknown> {
+  expect(response.headers?.['Content-Type']).toBe('application/json; charset=utf-8');
+  return JSON.parse(response.body) as Record<string, unknown>;
+}
+
+describe('ingest handler', () => {
+  let kinesis: LocalKinesis;
+  let logger: CapturingLogger;
+  let streams = 0;
+
+  beforeAll(async () => {
+    kinesis = await LocalKinesis.start();
+  });
+  afterAll(async () => {
+    await kinesis.stop();
+  });
+  beforeEach(() => {
+    logger = new CapturingLogger();
+  });
+
+  async function handlerFor(preset: Parameters<typeof ingestConfig>[0], overrides: Partial<IngestConfig> = {}, endpoint?: string) {
+    const streamName = `ingest-${++streams}`;
+    await kinesis.createStream(streamName, 2);
+    const config = ingestConfig(preset, { streamName, source: 'stripe', ...overrides });
+    const handler = createIngestHandler({
+      config,
+      logger,
+      now: () => NOW_MS,
+      secrets: { get: async () => [preset === githubPreset ? GITHUB_SECRET : STRIPE_SECRET] },
+      writer: new KinesisWriter(endpoint ? clientFor(endpoint) : kinesis.client, {
+        streamName, maxAttempts: 3, retryBudgetMs: 1000, baseDelayMs: 1, maxDelayMs: 2,
+      }),
+    });
+    return { handler, streamName };
+  }
+  const stripePreset = (s: Parameters<typeof WebhookAuth.stripe>[0]) => WebhookAuth.stripe(s);
+  const githubPreset = (s: Parameters<typeof WebhookAuth.github>[0]) => WebhookAuth.github(s);
+
+  test('202: a Stripe-signed event is written to the stream as an envelope', async () => {
+    const { handler, streamName } = await handlerFor(stripePreset);
+    const body = stripeEvent('evt_3Pq');
+    const response = await handler(signedStripe(body, { 'X-Correlation-Id': 'order-42' }));
+
+    expect(response.statusCode).toBe(202);
+    expect(json(response)).toEqual({ accepted: 1, ids: ['evt_3Pq'], correlationId: 'order-42' });
+    const [record, ...rest] = await kinesis.readAll(streamName);
+    expect(rest).toHaveLength(0);
+    expect(record.PartitionKey).toBe('evt_3Pq');
+    expect(decode(record)).toEqual({
+      id: 'evt_3Pq',
+      type: 'payment_intent.succeeded',
+      timestamp: new Date((NOW_S - 5) * 1000).toISOString(),
+      source: 'stripe',
+      receivedAt: new Date(NOW_MS).toISOString(),
+      correlationId: 'order-42',
+      headers: { 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      contentType: 'application/json',
+      payload: JSON.parse(body),
+    });
+  });
+
+  test('202: a JSON array batch becomes one record per event, in order', async () => {
+    const { handler, streamName } = await handlerFor(stripePreset);
+    const body = `[${stripeEvent('evt_a')},${stripeEvent('evt_b')},${stripeEvent('evt_c')}]`;
+    const response = await handler(signedStripe(body));
+    expect(json(response)).toMatchObject({ accepted: 3, ids: ['evt_a', 'evt_b', 'evt_c'] });
+    expect((await kinesis.readAll(streamName)).map((r) => decode<{ id: string }>(r).id).sort()).toEqual(['evt_a', 'evt_b', 'evt_c']);
+  });
+
+  test('202 with nothing written: a GitHub event type that is not allowed', async () => {
+    const { handler, streamName } = await handlerFor(githubPreset, { allowedEventTypes: ['push'] });
+    const body = '{"zen":"Responsive is better than fast.","hook_id":1}';
+    const response = await handler(apiGatewayEvent(body, {
+      headers: { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-github-delivery': 'd-1', 'x-hub-signature-256': githubSignature(GITHUB_SECRET, body) },
+    }));
+    expect(response.statusCode).toBe(202);
+    expect(json(response)).toMatchObject({ accepted: 0, ids: [], ignored: 1 });
+    expect(await kinesis.readAll(streamName)).toHaveLength(0);
+  });
+
+  test('401: the same event re-serialized as JSON no longer verifies', async () => {
+    const { handler, streamName } = await handlerFor(stripePreset);
+    const body = stripeEvent('evt_x');
+    const event = signedStripe(body);
+    event.body = Buffer.from(JSON.stringify(JSON.parse(body))).toString('base64');
+    const response = await handler(event);
+    expect(response.statusCode).toBe(401);
+    expect(json(response)).toMatchObject({ error: 'SignatureMismatch', message: 'signature does not match' });
+    expect(await kinesis.readAll(streamName)).toHaveLength(0);
+  });
+
+  test.each([
+    ['missing signature', (e: ReturnType<typeof signedStripe>) => { delete e.headers['Stripe-Signature']; e.multiValueHeaders = {}; }, /missing stripe-signature/],
+    ['wrong secret', (e: ReturnType<typeof signedStripe>) => { const b = Buffer.from(e.body as string, 'base64'); e.multiValueHeaders = { 'Stripe-Signature': [stripeSignature('whsec_wrong', b, NOW_S)], 'Content-Type': ['application/json'] }; }, /does not match/],
+    ['stale timestamp', (e: ReturnType<typeof signedStripe>) => { const b = Buffer.from(e.body as string, 'base64'); e.multiValueHeaders = { 'Stripe-Signature': [stripeSignature(STRIPE_SECRET, b, NOW_S - 600)], 'Content-Type': ['application/json'] }; }, /more than 300 s/],
+  ])('401: %s', async (_name, mutate, message) => {
+    const { handler } = await handlerFor(stripePreset);
+    const event = signedStripe(stripeEvent('evt_401'));
+    mutate(event);
+    const response = await handler(event);
+    expect(response.statusCode).toBe(401);
+    expect(String(json(response).message)).toMatch(message);
+  });
+
+  test('400: malformed JSON that is correctly signed', async () => {
+    const { handler } = await handlerFor(stripePreset);
+    const response = await handler(signedStripe('{"id": "evt_1", '));
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toMatchObject({ error: 'MalformedPayload', message: 'body is not valid JSON' });
+  });
+
+  test('415: a content type other than JSON', async () => {
+    const { handler } = await handlerFor(stripePreset);
+    const response = await handler(signedStripe('id=evt_1', { 'Content-Type': 'application/x-www-form-urlencoded' }));
+    expect(response.statusCode).toBe(415);
+    expect(json(response).message).toMatch(/application\/json/);
+  });
+
+  test('413: a body over the limit, before any secret is read', async () => {
+    const secrets = { get: jest.fn(async () => [STRIPE_SECRET]) };
+    const handler = createIngestHandler({
+      config: ingestConfig(stripePreset, { maxBodyBytes: 1024 }),
+      logger,
+      secrets,
+      writer: { write: jest.fn() },
+    });
+    const response = await handler(signedStripe(stripeEvent('evt_big', { pad: 'x'.repeat(1024) })));
+    expect(response.statusCode).toBe(413);
+    expect(json(response).message).toMatch(/at most 1024/);
+    expect(secrets.get).not.toHaveBeenCalled();
+  });
+
+  test('429 with Retry-After when Kinesis keeps throttling; nothing is acknowledged', async () => {
+    const proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'throttleRecords', indexes: () => true }));
+    try {
+      const { handler, streamName } = await handlerFor(stripePreset, {}, proxy.endpoint);
+      const response = await handler(signedStripe(stripeEvent('evt_busy')));
+      expect(response.statusCode).toBe(429);
+      expect(response.headers?.['Retry-After']).toBe('30');
+      expect(json(response)).toMatchObject({ error: 'StreamThrottled' });
+      expect(proxy.stats.putRecordsCalls).toBe(3);
+      expect(await kinesis.readAll(streamName)).toHaveLength(0);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('503 when the signing secret cannot be read (fails closed)', async () => {
+    const handler = createIngestHandler({
+      config: ingestConfig(stripePreset),
+      logger,
+      secrets: { get: async () => { throw new DependencyUnavailableError('Secrets Manager', { retryAfterSeconds: 30 }); } },
+      writer: { write: jest.fn() },
+    });
+    const response = await handler(signedStripe(stripeEvent('evt_1')));
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['Retry-After']).toBe('30');
+  });
+
+  test('503 when the stream does not exist (an operator problem, not the sender\'s)', async () => {
+    const handler = createIngestHandler({
+      config: ingestConfig(stripePreset, { streamName: 'missing' }),
+      logger,
+      now: () => NOW_MS,
+      secrets: { get: async () => [STRIPE_SECRET] },
+      writer: new KinesisWriter(kinesis.client, { streamName: 'missing', maxAttempts: 3, retryBudgetMs: 100 }),
+    });
+    const response = await handler(signedStripe(stripeEvent('evt_1')));
+    expect(response.statusCode).toBe(503);
+  });
+
+  test('500 without details for an unexpected failure', async () => {
+    const handler = createIngestHandler({
+      config: ingestConfig(stripePreset),
+      logger,
+      now: () => NOW_MS,
+      secrets: { get: async () => [STRIPE_SECRET] },
+      writer: { write: async () => { throw new TypeError('cannot read properties of undefined (reading "x")'); } },
+    });
+    const response = await handler(signedStripe(stripeEvent('evt_1')));
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toMatch(/undefined/);
+  });
+
+  test('no log line ever holds a body, a secret or a signature', async () => {
+    // GIVEN a handler that sees accepted, rejected and failing requests
+    const { handler } = await handlerFor(stripePreset);
+    const marker = 'tok_visa_PRIVATE_7d1f';
+    const bodies = [stripeEvent('evt_ok', { marker }), `{"id": "evt_bad", "marker": "${marker}"`];
+    const events = [
+      signedStripe(bodies[0]),
+      signedStripe(bodies[1]),
+      signedStripe(bodies[0], { 'Stripe-Signature': `t=${NOW_S},v1=${'ab'.repeat(32)}` }),
+      signedStripe(bodies[0], { 'Content-Type': 'text/plain' }),
+    ];
+    const statuses = [];
+    for (const event of events) statuses.push((await handler(event)).statusCode);
+    expect(statuses).toEqual([202, 400, 401, 415]);
+
+    // THEN the logs name outcomes, never content
+    const all = logger.lines.join('\n');
+    expect(logger.lines).toHaveLength(4);
+    for (const secretish of [marker, STRIPE_SECRET, 'ab'.repeat(32), stripeSignature(STRIPE_SECRET, bodies[0], NOW_S).slice(-64), 'pi_1']) {
+      expect(all).not.toContain(secretish);
+    }
+  });
+});

@@ -1,0 +1,185 @@
+import { KinesisWriter, planCalls, StreamWriteFailure, type WriteRecord } from '../../lambda/shared/kinesis-writer';
+import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
+import { clientFor, LocalKinesis } from '../support/kinesalite';
+
+const MiB = 1024 * 1024;
+
+function records(count: number, keyOf: (i: number) => string, size = 64): WriteRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    partitionKey: keyOf(i),
+    data: Buffer.from(JSON.stringify({ i, key: keyOf(i), pad: 'x'.repeat(Math.max(0, size - 40)) })),
+  }));
+}
+
+function seqOf(record: WriteRecord): number {
+  return (JSON.parse(Buffer.from(record.data).toString('utf8')) as { i: number }).i;
+}
+
+describe('planCalls', () => {
+  test('splits at 500 records per call', () => {
+    expect(planCalls(records(1200, (i) => `k${i}`)).map((c) => c.length)).toEqual([500, 500, 200]);
+  });
+
+  test('splits at 5 MiB of data plus partition keys per call', () => {
+    const big = records(12, (i) => `key-${i}`, MiB - 100);
+    const calls = planCalls(big);
+    for (const call of calls) {
+      const bytes = call.reduce((n, r) => n + r.data.length + Buffer.byteLength(r.partitionKey), 0);
+      expect(bytes).toBeLessThanOrEqual(5 * MiB);
+    }
+    expect(calls.flat()).toHaveLength(12);
+    expect(calls.length).toBe(3);
+  });
+
+  test('never puts two records with the same key in one call, and keeps their order', () => {
+    const input = records(7, (i) => ['a', 'a', 'b', 'a', 'c', 'b', 'a'][i]);
+    const calls = planCalls(input);
+    for (const call of calls) {
+      const keys = call.map((r) => r.partitionKey);
+      expect(new Set(keys).size).toBe(keys.length);
+    }
+    // Reading the calls in order gives every key's records in their original order.
+    const perKey = new Map<string, number[]>();
+    for (const r of calls.flat()) perKey.set(r.partitionKey, [...(perKey.get(r.partitionKey) ?? []), seqOf(r)]);
+    expect(Object.fromEntries(perKey)).toEqual({ a: [0, 1, 3, 6], b: [2, 5], c: [4] });
+  });
+});
+
+describe('KinesisWriter against kinesalite', () => {
+  let kinesis: LocalKinesis;
+  let streamCount = 0;
+  const newStream = async () => {
+    const name = `writer-${++streamCount}`;
+    await kinesis.createStream(name, 4);
+    return name;
+  };
+
+  beforeAll(async () => {
+    kinesis = await LocalKinesis.start();
+  });
+  afterAll(async () => {
+    await kinesis.stop();
+  });
+
+  async function expectInStreamInOrder(stream: string, sent: WriteRecord[], expectedKeys?: Set<number>) {
+    const stored = await kinesis.readAll(stream);
+    const seqs = stored.map((r) => (JSON.parse(Buffer.from(r.Data as Uint8Array).toString('utf8')) as { i: number; key: string }));
+    const expected = sent.filter((r) => expectedKeys === undefined || expectedKeys.has(seqOf(r)));
+    // Exactly once each...
+    expect(seqs.map((s) => s.i).sort((a, b) => a - b)).toEqual(expected.map(seqOf).sort((a, b) => a - b));
+    // ...and in the sent order within each partition key (one key lives on one shard).
+    const perKey = new Map<string, number[]>();
+    for (const s of seqs) perKey.set(s.key, [...(perKey.get(s.key) ?? []), s.i]);
+    for (const [, order] of perKey) expect(order).toEqual([...order].sort((a, b) => a - b));
+  }
+
+  test('writes 1,200 records with 10 keys, each exactly once and in order per key', async () => {
+    const stream = await newStream();
+    const sent = records(1200, (i) => `account-${i % 10}`);
+    const report = await new KinesisWriter(kinesis.client, { streamName: stream, maxAttempts: 3, retryBudgetMs: 2000 }).write(sent);
+    expect(report).toEqual({ written: 1200, calls: 120, retried: 0 });
+    await expectInStreamInOrder(stream, sent);
+  });
+
+  describe('with injected faults', () => {
+    let proxy: FaultProxy;
+    beforeEach(async () => {
+      proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'pass' }));
+    });
+    afterEach(async () => {
+      await proxy.stop();
+    });
+
+    const writer = (stream: string, options: Partial<ConstructorParameters<typeof KinesisWriter>[1]> = {}) =>
+      new KinesisWriter(clientFor(proxy.endpoint), {
+        streamName: stream,
+        maxAttempts: 6,
+        retryBudgetMs: 5000,
+        baseDelayMs: 1,
+        maxDelayMs: 5,
+        ...options,
+      });
+
+    test('retries only the throttled records, until every one is written once', async () => {
+      const stream = await newStream();
+      // GIVEN the first three calls throttle every third record
+      proxy.plan = (call): PutRecordsFault => (call < 3 ? { kind: 'throttleRecords', indexes: (i) => i % 3 === 0 } : { kind: 'pass' });
+      const sent = records(1000, (i) => `evt-${i}`);
+      // WHEN
+      const report = await writer(stream).write(sent);
+      // THEN only the failed records were sent again, and the stream holds each record once
+      expect(report.written).toBe(1000);
+      expect(report.retried).toBe(proxy.stats.recordsThrottled);
+      expect(proxy.stats.recordsSent).toBe(1000 + proxy.stats.recordsThrottled);
+      await expectInStreamInOrder(stream, sent);
+    });
+
+    test('keeps the order per key when records of one key are throttled', async () => {
+      const stream = await newStream();
+      proxy.plan = (call): PutRecordsFault => (call % 2 === 0 ? { kind: 'throttleRecords', indexes: (i) => i % 2 === 0 } : { kind: 'pass' });
+      const sent = records(60, (i) => `k${i % 3}`);
+      await writer(stream).write(sent);
+      await expectInStreamInOrder(stream, sent);
+    });
+
+    test('retries a call that is rejected whole', async () => {
+      const stream = await newStream();
+      proxy.plan = (call): PutRecordsFault => (call < 2
+        ? { kind: 'failCall', status: 400, type: 'ProvisionedThroughputExceededException' }
+        : { kind: 'pass' });
+      const sent = records(10, (i) => `evt-${i}`);
+      const report = await writer(stream).write(sent);
+      expect(report).toEqual({ written: 10, calls: 3, retried: 20 });
+      await expectInStreamInOrder(stream, sent);
+    });
+
+    test('fails as throttled when every record keeps being throttled, and names every unwritten record', async () => {
+      const stream = await newStream();
+      // GIVEN the first call writes all but every fifth record, and every later call throttles everything
+      proxy.plan = (call): PutRecordsFault => ({ kind: 'throttleRecords', indexes: call === 0 ? (i) => i % 5 === 0 : () => true });
+      const sent = records(700, (i) => `evt-${i}`);
+      // WHEN
+      const failure = await writer(stream, { maxAttempts: 4 }).write(sent).catch((e: unknown) => e);
+      // THEN
+      expect(failure).toBeInstanceOf(StreamWriteFailure);
+      const { reason, unwritten, report } = failure as StreamWriteFailure;
+      expect(reason).toBe('throttled');
+      expect(report.calls).toBe(4);
+      // The stream holds exactly the records that are not reported unwritten.
+      const unwrittenSeqs = new Set(unwritten.map(seqOf));
+      expect(unwritten.length).toBe(100 + 200);
+      const written = new Set(sent.map(seqOf).filter((i) => !unwrittenSeqs.has(i)));
+      expect(report.written).toBe(written.size);
+      await expectInStreamInOrder(stream, sent, written);
+    });
+
+    test('stops retrying when the time budget is spent, before maxAttempts', async () => {
+      const stream = await newStream();
+      proxy.plan = () => ({ kind: 'throttleRecords', indexes: () => true });
+      let clock = 0;
+      const failure = await writer(stream, {
+        maxAttempts: 20,
+        retryBudgetMs: 1000,
+        baseDelayMs: 200,
+        maxDelayMs: 400,
+        random: () => 1,
+        now: () => clock,
+        sleep: async (ms) => { clock += ms; },
+      }).write(records(5, (i) => `evt-${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
+      // Delays of 200, 400, 400 fit in 1,000 ms; the next would not.
+      expect(failure.reason).toBe('throttled');
+      expect(failure.report.calls).toBe(4);
+      expect(clock).toBe(1000);
+    });
+  });
+
+  test('fails as unavailable at once when the stream does not exist', async () => {
+    const failure = await new KinesisWriter(kinesis.client, { streamName: 'no-such-stream', maxAttempts: 5, retryBudgetMs: 5000 })
+      .write(records(3, (i) => `k${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
+    expect(failure).toBeInstanceOf(StreamWriteFailure);
+    expect(failure.reason).toBe('unavailable');
+    expect(failure.report.calls).toBe(1);
+    expect(failure.unwritten).toHaveLength(3);
+    expect((failure.cause as Error).name).toBe('ResourceNotFoundException');
+  });
+});
