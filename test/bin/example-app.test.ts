@@ -1,0 +1,270 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { buildExampleApp } from '../../bin/example-app';
+import { WebhookAuth, WebhookStreamSource } from '../../lib';
+import { resolveCfn } from '../support/cfn';
+import { FakeSecretsManager } from '../support/fake-secrets-manager';
+import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
+import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
+import { apiGatewayEvent, stripeSignature } from '../support/signers';
+
+const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
+
+function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
+  return root.node.findAll().flatMap((c) => c.node.metadata
+    .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+    .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^Annotation::/, ''), reason }))));
+}
+
+describe('cdk-nag AwsSolutions over the example app', () => {
+  test('has no unacknowledged finding, and every acknowledgement gives its reason', () => {
+    const app = new App({ context: STRICT, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
+    buildExampleApp(app);
+    // cdk-nag 3 is a validation plugin: any unacknowledged finding makes synth throw.
+    expect(() => app.synth()).not.toThrow();
+    const acks = acknowledgements(app);
+    expect(acks.map((a) => a.id).sort()).toEqual(expect.arrayContaining(['AwsSolutions-APIG2', 'AwsSolutions-APIG4', 'AwsSolutions-L1']));
+    for (const ack of acks) expect(ack.reason.length).toBeGreaterThan(40);
+  });
+
+  test('the checks are live: a finding the example acknowledges fails synth elsewhere', () => {
+    const app = new App({ context: STRICT, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
+    const stack = new Stack(app, 'Bare');
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'S', 'github/webhook');
+    new WebhookStreamSource(stack, 'GitHub', { auth: WebhookAuth.github(secret) });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // The example acknowledges APIG3 (no WAF web ACL) for itself; the library leaves that choice to the app.
+    expect(() => app.synth()).toThrow(/APIG3/);
+  });
+});
+
+/**
+ * The deployed artifact, end to end: synthesize the example app, take each ingest function's
+ * bundled asset and configuration from the cloud assembly, and invoke it with API Gateway REST
+ * proxy events against kinesalite.
+ */
+describe('example app, end to end against kinesalite', () => {
+  const STRIPE_SECRET = 'whsec_e2e_9f8e7d6c5b4a39281706f5e4d3c2b1a0';
+  const ORDERS_SECRET = 'orders-hmac-key-0a1b2c3d4e5f';
+  const STRIPE_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:stripe-AbCdEf';
+  const ORDERS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:orders-GhIjKl';
+
+  let outdir: string;
+  let kinesis: LocalKinesis;
+  let secretsManager: FakeSecretsManager;
+  let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  let assets: { files: Record<string, { source: { path: string } }> };
+  const savedEnv = { ...process.env };
+  let deployments = 0;
+
+  beforeAll(async () => {
+    outdir = mkdtempSync(join(tmpdir(), 'example-app-'));
+    const app = new App({ context: STRICT, outdir });
+    const stack = buildExampleApp(app);
+    app.synth();
+    template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8'));
+    assets = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.assets.json`), 'utf8'));
+    kinesis = await LocalKinesis.start();
+    secretsManager = await FakeSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET });
+  });
+
+  afterAll(async () => {
+    process.env = savedEnv;
+    await kinesis.stop();
+    await secretsManager.stop();
+    rmSync(outdir, { recursive: true, force: true });
+  });
+
+  function logicalId(type: string, prefix: string): string {
+    const ids = Object.keys(template.Resources).filter((id) => template.Resources[id].Type === type && id.startsWith(prefix));
+    expect(ids).toHaveLength(1);
+    return ids[0];
+  }
+
+  /** Loads a source's bundled handler as Lambda would, with the environment from the template. */
+  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string): Promise<{ invoke: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>; streamName: string }> {
+    const fn = template.Resources[logicalId('AWS::Lambda::Function', `${source}Ingest`)].Properties;
+    const streamLogicalId = logicalId('AWS::Kinesis::Stream', `${source}Stream`);
+    const secretLogicalId = logicalId('AWS::SecretsManager::Secret', source === 'Stripe' ? 'StripeSigningSecret' : 'OrdersSigningSecret');
+    const streamName = `${source.toLowerCase()}-e2e-${++deployments}`;
+    await kinesis.createStream(streamName, 4);
+
+    const variables = resolveCfn((fn.Environment as { Variables: Record<string, unknown> }).Variables, (id) => {
+      if (id === streamLogicalId) return streamName;
+      if (id === secretLogicalId) return secretArn;
+      throw new Error(`unexpected reference ${id}`);
+    }) as Record<string, string>;
+    const assetHash = String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
+    const assetDir = join(outdir, assets.files[assetHash].source.path);
+
+    process.env = {
+      ...savedEnv,
+      ...variables,
+      AWS_REGION: TEST_REGION,
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_KINESIS: kinesisEndpoint ?? kinesis.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+      AWS_LAMBDA_FUNCTION_NAME: `${source}Ingest`,
+    };
+    let mod: { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> } | undefined;
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      mod = require(join(assetDir, 'index.js'));
+    });
+    expect(fn.Handler).toBe('index.handler');
+    return { invoke: mod!.handler, streamName };
+  }
+
+  /** Runs fn while capturing everything written to stdout and stderr (Powertools logs there). */
+  async function capturingOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
+    const chunks: string[] = [];
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
+    try {
+      return { result: await fn(), output: chunks.join('') };
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  test('a Stripe-signed event lands in the Stripe stream as an envelope', async () => {
+    const { invoke, streamName } = await deployedHandler('Stripe', STRIPE_SECRET_ARN);
+    const now = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify({ id: 'evt_1QxE2e', object: 'event', type: 'checkout.session.completed', created: now - 3, data: { object: { id: 'cs_test_1', customer_email: 'jane@example.com' } } }, null, 2);
+    const signature = stripeSignature(STRIPE_SECRET, body, now);
+
+    const { result: response, output } = await capturingOutput(() => invoke(apiGatewayEvent(body, {
+      path: '/stripe',
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': signature, 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      requestId: 'b7c8d9e0-0000-4000-8000-000000000001',
+    })));
+
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body)).toEqual({ accepted: 1, ids: ['evt_1QxE2e'], correlationId: 'b7c8d9e0-0000-4000-8000-000000000001' });
+    const records = await kinesis.readAll(streamName);
+    expect(records).toHaveLength(1);
+    expect(records[0].PartitionKey).toBe('evt_1QxE2e');
+    expect(decode(records[0])).toMatchObject({
+      id: 'evt_1QxE2e',
+      type: 'checkout.session.completed',
+      timestamp: new Date((now - 3) * 1000).toISOString(),
+      source: 'Stripe',
+      headers: { 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+      contentType: 'application/json',
+      payload: JSON.parse(body),
+    });
+    // The deployed handler logs the outcome, as JSON, and none of the content.
+    expect(output).toMatch(/"message":"accepted"/);
+    for (const secret of [STRIPE_SECRET, signature.slice(-64), 'jane@example.com']) expect(output).not.toContain(secret);
+    expect(secretsManager.calls).toContain(`secretsmanager.GetSecretValue ${STRIPE_SECRET_ARN}`);
+  });
+
+  test('a signed batch of 1,200 orders lands as 1,200 records, in order per account', async () => {
+    const { invoke, streamName } = await deployedHandler('Orders', ORDERS_SECRET_ARN);
+    const now = Math.floor(Date.now() / 1000);
+    const orders = Array.from({ length: 1200 }, (_, seq) => ({
+      orderId: `ord-${String(seq).padStart(5, '0')}`,
+      kind: seq % 7 === 0 ? 'order.refunded' : 'order.placed',
+      account: `acct-${seq % 12}`,
+      seq,
+      at: new Date((now - 60) * 1000 + seq).toISOString(),
+      total: { amount: 100 + seq, currency: 'EUR' },
+    }));
+    const body = JSON.stringify(orders);
+    const signature = `v1=${createHmac('sha256', ORDERS_SECRET).update(`${now}.${body}`).digest('hex')}`;
+
+    const { result: response } = await capturingOutput(() => invoke(apiGatewayEvent(body, {
+      path: '/orders',
+      headers: { 'content-type': 'application/json', 'x-orders-signature': signature, 'x-orders-timestamp': String(now), 'x-correlation-id': 'batch-2026-11-23' },
+    })));
+
+    expect(response.statusCode).toBe(202);
+    const answer = JSON.parse(response.body) as { accepted: number; ids: string[]; correlationId: string };
+    expect(answer.accepted).toBe(1200);
+    expect(answer.ids).toEqual(orders.map((o) => o.orderId));
+    expect(answer.correlationId).toBe('batch-2026-11-23');
+
+    const records = await kinesis.readAll(streamName);
+    expect(records).toHaveLength(1200);
+    const envelopes = records.map((r) => ({ key: r.PartitionKey, env: decode<{ id: string; type: string; timestamp: string; source: string; correlationId: string; payload: typeof orders[number] }>(r) }));
+    expect(new Set(envelopes.map((e) => e.env.id)).size).toBe(1200);
+    for (const { key, env } of envelopes) {
+      expect(key).toBe(env.payload.account);
+      expect(env).toMatchObject({ id: env.payload.orderId, type: env.payload.kind, timestamp: env.payload.at, source: 'Orders', correlationId: 'batch-2026-11-23' });
+    }
+    // Records of one account sit on one shard, and GetRecords reads each shard in order.
+    const perAccount = new Map<string, number[]>();
+    for (const { env } of envelopes) perAccount.set(env.payload.account, [...(perAccount.get(env.payload.account) ?? []), env.payload.seq]);
+    expect(perAccount.size).toBe(12);
+    for (const [account, seqs] of perAccount) {
+      expect(seqs).toEqual(orders.filter((o) => o.account === account).map((o) => o.seq));
+    }
+  });
+
+  test('the deployed handler answers a tampered batch with 401 and writes nothing', async () => {
+    const { invoke, streamName } = await deployedHandler('Orders', ORDERS_SECRET_ARN);
+    const now = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify([{ orderId: 'ord-x', account: 'acct-1', kind: 'order.placed' }]);
+    const signature = `v1=${createHmac('sha256', ORDERS_SECRET).update(`${now}.${body}`).digest('hex')}`;
+    const { result: response } = await capturingOutput(() => invoke(apiGatewayEvent(body.replace('acct-1', 'acct-2'), {
+      headers: { 'content-type': 'application/json', 'x-orders-signature': signature, 'x-orders-timestamp': String(now) },
+    })));
+    expect(response.statusCode).toBe(401);
+    expect(await kinesis.readAll(streamName)).toHaveLength(0);
+  });
+
+  test('under injected throttling it retries only failed records, then answers 429, and acknowledges nothing that is not in the stream', async () => {
+    const proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'pass' }));
+    try {
+      const { invoke, streamName } = await deployedHandler('Orders', ORDERS_SECRET_ARN, proxy.endpoint);
+      const send = (batch: object[]) => {
+        const now = Math.floor(Date.now() / 1000);
+        const body = JSON.stringify(batch);
+        const signature = `v1=${createHmac('sha256', ORDERS_SECRET).update(`${now}.${body}`).digest('hex')}`;
+        return capturingOutput(() => invoke(apiGatewayEvent(body, {
+          headers: { 'content-type': 'application/json', 'x-orders-signature': signature, 'x-orders-timestamp': String(now) },
+        }))).then(({ result }) => result);
+      };
+      const batch = (prefix: string) => Array.from({ length: 50 }, (_, seq) => ({ orderId: `${prefix}-${seq}`, account: `acct-${seq % 5}`, seq, kind: 'order.placed' }));
+      const idsInStream = async () => (await kinesis.readAll(streamName)).map((r) => decode<{ id: string }>(r).id);
+
+      // 1. Some records are throttled on the first two calls: the handler retries them and answers 202.
+      proxy.plan = (call): PutRecordsFault => (call < 2 ? { kind: 'throttleRecords', indexes: (i) => i % 5 !== 0 } : { kind: 'pass' });
+      const first = batch('a');
+      const accepted = await send(first);
+      expect(accepted.statusCode).toBe(202);
+      expect(proxy.stats.recordsThrottled).toBeGreaterThan(0);
+      expect((await idsInStream()).sort()).toEqual(first.map((o) => o.orderId).sort());
+
+      // 2. Some records of the first call land, then every record is throttled: 429, nothing acknowledged.
+      const before = proxy.stats.putRecordsCalls;
+      proxy.plan = (call): PutRecordsFault => ({ kind: 'throttleRecords', indexes: call === before ? (i) => i % 4 === 0 : () => true });
+      const second = batch('b');
+      const rejected = await send(second);
+      expect(rejected.statusCode).toBe(429);
+      expect(rejected.headers?.['Retry-After']).toBe('30');
+      expect(JSON.parse(rejected.body)).not.toHaveProperty('ids');
+      const partial = (await idsInStream()).filter((id) => id.startsWith('b-'));
+      expect(partial.length).toBeGreaterThan(0);
+      expect(partial.length).toBeLessThan(second.length);
+
+      // 3. The sender retries the whole request once Kinesis recovers: every event is present, some twice.
+      proxy.plan = () => ({ kind: 'pass' });
+      expect((await send(second)).statusCode).toBe(202);
+      const all = await idsInStream();
+      for (const order of [...first, ...second]) expect(all).toContain(order.orderId);
+      expect(all.filter((id) => id.startsWith('b-'))).toHaveLength(second.length + partial.length);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { HmacAlgorithm, SignatureEncoding, WebhookAuth } from '../../lib';
+
+const secret = secretsmanager.Secret.fromSecretCompleteArn(
+  new Stack(new App(), 'S'), 'Secret', 'arn:aws:secretsmanager:us-east-1:111111111111:secret:s-AbCdEf');
+
+describe('WebhookAuth presets', () => {
+  test('stripe: t= and v1= in Stripe-Signature over "<t>.<body>", 300 s by default', () => {
+    const binding = WebhookAuth.stripe(secret)._bind('X');
+    expect(binding.preset).toBe('stripe');
+    expect(binding.secret).toBe(secret);
+    expect(binding.config).toEqual({
+      kind: 'hmac',
+      algorithm: 'sha256',
+      encoding: 'hex',
+      signatureHeader: 'stripe-signature',
+      signatureFormat: { kind: 'keyValueList', separator: ',', timestampKey: 't', signatureKey: 'v1' },
+      signedContent: '{timestamp}.{body}',
+      toleranceSeconds: 300,
+    });
+    expect(binding.metadata).toEqual({ id: { jsonPointer: '/id' }, type: { jsonPointer: '/type' }, timestamp: { jsonPointer: '/created' } });
+    expect(WebhookAuth.stripe(secret, { tolerance: Duration.minutes(10) })._bind('X').config.toleranceSeconds).toBe(600);
+  });
+
+  test('github: sha256= in X-Hub-Signature-256 over the body; delivery id and event from headers', () => {
+    const binding = WebhookAuth.github(secret)._bind('X');
+    expect(binding.config).toEqual({
+      kind: 'hmac',
+      algorithm: 'sha256',
+      encoding: 'hex',
+      signatureHeader: 'x-hub-signature-256',
+      signatureFormat: { kind: 'plain', prefix: 'sha256=' },
+      signedContent: '{body}',
+    });
+    expect(binding.metadata).toEqual({ id: { header: 'x-github-delivery' }, type: { header: 'x-github-event' } });
+    expect(binding.forwardedHeaders).toContain('x-github-event');
+  });
+
+  test('hmac: options map to the handler configuration', () => {
+    const binding = WebhookAuth.hmac({
+      secret,
+      signatureHeader: 'X-Signature',
+      algorithm: HmacAlgorithm.SHA512,
+      encoding: SignatureEncoding.BASE64,
+      signaturePrefix: 'v1,',
+      signedContent: '{header:X-Id}.{timestamp}.{body}',
+      timestampHeader: 'X-Timestamp',
+      tolerance: Duration.seconds(30),
+    })._bind('X');
+    expect(binding.config).toEqual({
+      kind: 'hmac',
+      algorithm: 'sha512',
+      encoding: 'base64',
+      signatureHeader: 'x-signature',
+      signatureFormat: { kind: 'plain', prefix: 'v1,' },
+      signedContent: '{header:X-Id}.{timestamp}.{body}',
+      timestampHeader: 'x-timestamp',
+      toleranceSeconds: 30,
+    });
+  });
+});
+
+describe('WebhookAuth validation', () => {
+  test('fails when the tolerance is outside 1 s to 1 h, naming the owner', () => {
+    expect(() => WebhookAuth.stripe(secret, { tolerance: Duration.hours(2) })._bind("WebhookStreamSource 'App/Stripe'"))
+      .toThrow("WebhookStreamSource 'App/Stripe': tolerance must be a whole number of seconds between 1 second and 1 hour, got 2 hours");
+    expect(() => WebhookAuth.stripe(secret, { tolerance: Duration.millis(1500) })._bind('X')).toThrow(/got 1 second 500 millis/);
+  });
+
+  test('fails when signedContent does not include {body}', () => {
+    expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X-Sig', signedContent: '{timestamp}', timestampHeader: 'X-Ts' })._bind('X'))
+      .toThrow(/signedContent '\{timestamp\}' must include \{body\}/);
+  });
+
+  test('fails when a timestamp header or tolerance is given but the timestamp is not signed', () => {
+    expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X-Sig', timestampHeader: 'X-Ts' })._bind('X'))
+      .toThrow(/need \{timestamp\} in signedContent; an unsigned timestamp cannot be trusted/);
+    expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X-Sig', tolerance: Duration.minutes(1) })._bind('X'))
+      .toThrow(/need \{timestamp\} in signedContent/);
+  });
+
+  test('fails when {timestamp} is signed but no header carries it', () => {
+    expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X-Sig', signedContent: '{timestamp}.{body}' })._bind('X'))
+      .toThrow(/timestampHeader must name the header/);
+  });
+
+  test('fails on an unknown placeholder or an invalid header name', () => {
+    expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X-Sig', signedContent: '{url}{body}' })._bind('X')).toThrow(/unknown placeholder \{url\}/);
+    expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X Sig' })._bind('X')).toThrow(/signatureHeader 'X Sig' is not a valid HTTP header name/);
+  });
+});

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildRecords } from '../lambda/shared/envelope';
+import { fromApiGatewayEvent } from '../lambda/shared/http';
+import { parseBody } from '../lambda/shared/parse';
+import { WebhookAuth } from '../lib';
+import { ingestConfig } from './support/presets';
+import { apiGatewayEvent } from './support/signers';
+
+const root = join(__dirname, '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+/** The fenced block that follows an HTML comment marker in the README. */
+function blockAfter(marker: string): string {
+  const at = readme.indexOf(`<!-- ${marker}`);
+  expect(at).toBeGreaterThanOrEqual(0);
+  const match = /```[a-z]*\n([\s\S]*?)```/.exec(readme.slice(at));
+  return match![1];
+}
+
+const normalize = (code: string) => code.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('\n');
+
+test.each(['stripe', 'github', 'orders'])('the README %s snippet is code the example app compiles and runs', (name) => {
+  const app = normalize(readFileSync(join(root, 'bin', 'example-app.ts'), 'utf8'));
+  expect(app).toContain(normalize(blockAfter(`snippet:${name}`)));
+});
+
+test('the README Stripe record is what the handler builds for the README curl body', () => {
+  // GIVEN the body the README's curl call sends
+  const body = /BODY='(\{.*\})'/.exec(readme)![1];
+  const shown = JSON.parse(blockAfter('record:stripe')) as Record<string, unknown>;
+  const request = fromApiGatewayEvent(apiGatewayEvent(body, {
+    headers: { 'Content-Type': 'application/json', 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },
+    requestTimeEpoch: Date.parse(String(shown.receivedAt)),
+  }), 0);
+  const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'Stripe' });
+  // WHEN the handler wraps it
+  const { records } = buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
+  // THEN the record is exactly the one shown, with the partition key the README names
+  expect(records).toHaveLength(1);
+  expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
+  expect(readme).toContain(`partition key \`${records[0].partitionKey}\``);
+});
