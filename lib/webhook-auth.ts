@@ -93,6 +93,8 @@ export interface AuthBinding {
   readonly config: Omit<HmacAuthConfig, 'secretArn'>;
   readonly metadata: { readonly id?: FieldSource; readonly type?: FieldSource; readonly timestamp?: FieldSource };
   readonly forwardedHeaders: readonly string[];
+  /** The signature header as senders spell it, which API Gateway requires before invoking. */
+  readonly signatureHeader: string;
 }
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -147,6 +149,7 @@ export class WebhookAuth {
       },
       metadata: { id: { jsonPointer: '/id' }, type: { jsonPointer: '/type' }, timestamp: { jsonPointer: '/created' } },
       forwardedHeaders: ['user-agent'],
+      signatureHeader: 'Stripe-Signature',
     }));
   }
 
@@ -178,6 +181,7 @@ export class WebhookAuth {
         'x-github-hook-installation-target-id',
         'x-github-hook-installation-target-type',
       ],
+      signatureHeader: 'X-Hub-Signature-256',
     }));
   }
 
@@ -228,6 +232,7 @@ export class WebhookAuth {
         },
         metadata: {},
         forwardedHeaders: [],
+        signatureHeader: options.signatureHeader,
       };
     });
   }

@@ -290,7 +290,7 @@ export class WebhookStreamSource extends Construct {
 
     // API Gateway itself turns away requests without the signature header, before any Lambda
     // runs, with the same 401 JSON shape the handler uses.
-    const signatureParam = `method.request.header.${auth.config.signatureHeader}`;
+    const signatureParam = `method.request.header.${auth.signatureHeader}`;
     const validator = new apigw.RequestValidator(this, 'RequireSignature', {
       restApi: this.api,
       validateRequestParameters: true,

@@ -12,6 +12,11 @@ export interface WriterOptions {
   readonly maxAttempts: number;
   /** Time that retries of one request may take in all. */
   readonly retryBudgetMs: number;
+  /**
+   * No call starts later than this after the write began, retry or not, so that the answer comes
+   * before API Gateway's 29 s integration timeout even when Kinesis is slow.
+   */
+  readonly writeDeadlineMs?: number;
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -123,6 +128,7 @@ export class KinesisWriter {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly writeDeadlineMs: number;
 
   constructor(private readonly client: KinesisClient, private readonly options: WriterOptions) {
     this.baseDelayMs = options.baseDelayMs ?? 50;
@@ -130,11 +136,14 @@ export class KinesisWriter {
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.writeDeadlineMs = options.writeDeadlineMs ?? 20_000;
   }
 
   /** Resolves when every record is in the stream; throws StreamWriteFailure otherwise. */
   async write(records: readonly WriteRecord[]): Promise<WriteReport> {
-    const deadline = this.now() + this.options.retryBudgetMs;
+    const start = this.now();
+    const retryDeadline = start + this.options.retryBudgetMs;
+    const writeDeadline = start + this.writeDeadlineMs;
     const calls = planCalls(records);
     let written = 0;
     let callCount = 0;
@@ -147,11 +156,14 @@ export class KinesisWriter {
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > 1) {
           const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 2)) * this.random();
-          if (attempt > this.options.maxAttempts || this.now() + delay > deadline) {
+          if (attempt > this.options.maxAttempts || this.now() + delay > retryDeadline) {
             throw new StreamWriteFailure('throttled', [...pending, ...later()], report());
           }
           retried += pending.length;
           await this.sleep(delay);
+        }
+        if (this.now() > writeDeadline) {
+          throw new StreamWriteFailure('throttled', [...pending, ...later()], report());
         }
         callCount += 1;
         let results: PutRecordsResultEntry[];

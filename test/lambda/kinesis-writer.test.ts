@@ -173,6 +173,22 @@ describe('KinesisWriter against kinesalite', () => {
     });
   });
 
+  test('starts no call after the write deadline, even without throttling, so API Gateway never times out', async () => {
+    const stream = await newStream();
+    let clock = 0;
+    // Every call takes 3 s; with a 10 s deadline the 5th call would start at 12 s.
+    const slow = { send: async (command: unknown) => { clock += 3000; return kinesis.client.send(command as never); } };
+    const sent = records(3000, (i) => `evt-${i}`);
+    const failure = await new KinesisWriter(slow as never, {
+      streamName: stream, maxAttempts: 3, retryBudgetMs: 1000, writeDeadlineMs: 10_000, now: () => clock,
+    }).write(sent).catch((e: unknown) => e) as StreamWriteFailure;
+    expect(failure).toBeInstanceOf(StreamWriteFailure);
+    expect(failure.reason).toBe('throttled');
+    expect(failure.report).toEqual({ written: 2000, calls: 4, retried: 0 });
+    expect(failure.unwritten.map(seqOf)).toEqual(sent.slice(2000).map(seqOf));
+    expect(await kinesis.readAll(stream)).toHaveLength(2000);
+  });
+
   test('fails as unavailable at once when the stream does not exist', async () => {
     const failure = await new KinesisWriter(kinesis.client, { streamName: 'no-such-stream', maxAttempts: 5, retryBudgetMs: 5000 })
       .write(records(3, (i) => `k${i}`)).catch((e: unknown) => e) as StreamWriteFailure;

@@ -9,6 +9,7 @@ describe('WebhookAuth presets', () => {
   test('stripe: t= and v1= in Stripe-Signature over "<t>.<body>", 300 s by default', () => {
     const binding = WebhookAuth.stripe(secret)._bind('X');
     expect(binding.preset).toBe('stripe');
+    expect(binding.signatureHeader).toBe('Stripe-Signature');
     expect(binding.secret).toBe(secret);
     expect(binding.config).toEqual({
       kind: 'hmac',
@@ -35,6 +36,7 @@ describe('WebhookAuth presets', () => {
     });
     expect(binding.metadata).toEqual({ id: { header: 'x-github-delivery' }, type: { header: 'x-github-event' } });
     expect(binding.forwardedHeaders).toContain('x-github-event');
+    expect(binding.signatureHeader).toBe('X-Hub-Signature-256');
   });
 
   test('hmac: options map to the handler configuration', () => {

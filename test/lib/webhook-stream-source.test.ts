@@ -40,7 +40,7 @@ describe('WebhookStreamSource', () => {
     template.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'POST',
       AuthorizationType: 'NONE',
-      RequestParameters: { 'method.request.header.stripe-signature': true },
+      RequestParameters: { 'method.request.header.Stripe-Signature': true },
       RequestValidatorId: Match.anyValue(),
       Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
     });
