@@ -10,5 +10,5 @@ module.exports = {
   // The bundled handler assets are plain JavaScript and must run as built.
   transformIgnorePatterns: ['/node_modules/', '<rootDir>/assets/'],
   testTimeout: 60_000,
-  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.cjs'],
 };
