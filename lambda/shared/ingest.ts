@@ -9,8 +9,7 @@ import {
   WebhookError,
 } from './errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, type WebhookRequest } from './http';
-import type { WriteRecord, WriteReport } from './kinesis-writer';
-import { StreamWriteFailure } from './kinesis-writer';
+import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseBody } from './parse';
 import { verifyHmac } from './verify';
 
@@ -111,7 +110,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       if (error instanceof WebhookError) {
         (response.statusCode >= 500 ? logger.error : logger.warn).call(logger, 'rejected', attributes);
       } else {
-        // An unexpected failure: our bug. Its stack locates it; its message is not sent anywhere.
+        // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
         logger.error('unexpected error', { ...attributes, stack: error instanceof Error ? error.stack : undefined });
       }
       return response;
