@@ -80,7 +80,24 @@ export interface HmacAuthConfig {
   readonly toleranceSeconds?: number;
 }
 
-export type AuthConfig = HmacAuthConfig;
+/** JWT bearer tokens from an identity provider, verified against its JWKS. */
+export interface JwtAuthConfig {
+  readonly kind: 'jwt';
+  /** The exact `iss` a token must carry. */
+  readonly issuer: string;
+  /** `aud` values accepted; a token must carry at least one. */
+  readonly audience: readonly string[];
+  /** The IdP's JWKS document, over HTTPS. */
+  readonly jwksUri: string;
+  /** JWS `alg` values accepted, such as RS256 or ES256. Never `none` or an HMAC algorithm. */
+  readonly algorithms: readonly string[];
+  /** Clock skew allowed on `exp`, `nbf` and `iat`. */
+  readonly clockSkewSeconds: number;
+  /** Claims every token must carry (any value). */
+  readonly requiredClaims: readonly string[];
+}
+
+export type AuthConfig = HmacAuthConfig | JwtAuthConfig;
 
 export interface RejectWith429Config {
   readonly kind: 'rejectWith429';
@@ -160,9 +177,29 @@ function checkFieldSource(value: unknown, where: string): void {
   throw new ConfigError(`${where} must name a header or a JSON pointer`);
 }
 
+function checkJwtAuth(auth: Record<string, unknown>): void {
+  requireString(auth, 'issuer', 'auth');
+  requireString(auth, 'jwksUri', 'auth');
+  for (const key of ['audience', 'algorithms', 'requiredClaims']) {
+    const value = auth[key];
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) {
+      throw new ConfigError(`auth.${key} must be a list of non-empty strings`);
+    }
+  }
+  if ((auth.audience as string[]).length === 0 || (auth.algorithms as string[]).length === 0) {
+    throw new ConfigError('auth.audience and auth.algorithms must not be empty');
+  }
+  if (typeof auth.clockSkewSeconds !== 'number' || !Number.isInteger(auth.clockSkewSeconds) || auth.clockSkewSeconds < 0) {
+    throw new ConfigError('auth.clockSkewSeconds must be a whole number of seconds');
+  }
+}
+
 function checkAuth(auth: unknown): void {
   if (!isObject(auth)) throw new ConfigError('auth must be an object');
-  checkOneOf(auth.kind, ['hmac'], 'auth.kind');
+  if (checkOneOf(auth.kind, ['hmac', 'jwt'], 'auth.kind') === 'jwt') {
+    checkJwtAuth(auth);
+    return;
+  }
   requireString(auth, 'secretArn', 'auth');
   checkOneOf(auth.algorithm, ['sha1', 'sha256', 'sha512'], 'auth.algorithm');
   checkOneOf(auth.encoding, ['hex', 'base64'], 'auth.encoding');

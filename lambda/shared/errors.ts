@@ -40,6 +40,22 @@ export class SignatureMismatchError extends WebhookError {
   }
 }
 
+/** 401: a bearer token or JWT is not valid (expired, wrong issuer or audience, bad signature, unknown key). */
+export class InvalidTokenError extends WebhookError {
+  constructor(message = 'token is not valid', options?: { cause?: unknown }) {
+    super(401, message, options);
+    this.name = 'InvalidTokenError';
+  }
+}
+
+/** 403: the caller is authenticated but not allowed (an mTLS subject outside the allowlist). */
+export class ForbiddenError extends WebhookError {
+  constructor(message: string) {
+    super(403, message);
+    this.name = 'ForbiddenError';
+  }
+}
+
 /** 401: the signed timestamp is outside the allowed window. */
 export class TimestampOutsideToleranceError extends WebhookError {
   constructor(toleranceSeconds: number) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { authenticate, type JwtVerifier } from './authenticate';
 import type { IngestConfig } from './config';
 import { buildRecords } from './envelope';
 import {
@@ -11,7 +12,6 @@ import {
 import { errorResponse, fromApiGatewayEvent, jsonResponse, type WebhookRequest } from './http';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseBody } from './parse';
-import { verifyHmac } from './verify';
 
 /** The slice of Powertools' Logger the pipeline uses. Attributes never hold a body or a secret. */
 export interface IngestLogger {
@@ -23,6 +23,8 @@ export interface IngestLogger {
 export interface IngestDependencies {
   readonly config: IngestConfig;
   readonly secrets: { get(secretArn: string): Promise<readonly string[]> };
+  /** Required when the source's scheme is `jwt`. */
+  readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[]): Promise<WriteReport> };
   readonly logger: IngestLogger;
   readonly now?: () => number;
@@ -57,8 +59,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     if (request.rawBody.length > config.maxBodyBytes) {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this source accepts at most ${config.maxBodyBytes}`);
     }
-    const secrets = await deps.secrets.get(config.auth.secretArn);
-    verifyHmac(config.auth, request, secrets, now());
+    await authenticate(config.auth, request, now(), deps);
     const body = parseBody(request, config.maxBatchRecords);
     const { records, ignored } = buildRecords(config, request, body, correlationId);
 
