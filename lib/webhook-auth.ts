@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { FieldSource, HmacAuthConfig, SignatureFormat } from '../lambda/shared/config';
+import type { AuthConfig, FieldSource, SignatureFormat } from '../lambda/shared/config';
 
 /** The hash function of an HMAC signature. */
 export enum HmacAlgorithm {
@@ -20,17 +20,20 @@ export enum SignatureEncoding {
   BASE64 = 'base64',
 }
 
-/** Options for {@link WebhookAuth.stripe}. */
-export interface StripeAuthOptions {
+/** Options for presets whose signature covers a timestamp. */
+export interface SignedTimestampOptions {
   /**
-   * How far the signed timestamp (`t=`) may be from the current time, in either direction.
+   * How far the signed timestamp may be from the current time, in either direction.
    * Between 1 second and 1 hour.
    *
-   * @default Duration.minutes(5), Stripe's own default
-   * @see https://docs.stripe.com/webhooks#verify-manually
+   * @default - the sender's documented window: 5 minutes (Stripe, Slack, Standard Webhooks),
+   * 1 minute (Planasonix)
    */
   readonly tolerance?: Duration;
 }
+
+/** Options for {@link WebhookAuth.stripe}. */
+export interface StripeAuthOptions extends SignedTimestampOptions {}
 
 /** Options for {@link WebhookAuth.hmac}. */
 export interface HmacAuthOptions {
@@ -86,20 +89,107 @@ export interface HmacAuthOptions {
   readonly tolerance?: Duration;
 }
 
-/** @internal */
+/** Options for {@link WebhookAuth.bearerToken}. */
+export interface BearerTokenAuthOptions {
+  /**
+   * The header that carries the token.
+   *
+   * @default 'Authorization'
+   */
+  readonly header?: string;
+
+  /**
+   * The scheme before the token in the header, matched case-insensitively. An empty string
+   * means the header holds the bare token.
+   *
+   * @default 'Bearer'
+   */
+  readonly scheme?: string;
+}
+
+/** Options for {@link WebhookAuth.jwt}. */
+export interface JwtAuthOptions {
+  /** The exact `iss` every token must carry, such as `https://login.example.com/`. */
+  readonly issuer: string;
+
+  /** The `aud` values accepted; a token must carry at least one of them. */
+  readonly audience: string[];
+
+  /**
+   * The identity provider's JWKS URL, over HTTPS.
+   *
+   * @default - `${issuer}/.well-known/jwks.json`
+   */
+  readonly jwksUri?: string;
+
+  /**
+   * The JWS algorithms accepted. Never `none`, never an HMAC algorithm.
+   *
+   * @default ['RS256']
+   */
+  readonly algorithms?: string[];
+
+  /**
+   * Clock skew allowed on `exp`, `nbf` and `iat`. At most 5 minutes.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly clockSkew?: Duration;
+
+  /**
+   * Claims every token must carry, whatever their value.
+   *
+   * @default - none beyond iss, aud and exp
+   */
+  readonly requiredClaims?: string[];
+}
+
+/** Options for {@link WebhookAuth.mtls}. */
+export interface MtlsAuthOptions {
+  /**
+   * Subject DNs allowed to send, exactly as API Gateway reports them, such as
+   * `CN=orders.internal,O=Example Corp,C=US`. Others are answered 403.
+   *
+   * @default - any client certificate the gateway's truststore accepts
+   */
+  readonly allowedSubjects?: string[];
+}
+
+/** Options for {@link WebhookAuth.standardWebhooksPublicKey}. */
+export interface StandardWebhooksPublicKeyOptions extends SignedTimestampOptions {
+  /** The sender's published Ed25519 public keys, `whpk_<base64>` or plain base64 of the 32 raw bytes. */
+  readonly publicKeys: string[];
+}
+
+/**
+ * What a scheme hands to the construct. The config is the handler's, less the secret's ARN, which
+ * the construct adds from `secret`.
+ *
+ * @internal
+ */
 export interface AuthBinding {
   readonly preset: string;
-  readonly secret: secretsmanager.ISecret;
-  readonly config: Omit<HmacAuthConfig, 'secretArn'>;
+  readonly secret?: secretsmanager.ISecret;
+  readonly config: DistributiveOmit<AuthConfig, 'secretArn'>;
   readonly metadata: { readonly id?: FieldSource; readonly type?: FieldSource; readonly timestamp?: FieldSource };
   readonly forwardedHeaders: readonly string[];
-  /** The signature header as senders spell it, which API Gateway requires before invoking. */
-  readonly signatureHeader: string;
+  /** The header every request must carry, as senders spell it; API Gateway checks it before invoking. */
+  readonly requiredHeader?: string;
+  readonly headerAliases?: Readonly<Record<string, string>>;
+  readonly challenge?: 'slackUrlVerification';
+  /** The scheme relies on the gateway's mTLS domain. */
+  readonly needsMutualTls?: boolean;
 }
+
+/** @internal */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+type Preset = Omit<AuthBinding, 'preset' | 'secret'>;
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const PLACEHOLDER = /\{([^}]*)\}/g;
-const DEFAULT_TOLERANCE = Duration.minutes(5);
+const FIVE_MINUTES = Duration.minutes(5);
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 function checkTolerance(owner: string, tolerance: Duration): number {
   if (tolerance.isUnresolved()) return tolerance.toSeconds();
@@ -117,17 +207,27 @@ function checkHeaderName(owner: string, what: string, name: string): string {
   return name.toLowerCase();
 }
 
+function checkNonEmpty(owner: string, what: string, values: readonly string[]): void {
+  if (values.length === 0 || values.some((v) => !Token.isUnresolved(v) && v.trim() === '')) {
+    throw new Error(`${owner}: ${what} must list at least one non-empty value, got [${values.map((v) => `'${v}'`).join(', ')}]`);
+  }
+}
+
+const header = (name: string): FieldSource => ({ header: name });
+const pointer = (jsonPointer: string): FieldSource => ({ jsonPointer });
+
 /**
  * How a webhook source authenticates each request.
  *
- * Signatures are always checked over the raw request bytes, in constant time, against the value
- * of a Secrets Manager secret that the handler reads at run time: the secret never appears in
- * the template, the environment or the logs.
+ * Signatures are always checked over the raw request bytes, in constant time. Shared secrets and
+ * tokens live in Secrets Manager and are read by the handler at run time: they never appear in
+ * the template, the environment or the logs. A secret may hold one value, or a JSON object
+ * `{"active": ["new", "old"]}` listing every value accepted while senders move from one to another.
  */
 export class WebhookAuth {
   /**
-   * Stripe's scheme: `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]`, an HMAC-SHA256
-   * of `<t>.<raw body>` keyed with the endpoint's signing secret (`whsec_...`, stored as is).
+   * Stripe: `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]`, an HMAC-SHA256 of
+   * `<t>.<raw body>` keyed with the endpoint's signing secret (`whsec_...`, stored as is).
    * Any `v1` may match, so a roll of the endpoint secret at Stripe keeps working.
    *
    * The event id, type and time come from the event's `id`, `type` and `created`.
@@ -136,7 +236,6 @@ export class WebhookAuth {
    * @see https://docs.stripe.com/webhooks#verify-manually
    */
   public static stripe(secret: secretsmanager.ISecret, options: StripeAuthOptions = {}): WebhookAuth {
-    const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
     return new WebhookAuth('stripe', secret, (owner) => ({
       config: {
         kind: 'hmac',
@@ -145,17 +244,17 @@ export class WebhookAuth {
         signatureHeader: 'stripe-signature',
         signatureFormat: { kind: 'keyValueList', separator: ',', timestampKey: 't', signatureKey: 'v1' },
         signedContent: '{timestamp}.{body}',
-        toleranceSeconds: checkTolerance(owner, tolerance),
+        toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
       },
-      metadata: { id: { jsonPointer: '/id' }, type: { jsonPointer: '/type' }, timestamp: { jsonPointer: '/created' } },
+      metadata: { id: pointer('/id'), type: pointer('/type'), timestamp: pointer('/created') },
       forwardedHeaders: ['user-agent'],
-      signatureHeader: 'Stripe-Signature',
+      requiredHeader: 'Stripe-Signature',
     }));
   }
 
   /**
-   * GitHub's scheme: `X-Hub-Signature-256: sha256=<hex>`, an HMAC-SHA256 of the raw body keyed
-   * with the webhook's secret. GitHub signs no timestamp; dedup on the delivery id instead.
+   * GitHub: `X-Hub-Signature-256: sha256=<hex>`, an HMAC-SHA256 of the raw body keyed with the
+   * webhook's secret. GitHub signs no timestamp; dedup on the delivery id instead.
    *
    * The event id is `X-GitHub-Delivery` and the type is `X-GitHub-Event`.
    *
@@ -163,16 +262,9 @@ export class WebhookAuth {
    * @see https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
    */
   public static github(secret: secretsmanager.ISecret): WebhookAuth {
-    return new WebhookAuth('github', secret, () => ({
-      config: {
-        kind: 'hmac',
-        algorithm: 'sha256',
-        encoding: 'hex',
-        signatureHeader: 'x-hub-signature-256',
-        signatureFormat: { kind: 'plain', prefix: 'sha256=' },
-        signedContent: '{body}',
-      },
-      metadata: { id: { header: 'x-github-delivery' }, type: { header: 'x-github-event' } },
+    return WebhookAuth.bodyHmac('github', secret, {
+      algorithm: 'sha256', encoding: 'hex', signatureHeader: 'X-Hub-Signature-256', prefix: 'sha256=',
+      metadata: { id: header('x-github-delivery'), type: header('x-github-event') },
       forwardedHeaders: [
         'user-agent',
         'x-github-delivery',
@@ -181,7 +273,162 @@ export class WebhookAuth {
         'x-github-hook-installation-target-id',
         'x-github-hook-installation-target-type',
       ],
-      signatureHeader: 'X-Hub-Signature-256',
+    });
+  }
+
+  /**
+   * Segment: `X-Signature: <hex>`, an HMAC-SHA1 of the raw body keyed with the shared secret.
+   * Segment signs no timestamp.
+   *
+   * The event id, type and time come from the event's `messageId`, `type` and `timestamp`.
+   *
+   * @param secret a secret whose string value is the destination's shared secret
+   * @see https://segment.com/docs/connections/destinations/catalog/webhooks/
+   */
+  public static segment(secret: secretsmanager.ISecret): WebhookAuth {
+    return WebhookAuth.bodyHmac('segment', secret, {
+      algorithm: 'sha1', encoding: 'hex', signatureHeader: 'X-Signature',
+      metadata: { id: pointer('/messageId'), type: pointer('/type'), timestamp: pointer('/timestamp') },
+      forwardedHeaders: ['user-agent'],
+    });
+  }
+
+  /**
+   * Shopify: `X-Shopify-Hmac-Sha256: <base64>`, an HMAC-SHA256 of the raw body keyed with the
+   * app's client secret. Shopify signs no timestamp; dedup on the webhook id.
+   *
+   * The event id is `X-Shopify-Webhook-Id` and the type is `X-Shopify-Topic`.
+   *
+   * @param secret a secret whose string value is the app's client secret
+   * @see https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-2-validate-the-origin-of-your-webhook-to-ensure-its-coming-from-shopify
+   */
+  public static shopify(secret: secretsmanager.ISecret): WebhookAuth {
+    return WebhookAuth.bodyHmac('shopify', secret, {
+      algorithm: 'sha256', encoding: 'base64', signatureHeader: 'X-Shopify-Hmac-Sha256',
+      metadata: { id: header('x-shopify-webhook-id'), type: header('x-shopify-topic') },
+      forwardedHeaders: ['x-shopify-topic', 'x-shopify-shop-domain', 'x-shopify-webhook-id', 'x-shopify-api-version', 'x-shopify-event-id', 'x-shopify-triggered-at'],
+    });
+  }
+
+  /**
+   * Slack: `X-Slack-Signature: v0=<hex>`, an HMAC-SHA256 of `v0:<timestamp>:<raw body>` keyed with
+   * the app's signing secret, with `X-Slack-Request-Timestamp` checked both ways. The
+   * `url_verification` handshake Slack makes when the URL is saved is answered with its challenge.
+   *
+   * The event id, type and time come from the Events API envelope's `event_id`, `event.type` and
+   * `event_time`.
+   *
+   * @param secret a secret whose string value is the app's signing secret
+   * @see https://docs.slack.dev/authentication/verifying-requests-from-slack
+   */
+  public static slack(secret: secretsmanager.ISecret, options: SignedTimestampOptions = {}): WebhookAuth {
+    return new WebhookAuth('slack', secret, (owner) => ({
+      config: {
+        kind: 'hmac',
+        algorithm: 'sha256',
+        encoding: 'hex',
+        signatureHeader: 'x-slack-signature',
+        signatureFormat: { kind: 'plain', prefix: 'v0=' },
+        signedContent: 'v0:{timestamp}:{body}',
+        timestampHeader: 'x-slack-request-timestamp',
+        toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
+      },
+      metadata: { id: pointer('/event_id'), type: pointer('/event/type'), timestamp: pointer('/event_time') },
+      forwardedHeaders: ['x-slack-retry-num', 'x-slack-retry-reason'],
+      requiredHeader: 'X-Slack-Signature',
+      challenge: 'slackUrlVerification',
+    }));
+  }
+
+  /**
+   * Twilio: `X-Twilio-Signature`, a base64 HMAC-SHA1 keyed with the auth token over the full URL
+   * Twilio called followed by each form parameter's name and value in name order. For JSON
+   * bodies, Twilio adds a `bodySHA256` query parameter and signs the URL alone. The URL is
+   * accepted with and without its default port, as Twilio's own libraries do.
+   *
+   * The event id is Twilio's `I-Twilio-Idempotency-Token` header.
+   *
+   * @param secret a secret whose string value is the account's auth token
+   * @see https://www.twilio.com/docs/usage/webhooks/webhooks-security
+   */
+  public static twilio(secret: secretsmanager.ISecret): WebhookAuth {
+    return new WebhookAuth('twilio', secret, () => ({
+      config: { kind: 'twilio' },
+      metadata: { id: header('i-twilio-idempotency-token') },
+      forwardedHeaders: ['i-twilio-idempotency-token', 'user-agent'],
+      requiredHeader: 'X-Twilio-Signature',
+    }));
+  }
+
+  /**
+   * Standard Webhooks (and Svix): `webhook-id`, `webhook-timestamp` and `webhook-signature`, or
+   * the same headers named `svix-*`. The signature is a base64 HMAC-SHA256 of
+   * `<id>.<timestamp>.<raw body>`; the header may list several space-separated `v1,<sig>` entries
+   * and any may match. `v1a` (Ed25519) entries are left to {@link standardWebhooksPublicKey}.
+   *
+   * The secret's value is the `whsec_<base64>` string the sender shows; padding is optional.
+   * The event id is `webhook-id`; the type and time come from the payload's `type` and `timestamp`.
+   *
+   * @see https://www.standardwebhooks.com/
+   */
+  public static standardWebhooks(secret: secretsmanager.ISecret, options: SignedTimestampOptions = {}): WebhookAuth {
+    return new WebhookAuth('standard-webhooks', secret, (owner) => ({
+      ...standardWebhooksPreset(),
+      config: {
+        kind: 'hmac',
+        algorithm: 'sha256',
+        keyEncoding: 'whsecBase64',
+        ...standardWebhooksSignature(owner, options, 'v1'),
+      },
+    }));
+  }
+
+  /**
+   * Standard Webhooks' asymmetric scheme: `v1a,<base64>` entries in `webhook-signature` (or
+   * `svix-signature`), Ed25519 signatures of `<id>.<timestamp>.<raw body>`, verified with the
+   * sender's published public keys. No secret is involved.
+   *
+   * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md#asymmetric-signatures
+   */
+  public static standardWebhooksPublicKey(options: StandardWebhooksPublicKeyOptions): WebhookAuth {
+    return new WebhookAuth('standard-webhooks-v1a', undefined, (owner) => {
+      checkNonEmpty(owner, 'publicKeys', options.publicKeys);
+      for (const key of options.publicKeys) {
+        if (Token.isUnresolved(key)) continue;
+        const raw = Buffer.from(key.replace(/^whpk_/, ''), 'base64');
+        if (raw.length !== 32 || raw.toString('base64').replace(/=+$/, '') !== key.replace(/^whpk_/, '').replace(/=+$/, '')) {
+          throw new Error(`${owner}: publicKeys must be Ed25519 keys, whpk_ or plain base64 of 32 bytes, got '${key}'`);
+        }
+      }
+      return {
+        ...standardWebhooksPreset(),
+        config: { kind: 'ed25519', publicKeys: [...options.publicKeys], ...standardWebhooksSignature(owner, options, 'v1a') },
+      };
+    });
+  }
+
+  /**
+   * Planasonix, the product's own scheme: `X-Planasonix-Signature: <hex>`, an HMAC-SHA256 of
+   * `<timestamp>.<raw body>`, with the Unix timestamp in `X-Planasonix-Timestamp` and a short
+   * window of 1 minute by default.
+   *
+   * @param secret a secret whose string value is the signing key
+   */
+  public static planasonix(secret: secretsmanager.ISecret, options: SignedTimestampOptions = {}): WebhookAuth {
+    return new WebhookAuth('planasonix', secret, (owner) => ({
+      config: {
+        kind: 'hmac',
+        algorithm: 'sha256',
+        encoding: 'hex',
+        signatureHeader: 'x-planasonix-signature',
+        signatureFormat: { kind: 'plain' },
+        signedContent: '{timestamp}.{body}',
+        timestampHeader: 'x-planasonix-timestamp',
+        toleranceSeconds: checkTolerance(owner, options.tolerance ?? Duration.minutes(1)),
+      },
+      metadata: { id: header('x-planasonix-delivery'), type: header('x-planasonix-event') },
+      forwardedHeaders: ['x-planasonix-delivery', 'x-planasonix-event'],
+      requiredHeader: 'X-Planasonix-Signature',
     }));
   }
 
@@ -200,7 +447,6 @@ export class WebhookAuth {
    */
   public static hmac(options: HmacAuthOptions): WebhookAuth {
     return new WebhookAuth('hmac', options.secret, (owner) => {
-      const signatureHeader = checkHeaderName(owner, 'signatureHeader', options.signatureHeader);
       const signedContent = options.signedContent ?? '{body}';
       const placeholders = [...signedContent.matchAll(PLACEHOLDER)].map((m) => m[1]);
       const unknown = placeholders.filter((p) => p !== 'body' && p !== 'timestamp' && !/^header:[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(p));
@@ -217,34 +463,143 @@ export class WebhookAuth {
       if (!signsTimestamp && (options.timestampHeader !== undefined || options.tolerance !== undefined)) {
         throw new Error(`${owner}: timestampHeader and tolerance need {timestamp} in signedContent; an unsigned timestamp cannot be trusted`);
       }
+      const signatureFormat: SignatureFormat = { kind: 'plain', prefix: options.signaturePrefix };
       return {
         config: {
           kind: 'hmac',
           algorithm: options.algorithm ?? HmacAlgorithm.SHA256,
           encoding: options.encoding ?? SignatureEncoding.HEX,
-          signatureHeader,
-          signatureFormat: { kind: 'plain', prefix: options.signaturePrefix } as SignatureFormat,
+          signatureHeader: checkHeaderName(owner, 'signatureHeader', options.signatureHeader),
+          signatureFormat,
           signedContent,
           ...(signsTimestamp ? {
             timestampHeader: checkHeaderName(owner, 'timestampHeader', options.timestampHeader as string),
-            toleranceSeconds: checkTolerance(owner, options.tolerance ?? DEFAULT_TOLERANCE),
+            toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
           } : {}),
         },
         metadata: {},
         forwardedHeaders: [],
-        signatureHeader: options.signatureHeader,
+        requiredHeader: options.signatureHeader,
       };
     });
   }
 
-  /** The secret that holds the signing key. */
-  public readonly secret: secretsmanager.ISecret;
+  /**
+   * A static token, `Authorization: Bearer <token>` by default, compared in constant time. The
+   * secret holds the token, or `{"active": ["new", "old"]}` while senders move to a new token:
+   * add the new token, move the senders, then remove the old one.
+   *
+   * @param secret a secret whose value is the token, or the list of active tokens
+   */
+  public static bearerToken(secret: secretsmanager.ISecret, options: BearerTokenAuthOptions = {}): WebhookAuth {
+    return new WebhookAuth('bearer-token', secret, (owner) => {
+      const headerName = options.header ?? 'Authorization';
+      const scheme = options.scheme ?? 'Bearer';
+      if (!Token.isUnresolved(scheme) && /\s/.test(scheme.trim())) {
+        throw new Error(`${owner}: scheme must be one word, such as 'Bearer', got '${scheme}'`);
+      }
+      return {
+        config: { kind: 'bearer', header: checkHeaderName(owner, 'header', headerName), ...(scheme.trim() === '' ? {} : { scheme: scheme.trim() }) },
+        metadata: {},
+        forwardedHeaders: [],
+        requiredHeader: headerName,
+      };
+    });
+  }
+
+  /**
+   * A JWT from an identity provider in `Authorization: Bearer <jwt>`, verified against the
+   * provider's JWKS (fetched over HTTPS, cached, re-fetched for an unknown key id). The issuer,
+   * audience, algorithm, expiry and required claims are checked; `alg: none` and HMAC algorithms
+   * are always refused.
+   */
+  public static jwt(options: JwtAuthOptions): WebhookAuth {
+    return new WebhookAuth('jwt', undefined, (owner) => {
+      const algorithms = options.algorithms ?? ['RS256'];
+      const refused = algorithms.filter((a) => !JWT_ALGORITHMS.includes(a));
+      if (refused.length > 0) {
+        throw new Error(`${owner}: algorithms may only name asymmetric JWS algorithms (${JWT_ALGORITHMS.join(', ')}), got '${refused.join("', '")}'`);
+      }
+      checkNonEmpty(owner, 'audience', options.audience);
+      const issuer = options.issuer;
+      if (!Token.isUnresolved(issuer) && !/^https:\/\/[^\s]+$/.test(issuer)) {
+        throw new Error(`${owner}: issuer must be an https URL, got '${issuer}'`);
+      }
+      const jwksUri = options.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`;
+      if (!Token.isUnresolved(jwksUri) && !/^https:\/\/[^\s]+$/.test(jwksUri)) {
+        throw new Error(`${owner}: jwksUri must be an https URL, got '${jwksUri}'`);
+      }
+      const clockSkew = options.clockSkew ?? Duration.seconds(30);
+      const clockSkewSeconds = clockSkew.toSeconds({ integral: false });
+      if (clockSkewSeconds < 0 || clockSkewSeconds > 300 || !Number.isInteger(clockSkewSeconds)) {
+        throw new Error(`${owner}: clockSkew must be a whole number of seconds up to 5 minutes, got ${clockSkew.toHumanString()}`);
+      }
+      return {
+        config: {
+          kind: 'jwt',
+          issuer,
+          audience: [...options.audience],
+          jwksUri,
+          algorithms: [...algorithms],
+          clockSkewSeconds,
+          requiredClaims: [...(options.requiredClaims ?? [])],
+        },
+        metadata: {},
+        forwardedHeaders: [],
+        requiredHeader: 'Authorization',
+      };
+    });
+  }
+
+  /**
+   * The TLS client certificate that a {@link WebhookGateway}'s mTLS custom domain verified against
+   * its truststore, optionally limited to some subject DNs. Only valid on a gateway with mTLS, whose
+   * default endpoint is disabled, so the check cannot be bypassed.
+   */
+  public static mtls(options: MtlsAuthOptions = {}): WebhookAuth {
+    return new WebhookAuth('mtls', undefined, (owner) => {
+      if (options.allowedSubjects !== undefined) checkNonEmpty(owner, 'allowedSubjects', options.allowedSubjects);
+      return {
+        config: { kind: 'mtls', ...(options.allowedSubjects === undefined ? {} : { allowedSubjects: [...options.allowedSubjects] }) },
+        metadata: {},
+        forwardedHeaders: [],
+        needsMutualTls: true,
+      };
+    });
+  }
+
+  /** An HMAC over the raw body alone, in one header: GitHub, Segment, Shopify. */
+  private static bodyHmac(preset: string, secret: secretsmanager.ISecret, spec: {
+    readonly algorithm: 'sha1' | 'sha256';
+    readonly encoding: 'hex' | 'base64';
+    readonly signatureHeader: string;
+    readonly prefix?: string;
+    readonly metadata: Preset['metadata'];
+    readonly forwardedHeaders: readonly string[];
+  }): WebhookAuth {
+    return new WebhookAuth(preset, secret, () => ({
+      config: {
+        kind: 'hmac',
+        algorithm: spec.algorithm,
+        encoding: spec.encoding,
+        signatureHeader: spec.signatureHeader.toLowerCase(),
+        signatureFormat: { kind: 'plain', prefix: spec.prefix },
+        signedContent: '{body}',
+      },
+      metadata: spec.metadata,
+      forwardedHeaders: spec.forwardedHeaders,
+      requiredHeader: spec.signatureHeader,
+    }));
+  }
+
+  /** The secret that holds the signing key or tokens, for schemes that use one. */
+  public readonly secret?: secretsmanager.ISecret;
 
   private constructor(
     /** A short name for the scheme, such as `stripe`. */
     public readonly preset: string,
-    secret: secretsmanager.ISecret,
-    private readonly bindPreset: (owner: string) => Omit<AuthBinding, 'preset' | 'secret'>,
+    secret: secretsmanager.ISecret | undefined,
+    private readonly bindPreset: (owner: string) => Preset,
   ) {
     this.secret = secret;
   }
@@ -258,4 +613,25 @@ export class WebhookAuth {
   public _bind(owner: string): AuthBinding {
     return { preset: this.preset, secret: this.secret, ...this.bindPreset(owner) };
   }
+}
+
+function standardWebhooksSignature(owner: string, options: SignedTimestampOptions, version: string) {
+  return {
+    encoding: 'base64' as const,
+    signatureHeader: 'webhook-signature',
+    signatureFormat: { kind: 'versionedList', entrySeparator: ' ', versionSeparator: ',', version } as const,
+    signedContent: '{header:webhook-id}.{timestamp}.{body}',
+    timestampHeader: 'webhook-timestamp',
+    toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
+  };
+}
+
+function standardWebhooksPreset(): Omit<Preset, 'config'> {
+  return {
+    metadata: { id: header('webhook-id'), type: pointer('/type'), timestamp: pointer('/timestamp') },
+    forwardedHeaders: ['webhook-id', 'webhook-timestamp', 'user-agent'],
+    // Svix sends the same headers as svix-*; API Gateway cannot require "one of two", so the
+    // handler alone checks that a signature is present.
+    headerAliases: { 'webhook-id': 'svix-id', 'webhook-timestamp': 'svix-timestamp', 'webhook-signature': 'svix-signature' },
+  };
 }

@@ -11,6 +11,7 @@ import {
   CONFIG_ENV_VAR,
   INGEST_CONFIG_VERSION,
   NEVER_FORWARDED_HEADERS,
+  type AuthConfig,
   type IngestConfig,
 } from '../lambda/shared/config';
 import { BackpressurePolicy } from './backpressure-policy';
@@ -199,7 +200,8 @@ export class WebhookStreamSource extends Construct {
       throw new Error(`${owner}: secretCacheTtl must be a whole number of seconds between 1 second and 1 hour, got ${secretCacheTtl.toHumanString()}`);
     }
     const forwardedHeaders = (props.forwardedHeaders ?? [...auth.forwardedHeaders]).map((h) => h.toLowerCase());
-    const forbidden = forwardedHeaders.filter((h) => NEVER_FORWARDED_HEADERS.includes(h) || h === auth.config.signatureHeader);
+    const credentialHeader = auth.requiredHeader?.toLowerCase();
+    const forbidden = forwardedHeaders.filter((h) => NEVER_FORWARDED_HEADERS.includes(h) || h === credentialHeader);
     if (forbidden.length > 0) {
       throw new Error(`${owner}: forwardedHeaders must not include credentials or signatures, got '${forbidden.join("', '")}'; remove them`);
     }
@@ -227,7 +229,9 @@ export class WebhookStreamSource extends Construct {
       version: INGEST_CONFIG_VERSION,
       source: props.sourceName ?? id,
       streamName: stream.streamName,
-      auth: { ...auth.config, secretArn: auth.secret.secretArn },
+      auth: (auth.secret === undefined ? auth.config : { ...auth.config, secretArn: auth.secret.secretArn }) as AuthConfig,
+      headerAliases: auth.headerAliases,
+      challenge: auth.challenge,
       secretCacheTtlSeconds,
       metadata: {
         id: props.eventId?._toConfig() ?? auth.metadata.id,
@@ -268,12 +272,14 @@ export class WebhookStreamSource extends Construct {
     // Least privilege: put records on this stream, read this secret, nothing else.
     stream.grant(fn, 'kinesis:PutRecords');
     stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
-    iam.Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['secretsmanager:GetSecretValue'],
-      resourceArns: [auth.secret.secretFullArn ?? `${auth.secret.secretArn}-??????`],
-    });
-    auth.secret.encryptionKey?.grantDecrypt(fn);
+    if (auth.secret !== undefined) {
+      iam.Grant.addToPrincipal({
+        grantee: fn,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [auth.secret.secretFullArn ?? `${auth.secret.secretArn}-??????`],
+      });
+      auth.secret.encryptionKey?.grantDecrypt(fn);
+    }
 
     // The API. Every media type is binary, so the handler gets the exact bytes that were signed.
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention });
@@ -290,7 +296,7 @@ export class WebhookStreamSource extends Construct {
 
     // API Gateway itself turns away requests without the signature header, before any Lambda
     // runs, with the same 401 JSON shape the handler uses.
-    const signatureParam = `method.request.header.${auth.signatureHeader}`;
+    const signatureParam = `method.request.header.${auth.requiredHeader}`;
     const validator = new apigw.RequestValidator(this, 'RequireSignature', {
       restApi: this.api,
       validateRequestParameters: true,

@@ -1,6 +1,9 @@
 import type { AuthConfig } from './config';
-import type { WebhookRequest } from './http';
-import { verifyHmac } from './verify';
+import { activeValues, verifyBearer, verifyClientCertificate } from './credentials';
+import { MissingCredentialsError } from './errors';
+import { requestUrl, type WebhookRequest } from './http';
+import { formPairs, isFormRequest } from './parse';
+import { verifyEd25519, verifyHmac, verifyTwilio } from './verify';
 
 /** Who or what the request was authenticated as. Never holds a secret or a token. */
 export interface AuthResult {
@@ -21,6 +24,11 @@ export interface AuthenticatorDependencies {
   readonly jwt?: JwtVerifier;
 }
 
+/** Every active value of the secret, a JSON `{"active": [...]}` list included. */
+async function secretValues(deps: AuthenticatorDependencies, secretArn: string): Promise<string[]> {
+  return (await deps.secrets.get(secretArn)).flatMap(activeValues);
+}
+
 /** Authenticates a request by its source's scheme. Throws a 401 or 403 WebhookError. */
 export async function authenticate(
   auth: AuthConfig,
@@ -30,7 +38,19 @@ export async function authenticate(
 ): Promise<AuthResult> {
   switch (auth.kind) {
     case 'hmac':
-      return verifyHmac(auth, request, await deps.secrets.get(auth.secretArn), nowMs);
+      return verifyHmac(auth, request, await secretValues(deps, auth.secretArn), nowMs);
+    case 'ed25519':
+      return verifyEd25519(auth, request, nowMs);
+    case 'bearer':
+      verifyBearer(auth, request, await secretValues(deps, auth.secretArn));
+      return {};
+    case 'mtls':
+      return { principal: verifyClientCertificate(auth, request) };
+    case 'twilio': {
+      const url = requestUrl(request);
+      if (url === undefined) throw new MissingCredentialsError('cannot rebuild the URL Twilio signed: no Host header');
+      return verifyTwilio(request, await secretValues(deps, auth.secretArn), url, isFormRequest(request) ? formPairs(request.rawBody) : undefined);
+    }
     case 'jwt': {
       if (deps.jwt === undefined) throw new Error('a jwt source needs a JWT verifier');
       const { subject } = await deps.jwt.verify(request);

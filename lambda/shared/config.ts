@@ -25,6 +25,13 @@ export const NEVER_FORWARDED_HEADERS: readonly string[] = [
   'stripe-signature',
   'x-hub-signature',
   'x-hub-signature-256',
+  'x-signature',
+  'x-shopify-hmac-sha256',
+  'x-slack-signature',
+  'x-twilio-signature',
+  'webhook-signature',
+  'svix-signature',
+  'x-planasonix-signature',
 ];
 
 /** Kinesis limits that the writer and the constructs both respect. */
@@ -51,6 +58,8 @@ export type SignatureEncodingName = 'hex' | 'base64';
  * - `keyValueList`: `k=v` pairs split by `separator`; the timestamp is the value of
  *   `timestampKey` and every value of `signatureKey` is a candidate signature (Stripe:
  *   `t=...,v1=...,v1=...`).
+ * - `versionedList`: entries split by `entrySeparator`, each `<version><versionSeparator><sig>`;
+ *   only entries of `version` are candidates (Standard Webhooks: `v1,<b64> v1a,<b64>`).
  */
 export type SignatureFormat =
   | { readonly kind: 'plain'; readonly prefix?: string }
@@ -59,25 +68,71 @@ export type SignatureFormat =
     readonly separator: string;
     readonly timestampKey: string;
     readonly signatureKey: string;
+  }
+  | {
+    readonly kind: 'versionedList';
+    readonly entrySeparator: string;
+    readonly versionSeparator: string;
+    readonly version: string;
   };
 
-export interface HmacAuthConfig {
-  readonly kind: 'hmac';
-  readonly secretArn: string;
-  readonly algorithm: HmacAlgorithmName;
-  readonly encoding: SignatureEncodingName;
+/** What every signature scheme shares: where the signature is, how it is written, what it covers. */
+export interface SignedRequestConfig {
   /** Lower-case header name. */
   readonly signatureHeader: string;
   readonly signatureFormat: SignatureFormat;
+  readonly encoding: SignatureEncodingName;
   /**
    * The signed content, as a template over the raw request: `{body}` (the raw bytes),
    * `{timestamp}` (the signed timestamp) and `{header:name}`.
    */
   readonly signedContent: string;
-  /** Lower-case header that carries the timestamp, for `plain` signatures that sign one. */
+  /** Lower-case header that carries the timestamp, for signatures that sign one outside the signature header. */
   readonly timestampHeader?: string;
   /** Allowed distance between the signed timestamp and now. Present exactly when a timestamp is signed. */
   readonly toleranceSeconds?: number;
+}
+
+/** A shared-secret HMAC. The secret's value is the key. */
+export interface HmacAuthConfig extends SignedRequestConfig {
+  readonly kind: 'hmac';
+  readonly secretArn: string;
+  readonly algorithm: HmacAlgorithmName;
+  /**
+   * How a secret value becomes key bytes: its UTF-8 bytes, or Standard Webhooks' `whsec_<base64>`
+   * (the prefix optional, padding optional). Absent: UTF-8.
+   */
+  readonly keyEncoding?: 'utf8' | 'whsecBase64';
+}
+
+/** An Ed25519 signature, checked with published public keys (no secret). */
+export interface Ed25519AuthConfig extends SignedRequestConfig {
+  readonly kind: 'ed25519';
+  /** Raw 32-byte public keys, base64, optionally prefixed `whpk_`. Any may match (rotation). */
+  readonly publicKeys: readonly string[];
+}
+
+/** A static bearer token. The secret holds every active token. */
+export interface BearerAuthConfig {
+  readonly kind: 'bearer';
+  readonly secretArn: string;
+  /** Lower-case header that carries the token. */
+  readonly header: string;
+  /** Text before the token, compared case-insensitively, such as `Bearer `. Absent: none. */
+  readonly scheme?: string;
+}
+
+/** The TLS client certificate API Gateway verified at the custom domain. */
+export interface MtlsAuthConfig {
+  readonly kind: 'mtls';
+  /** Subject DNs allowed, exactly as API Gateway reports them. Absent: any certificate the truststore accepts. */
+  readonly allowedSubjects?: readonly string[];
+}
+
+/** Twilio's X-Twilio-Signature: HMAC-SHA1 over the URL plus the sorted form parameters, or a bodySHA256. */
+export interface TwilioAuthConfig {
+  readonly kind: 'twilio';
+  readonly secretArn: string;
 }
 
 /** JWT bearer tokens from an identity provider, verified against its JWKS. */
@@ -97,7 +152,12 @@ export interface JwtAuthConfig {
   readonly requiredClaims: readonly string[];
 }
 
-export type AuthConfig = HmacAuthConfig | JwtAuthConfig;
+export type AuthConfig = HmacAuthConfig | Ed25519AuthConfig | BearerAuthConfig | JwtAuthConfig | MtlsAuthConfig | TwilioAuthConfig;
+
+/** Auth configs that read a Secrets Manager secret. */
+export function secretArnOf(auth: AuthConfig): string | undefined {
+  return 'secretArn' in auth ? auth.secretArn : undefined;
+}
 
 export interface RejectWith429Config {
   readonly kind: 'rejectWith429';
@@ -118,6 +178,13 @@ export interface IngestConfig {
   readonly streamName: string;
   readonly auth: AuthConfig;
   readonly secretCacheTtlSeconds: number;
+  /**
+   * Headers read under another name when absent, canonical name to fallback (Standard
+   * Webhooks: `webhook-id` falls back to `svix-id`). Lower-case.
+   */
+  readonly headerAliases?: Readonly<Record<string, string>>;
+  /** A handshake some senders make before delivering: Slack's `url_verification`. */
+  readonly challenge?: 'slackUrlVerification';
   readonly metadata: {
     readonly id?: FieldSource;
     readonly type?: FieldSource;
@@ -194,29 +261,62 @@ function checkJwtAuth(auth: Record<string, unknown>): void {
   }
 }
 
-function checkAuth(auth: unknown): void {
-  if (!isObject(auth)) throw new ConfigError('auth must be an object');
-  if (checkOneOf(auth.kind, ['hmac', 'jwt'], 'auth.kind') === 'jwt') {
-    checkJwtAuth(auth);
-    return;
-  }
-  requireString(auth, 'secretArn', 'auth');
-  checkOneOf(auth.algorithm, ['sha1', 'sha256', 'sha512'], 'auth.algorithm');
+function checkSignedRequest(auth: Record<string, unknown>): void {
   checkOneOf(auth.encoding, ['hex', 'base64'], 'auth.encoding');
   requireString(auth, 'signatureHeader', 'auth');
   const content = requireString(auth, 'signedContent', 'auth');
   const format = auth.signatureFormat;
   if (!isObject(format)) throw new ConfigError('auth.signatureFormat must be an object');
-  const kind = checkOneOf(format.kind, ['plain', 'keyValueList'], 'auth.signatureFormat.kind');
+  const kind = checkOneOf(format.kind, ['plain', 'keyValueList', 'versionedList'], 'auth.signatureFormat.kind');
   if (kind === 'keyValueList') {
     for (const key of ['separator', 'timestampKey', 'signatureKey']) requireString(format, key, 'auth.signatureFormat');
   }
+  if (kind === 'versionedList') {
+    for (const key of ['entrySeparator', 'versionSeparator', 'version']) requireString(format, key, 'auth.signatureFormat');
+  }
   const signsTimestamp = content.includes('{timestamp}');
   if (signsTimestamp) {
-    if (kind === 'plain') requireString(auth, 'timestampHeader', 'auth');
+    if (kind !== 'keyValueList') requireString(auth, 'timestampHeader', 'auth');
     requirePositiveInt(auth, 'toleranceSeconds', 'auth');
   } else if (auth.timestampHeader !== undefined || auth.toleranceSeconds !== undefined) {
     throw new ConfigError('auth.timestampHeader and auth.toleranceSeconds need a signed {timestamp}');
+  }
+}
+
+function checkStringList(obj: Record<string, unknown>, key: string, where: string): void {
+  const value = obj[key];
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v !== '')) {
+    throw new ConfigError(`${where}.${key} must be a non-empty list of non-empty strings`);
+  }
+}
+
+function checkAuth(auth: unknown): void {
+  if (!isObject(auth)) throw new ConfigError('auth must be an object');
+  const kind = checkOneOf(auth.kind, ['hmac', 'ed25519', 'bearer', 'jwt', 'mtls', 'twilio'], 'auth.kind');
+  switch (kind) {
+    case 'hmac':
+      requireString(auth, 'secretArn', 'auth');
+      checkOneOf(auth.algorithm, ['sha1', 'sha256', 'sha512'], 'auth.algorithm');
+      if (auth.keyEncoding !== undefined) checkOneOf(auth.keyEncoding, ['utf8', 'whsecBase64'], 'auth.keyEncoding');
+      checkSignedRequest(auth);
+      return;
+    case 'ed25519':
+      checkStringList(auth, 'publicKeys', 'auth');
+      checkSignedRequest(auth);
+      return;
+    case 'bearer':
+      requireString(auth, 'secretArn', 'auth');
+      requireString(auth, 'header', 'auth');
+      return;
+    case 'jwt':
+      checkJwtAuth(auth);
+      return;
+    case 'mtls':
+      if (auth.allowedSubjects !== undefined) checkStringList(auth, 'allowedSubjects', 'auth');
+      return;
+    case 'twilio':
+      requireString(auth, 'secretArn', 'auth');
+      return;
   }
 }
 
@@ -240,6 +340,11 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   if (!isObject(doc.metadata)) throw new ConfigError('metadata must be an object');
   for (const key of ['id', 'type', 'timestamp']) checkFieldSource(doc.metadata[key], `metadata.${key}`);
   checkFieldSource(doc.partitionKey, 'partitionKey');
+  if (doc.headerAliases !== undefined && !(isObject(doc.headerAliases)
+    && Object.entries(doc.headerAliases).every(([k, v]) => k === k.toLowerCase() && typeof v === 'string' && v === v.toLowerCase()))) {
+    throw new ConfigError('headerAliases must map lower-case header names to lower-case header names');
+  }
+  if (doc.challenge !== undefined) checkOneOf(doc.challenge, ['slackUrlVerification'], 'challenge');
   if (doc.allowedEventTypes !== undefined
     && !(Array.isArray(doc.allowedEventTypes) && doc.allowedEventTypes.every((t) => typeof t === 'string'))) {
     throw new ConfigError('allowedEventTypes must be a list of strings');

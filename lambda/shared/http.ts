@@ -9,6 +9,12 @@ export interface WebhookRequest {
   /** API Gateway's request id, when there is one. */
   readonly requestId?: string;
   readonly receivedAtMs: number;
+  /** The path the sender called, stage or base path included (`/prod/twilio`). */
+  readonly requestPath?: string;
+  /** Query parameters in the order received, decoded. */
+  readonly query: readonly (readonly [string, string])[];
+  /** The subject DN of the TLS client certificate API Gateway verified, with mTLS on. */
+  readonly clientCertSubject?: string;
 }
 
 /**
@@ -28,12 +34,40 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent, nowMs: number):
   const body = event.body ?? '';
   const rawBody = event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
   const epoch = event.requestContext?.requestTimeEpoch;
+  const query = Object.entries(event.multiValueQueryStringParameters ?? {})
+    .flatMap(([name, values]) => (values ?? []).map((value) => [name, value] as const));
   return {
     rawBody,
     headers,
     requestId: event.requestContext?.requestId,
     receivedAtMs: typeof epoch === 'number' && epoch > 0 ? epoch : nowMs,
+    requestPath: event.requestContext?.path,
+    query,
+    clientCertSubject: event.requestContext?.identity?.clientCert?.subjectDN,
   };
+}
+
+/** Fills in headers sent under an alias (`svix-id` for `webhook-id`) when the canonical name is absent. */
+export function withHeaderAliases(request: WebhookRequest, aliases: Readonly<Record<string, string>> | undefined): WebhookRequest {
+  if (aliases === undefined) return request;
+  const headers = new Map(request.headers);
+  for (const [canonical, alias] of Object.entries(aliases)) {
+    const values = headers.get(alias);
+    if (!headers.has(canonical) && values !== undefined) headers.set(canonical, values);
+  }
+  return { ...request, headers };
+}
+
+/**
+ * The URL the sender called: https, the Host header, the path with its stage or base path, and
+ * the query string re-encoded. Undefined when the request does not say (no Host header).
+ */
+export function requestUrl(request: WebhookRequest): URL | undefined {
+  const host = request.headers.get('host')?.[0];
+  if (host === undefined || request.requestPath === undefined) return undefined;
+  const url = new URL(`https://${host}${request.requestPath}`);
+  for (const [name, value] of request.query) url.searchParams.append(name, value);
+  return url;
 }
 
 /**

@@ -9,9 +9,9 @@ import {
   StreamThrottledError,
   WebhookError,
 } from './errors';
-import { errorResponse, fromApiGatewayEvent, jsonResponse, type WebhookRequest } from './http';
+import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, type WebhookRequest } from './http';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
-import { parseBody } from './parse';
+import { parseBody, type ParsedBody } from './parse';
 
 /** The slice of Powertools' Logger the pipeline uses. Attributes never hold a body or a secret. */
 export interface IngestLogger {
@@ -42,6 +42,13 @@ export function correlationIdOf(request: WebhookRequest): string {
   return request.requestId ?? randomUUID();
 }
 
+/** Slack's url_verification handshake: the challenge to echo, when this is one. */
+export function slackChallenge(body: ParsedBody): string | undefined {
+  const [event] = body.events;
+  if (body.isBatch || event?.type !== 'url_verification') return undefined;
+  return typeof event.challenge === 'string' ? event.challenge : undefined;
+}
+
 /**
  * The stream source's request path: size, authenticate, parse, envelope, write, answer.
  * Authentication runs before parsing, so an unsigned sender learns nothing about the body rules.
@@ -61,6 +68,11 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     }
     await authenticate(config.auth, request, now(), deps);
     const body = parseBody(request, config.maxBatchRecords);
+    const challenge = config.challenge === 'slackUrlVerification' ? slackChallenge(body) : undefined;
+    if (challenge !== undefined) {
+      logger.info('answered url_verification', log);
+      return jsonResponse(200, { challenge }, { 'X-Correlation-Id': correlationId });
+    }
     const { records, ignored } = buildRecords(config, request, body, correlationId);
 
     let report: WriteReport = { written: 0, calls: 0, retried: 0 };
@@ -100,7 +112,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   }
 
   return async (event) => {
-    const request = fromApiGatewayEvent(event, now());
+    const request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
     const correlationId = correlationIdOf(request);
     const base = { source: config.source, correlationId, bodyBytes: request.rawBody.length };
     try {

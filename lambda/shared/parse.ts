@@ -38,6 +38,30 @@ export function parseMediaType(value: string): MediaType | undefined {
   return { type, params };
 }
 
+const FORM = 'application/x-www-form-urlencoded';
+
+/** True when the request declares a URL-encoded form body. */
+export function isFormRequest(request: WebhookRequest): boolean {
+  const values = request.headers.get('content-type');
+  return values?.length === 1 && parseMediaType(values[0])?.type === FORM;
+}
+
+/** The name/value pairs of a URL-encoded form, in order, `+` read as a space. */
+export function formPairs(rawBody: Buffer): [string, string][] {
+  return [...new URLSearchParams(rawBody.toString('utf8')).entries()];
+}
+
+/** A form as one object; a repeated name becomes an array of its values, in order. */
+function formObject(pairs: readonly [string, string][]): JsonObject {
+  const event: JsonObject = {};
+  for (const [name, value] of pairs) {
+    const existing = event[name];
+    if (existing === undefined) event[name] = value;
+    else event[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return event;
+}
+
 function isJsonMediaType(type: string): boolean {
   return type === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(type);
 }
@@ -54,14 +78,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function parseBody(request: WebhookRequest, maxBatchRecords: number): ParsedBody {
   const header = singleHeader(request, 'content-type');
-  if (header === undefined) throw new UnsupportedMediaTypeError('Content-Type header is required; send application/json');
+  if (header === undefined) throw new UnsupportedMediaTypeError(`Content-Type header is required; send application/json or ${FORM}`);
   const media = parseMediaType(header);
-  if (media === undefined || !isJsonMediaType(media.type)) {
-    throw new UnsupportedMediaTypeError('unsupported Content-Type; send application/json');
+  if (media === undefined || !(isJsonMediaType(media.type) || media.type === FORM)) {
+    throw new UnsupportedMediaTypeError(`unsupported Content-Type; send application/json or ${FORM}`);
   }
   const charset = media.params.get('charset');
   if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
-    throw new UnsupportedMediaTypeError('unsupported charset; JSON must be UTF-8');
+    throw new UnsupportedMediaTypeError('unsupported charset; send UTF-8');
   }
   if (request.rawBody.length === 0) throw new MalformedPayloadError('body is empty');
 
@@ -70,6 +94,9 @@ export function parseBody(request: WebhookRequest, maxBatchRecords: number): Par
     text = utf8.decode(request.rawBody);
   } catch (cause) {
     throw new MalformedPayloadError('body is not valid UTF-8', { cause });
+  }
+  if (media.type === FORM) {
+    return { contentType: FORM, events: [formObject(formPairs(request.rawBody))], isBatch: false };
   }
   let value: unknown;
   try {

@@ -1,5 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { HmacAuthConfig, SignatureEncodingName } from './config';
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
+import type { Ed25519AuthConfig, HmacAuthConfig, SignatureEncodingName, SignedRequestConfig } from './config';
 import {
   MissingCredentialsError,
   SignatureMismatchError,
@@ -46,96 +46,108 @@ interface SignatureHeader {
   readonly timestamp?: string;
 }
 
-function readSignatureHeader(config: HmacAuthConfig, request: WebhookRequest): SignatureHeader {
+function readSignatureHeader(config: SignedRequestConfig, request: WebhookRequest): SignatureHeader {
   const value = singleHeader(request, config.signatureHeader);
   if (value === undefined || value.trim() === '') {
     throw new MissingCredentialsError(`missing ${config.signatureHeader} header`);
   }
+  const timestampFromHeader = () => (config.timestampHeader === undefined ? undefined : singleHeader(request, config.timestampHeader));
   const format = config.signatureFormat;
-  if (format.kind === 'plain') {
-    const prefix = format.prefix ?? '';
-    if (!value.startsWith(prefix)) throw new SignatureMismatchError();
-    return {
-      signatures: [value.slice(prefix.length).trim()],
-      timestamp: config.timestampHeader === undefined ? undefined : singleHeader(request, config.timestampHeader),
-    };
+  switch (format.kind) {
+    case 'plain': {
+      const prefix = format.prefix ?? '';
+      if (!value.startsWith(prefix)) throw new SignatureMismatchError();
+      return { signatures: [value.slice(prefix.length).trim()], timestamp: timestampFromHeader() };
+    }
+    case 'versionedList': {
+      // Entries of other versions (v1a next to v1) belong to another verifier and are skipped.
+      const signatures = value.split(format.entrySeparator)
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.startsWith(`${format.version}${format.versionSeparator}`))
+        .map((entry) => entry.slice(format.version.length + format.versionSeparator.length));
+      if (signatures.length === 0) {
+        throw new MissingCredentialsError(`no ${format.version} signature in ${config.signatureHeader} header`);
+      }
+      return { signatures, timestamp: timestampFromHeader() };
+    }
+    case 'keyValueList': {
+      const signatures: string[] = [];
+      const timestamps: string[] = [];
+      for (const item of value.split(format.separator)) {
+        const eq = item.indexOf('=');
+        if (eq <= 0) continue;
+        const key = item.slice(0, eq).trim();
+        const val = item.slice(eq + 1).trim();
+        if (key === format.signatureKey) signatures.push(val);
+        else if (key === format.timestampKey) timestamps.push(val);
+      }
+      if (signatures.length === 0) {
+        throw new MissingCredentialsError(`no ${format.signatureKey} signature in ${config.signatureHeader} header`);
+      }
+      if (timestamps.length > 1) throw new SignatureMismatchError();
+      return { signatures, timestamp: timestamps[0] };
+    }
   }
-  const signatures: string[] = [];
-  const timestamps: string[] = [];
-  for (const item of value.split(format.separator)) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) continue;
-    const key = item.slice(0, eq).trim();
-    const val = item.slice(eq + 1).trim();
-    if (key === format.signatureKey) signatures.push(val);
-    else if (key === format.timestampKey) timestamps.push(val);
-  }
-  if (signatures.length === 0) {
-    throw new MissingCredentialsError(`no ${format.signatureKey} signature in ${config.signatureHeader} header`);
-  }
-  if (timestamps.length > 1) throw new SignatureMismatchError();
-  return { signatures, timestamp: timestamps[0] };
 }
 
 function decodeSignature(signature: string, encoding: SignatureEncodingName): Buffer | undefined {
   if (encoding === 'hex') {
     return /^(?:[0-9a-fA-F]{2})+$/.test(signature) ? Buffer.from(signature, 'hex') : undefined;
   }
-  return /^[A-Za-z0-9+/]+={0,2}$/.test(signature) ? Buffer.from(signature, 'base64') : undefined;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) return undefined;
+  // Only the canonical encoding: other spellings of the same bytes (unused low bits set) are refused.
+  const bytes = Buffer.from(signature, 'base64');
+  return bytes.toString('base64').replace(/=+$/, '') === signature.replace(/=+$/, '') ? bytes : undefined;
 }
 
+/** Equal length and equal bytes, compared in constant time. Lengths are public (they follow from the algorithm). */
+export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Decides whether one decoded signature is valid for the signed content. */
+type SignatureCheck = (content: Buffer) => (signature: Buffer) => boolean;
+
 /**
- * Verifies an HMAC-signed request against every active secret, over the raw body bytes.
- * Any one of the sent signatures may match any one of the secrets (rotation). Comparison is in
- * constant time. A timestamp is only trusted when the scheme signs it, and then it must be
- * within the tolerance, in either direction.
+ * The shared core of every signature scheme: read the signature header, rebuild the signed
+ * content from the raw request bytes, accept when any sent signature passes `check`, and only
+ * then trust the signed timestamp, which must be within the tolerance in either direction.
  */
-export function verifyHmac(
-  config: HmacAuthConfig,
+export function verifySignedRequest(
+  config: SignedRequestConfig,
   request: WebhookRequest,
-  secrets: readonly string[],
   nowMs: number,
+  check: SignatureCheck,
 ): VerifiedRequest {
   const header = readSignatureHeader(config, request);
   const parts = compileSignedContent(config.signedContent);
-  const signsTimestamp = parts.some((p) => p.kind === 'timestamp');
 
   let timestamp: string | undefined;
-  if (signsTimestamp) {
+  if (parts.some((p) => p.kind === 'timestamp')) {
     timestamp = header.timestamp;
-    if (timestamp === undefined || timestamp === '') {
-      throw new MissingCredentialsError('missing signed timestamp');
-    }
+    if (timestamp === undefined || timestamp === '') throw new MissingCredentialsError('missing signed timestamp');
     // Only a plain decimal number of seconds can be signed and compared unambiguously.
     if (!/^\d{1,12}$/.test(timestamp)) throw new SignatureMismatchError();
   }
 
-  const headerParts = new Map<string, string>();
-  for (const part of parts) {
-    if (part.kind !== 'header') continue;
-    const value = singleHeader(request, part.name);
-    if (value === undefined) throw new MissingCredentialsError(`missing ${part.name} header`);
-    headerParts.set(part.name, value);
-  }
-
-  const provided = header.signatures
-    .map((s) => decodeSignature(s, config.encoding))
-    .filter((s): s is Buffer => s !== undefined);
-
+  const chunks = parts.map((part) => {
+    switch (part.kind) {
+      case 'literal': return part.bytes;
+      case 'body': return request.rawBody;
+      case 'timestamp': return Buffer.from(timestamp as string, 'utf8');
+      case 'header': {
+        const value = singleHeader(request, part.name);
+        if (value === undefined) throw new MissingCredentialsError(`missing ${part.name} header`);
+        return Buffer.from(value, 'utf8');
+      }
+    }
+  });
+  const accepts = check(Buffer.concat(chunks));
   let matched = false;
-  for (const secret of secrets) {
-    const hmac = createHmac(config.algorithm, secret);
-    for (const part of parts) {
-      if (part.kind === 'literal') hmac.update(part.bytes);
-      else if (part.kind === 'body') hmac.update(request.rawBody);
-      else if (part.kind === 'timestamp') hmac.update(timestamp as string, 'utf8');
-      else hmac.update(headerParts.get(part.name) as string, 'utf8');
-    }
-    const expected = hmac.digest();
-    for (const candidate of provided) {
-      // Lengths are public (they follow from the algorithm); the bytes are compared in constant time.
-      if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) matched = true;
-    }
+  for (const sent of header.signatures) {
+    const decoded = decodeSignature(sent, config.encoding);
+    // Every candidate is checked; none short-circuits the others.
+    if (decoded !== undefined && accepts(decoded)) matched = true;
   }
   if (!matched) throw new SignatureMismatchError();
 
@@ -146,4 +158,95 @@ export function verifyHmac(
     throw new TimestampOutsideToleranceError(tolerance);
   }
   return { signedTimestamp };
+}
+
+/** Standard Webhooks secrets are `whsec_` plus base64 (padding optional); the key is the decoded bytes. */
+function hmacKey(secret: string, encoding: HmacAuthConfig['keyEncoding']): Buffer {
+  if (encoding === 'whsecBase64') return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return Buffer.from(secret, 'utf8');
+}
+
+/** Verifies an HMAC-signed request against every active secret: any may match (rotation). */
+export function verifyHmac(
+  config: HmacAuthConfig,
+  request: WebhookRequest,
+  secrets: readonly string[],
+  nowMs: number,
+): VerifiedRequest {
+  const keys = secrets.map((s) => hmacKey(s, config.keyEncoding));
+  return verifySignedRequest(config, request, nowMs, (content) => {
+    const expected = keys.map((key) => createHmac(config.algorithm, key).update(content).digest());
+    return (signature) => expected.some((e) => constantTimeEqual(e, signature));
+  });
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const publicKeyCache = new Map<string, KeyObject>();
+
+/** A raw 32-byte Ed25519 public key, base64 and optionally prefixed `whpk_`, as a KeyObject. */
+export function ed25519PublicKey(encoded: string): KeyObject {
+  let key = publicKeyCache.get(encoded);
+  if (key === undefined) {
+    const raw = Buffer.from(encoded.replace(/^whpk_/, ''), 'base64');
+    if (raw.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    publicKeyCache.set(encoded, key);
+  }
+  return key;
+}
+
+/** Verifies an Ed25519-signed request (Standard Webhooks `v1a`) against published public keys. */
+export function verifyEd25519(config: Ed25519AuthConfig, request: WebhookRequest, nowMs: number): VerifiedRequest {
+  const keys = config.publicKeys.map(ed25519PublicKey);
+  return verifySignedRequest(config, request, nowMs, (content) => (signature) =>
+    signature.length === 64 && keys.some((key) => verifySignatureBytes(null, content, key, signature)));
+}
+
+/** Twilio signs the URL it called: with and without the default port, as Twilio's own libraries accept. */
+function urlVariants(url: URL): string[] {
+  // WHATWG URL drops a default port, so the form with the port is written out by hand.
+  const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
+  return [
+    `${url.protocol}//${url.host}${url.pathname}${url.search}`,
+    `${url.protocol}//${url.hostname}:${port}${url.pathname}${url.search}`,
+  ];
+}
+
+/**
+ * Twilio's X-Twilio-Signature: base64 HMAC-SHA1, keyed with the auth token, of the full URL
+ * followed by each form parameter's name and value in name order. A JSON body is instead covered
+ * by a `bodySHA256` query parameter holding its hex SHA-256, and the signature covers the URL only.
+ *
+ * @param url the URL Twilio called, as rebuilt from the request
+ * @param form the form parameters, for `application/x-www-form-urlencoded` bodies
+ */
+export function verifyTwilio(
+  request: WebhookRequest,
+  secrets: readonly string[],
+  url: URL,
+  form: readonly (readonly [string, string])[] | undefined,
+): VerifiedRequest {
+  const sent = singleHeader(request, 'x-twilio-signature');
+  if (sent === undefined || sent === '') throw new MissingCredentialsError('missing x-twilio-signature header');
+  const decoded = decodeSignature(sent, 'base64');
+
+  const bodyHash = url.searchParams.get('bodySHA256');
+  let suffix = '';
+  if (bodyHash !== null) {
+    const actual = createHash('sha256').update(request.rawBody).digest();
+    const claimed = decodeSignature(bodyHash, 'hex');
+    if (claimed === undefined || !constantTimeEqual(actual, claimed)) throw new SignatureMismatchError();
+  } else {
+    const sorted = [...(form ?? [])].sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+    suffix = sorted.map(([name, value]) => `${name}${value}`).join('');
+  }
+  let matched = false;
+  for (const candidate of urlVariants(url)) {
+    for (const secret of secrets) {
+      const expected = createHmac('sha1', secret).update(candidate + suffix, 'utf8').digest();
+      if (decoded !== undefined && constantTimeEqual(expected, decoded)) matched = true;
+    }
+  }
+  if (!matched) throw new SignatureMismatchError();
+  return {};
 }

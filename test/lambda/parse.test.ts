@@ -20,6 +20,11 @@ describe('parseBody', () => {
     expect(parsed.events.map((e) => e.n)).toEqual([1, 2, 3]);
   });
 
+  test('a URL-encoded form is one event; a repeated name becomes an array', () => {
+    expect(parse('CallSid=CA1&To=%2B15551234&tag=a&tag=b+c', 'application/x-www-form-urlencoded; charset=utf-8'))
+      .toEqual({ contentType: 'application/x-www-form-urlencoded', events: [{ CallSid: 'CA1', To: '+15551234', tag: ['a', 'b c'] }], isBatch: false });
+  });
+
   test('structured +json media types are JSON', () => {
     expect(parse('{"a":1}', 'application/cloudevents+json').events).toEqual([{ a: 1 }]);
   });
@@ -27,7 +32,7 @@ describe('parseBody', () => {
   test.each([
     ['missing', undefined],
     ['text/plain', 'text/plain'],
-    ['form', 'application/x-www-form-urlencoded'],
+    ['multipart', 'multipart/form-data; boundary=x'],
     ['xml', 'application/xml'],
     ['garbage', 'json'],
     ['latin-1 JSON', 'application/json; charset=iso-8859-1'],

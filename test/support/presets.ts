@@ -1,6 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { HmacAuthConfig, IngestConfig } from '../../lambda/shared/config';
+import type { AuthConfig, HmacAuthConfig, IngestConfig } from '../../lambda/shared/config';
 import { WebhookAuth, type HmacAuthOptions } from '../../lib';
 
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:webhook-AbCdEf';
@@ -9,10 +9,17 @@ function testSecret(): secretsmanager.ISecret {
   return secretsmanager.Secret.fromSecretCompleteArn(new Stack(new App(), 'Presets'), 'Secret', SECRET_ARN);
 }
 
-/** The handler configuration a preset produces, exactly as the construct would write it. */
-export function authConfig(preset: (secret: secretsmanager.ISecret) => WebhookAuth): HmacAuthConfig {
+/** The handler configuration a scheme produces, exactly as the construct would write it. */
+export function anyAuthConfig(preset: (secret: secretsmanager.ISecret) => WebhookAuth): AuthConfig {
   const binding = preset(testSecret())._bind('test');
-  return { ...binding.config, secretArn: SECRET_ARN };
+  return (binding.secret === undefined ? binding.config : { ...binding.config, secretArn: SECRET_ARN }) as AuthConfig;
+}
+
+/** The handler configuration of an HMAC scheme. */
+export function authConfig(preset: (secret: secretsmanager.ISecret) => WebhookAuth): HmacAuthConfig {
+  const config = anyAuthConfig(preset);
+  if (config.kind !== 'hmac') throw new Error(`not an HMAC scheme: ${config.kind}`);
+  return config;
 }
 
 export const stripeAuth = () => authConfig((s) => WebhookAuth.stripe(s));
@@ -29,7 +36,9 @@ export function ingestConfig(
     version: 1,
     source: 'test-source',
     streamName: 'test-stream',
-    auth: { ...binding.config, secretArn: SECRET_ARN },
+    auth: anyAuthConfig(preset),
+    headerAliases: binding.headerAliases,
+    challenge: binding.challenge,
     secretCacheTtlSeconds: 60,
     metadata: binding.metadata,
     headerAllowlist: [...binding.forwardedHeaders],
