@@ -1,14 +1,29 @@
-// The example app: three webhook sources, built from the package's public exports only.
-// `npm run synth` synthesizes it to cdk.out, offline, with no AWS account.
+// The example app: webhook sources on one shared gateway, built from the package's public exports
+// only. `npm run synth` synthesizes it to cdk.out, offline, with no AWS account.
+//
+// With `-c domainName=hooks.example.com -c certificateArn=arn:aws:acm:...` it also builds a
+// second gateway on that custom domain, with mutual TLS, for internal services.
+import * as path from 'node:path';
 import { App, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { EventField, WebhookAuth, WebhookStreamSource } from '../lib';
+import { Deduplication, EventField, WebhookAuth, WebhookGateway, WebhookStreamSource } from '../lib';
+
+export interface WebhookIngressExampleProps extends StackProps {
+  /** A custom domain for the mTLS gateway; with `certificateArn`, adds it. */
+  readonly domainName?: string;
+  /** An ACM certificate for `domainName` in the stack's region. */
+  readonly certificateArn?: string;
+}
 
 export class WebhookIngressExampleStack extends Stack {
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props: WebhookIngressExampleProps = {}) {
     super(scope, id, props);
+
+    // One API for every vendor; each source mounts its own path.
+    const gateway = new WebhookGateway(this, 'Gateway');
 
     // Stripe: paste the endpoint's signing secret (whsec_...) into this secret after deploying.
     const stripeSecret = new secretsmanager.Secret(this, 'StripeSigningSecret', {
@@ -16,24 +31,39 @@ export class WebhookIngressExampleStack extends Stack {
     });
     const stripe = new WebhookStreamSource(this, 'Stripe', {
       auth: WebhookAuth.stripe(stripeSecret),
+      gateway,
       path: 'stripe',
     });
 
-    // GitHub: only the events this team consumes.
+    // GitHub: only the events this team consumes. GitHub signs no timestamp, so repeated
+    // deliveries are dropped on their X-GitHub-Delivery id.
     const githubSecret = new secretsmanager.Secret(this, 'GitHubWebhookSecret', {
       description: 'GitHub webhook secret',
     });
     const github = new WebhookStreamSource(this, 'GitHub', {
       auth: WebhookAuth.github(githubSecret),
+      gateway,
       path: 'github',
       allowedEventTypes: ['push', 'pull_request'],
+      deduplication: Deduplication.byEventId(),
     });
 
-    // An internal service that posts batches, signed with its own HMAC scheme. Records keep
-    // their order per account.
+    // Svix, or any Standard Webhooks sender.
+    const svixSecret = new secretsmanager.Secret(this, 'SvixSigningSecret', {
+      description: 'Standard Webhooks signing secret (whsec_...)',
+    });
+    const svix = new WebhookStreamSource(this, 'Svix', {
+      auth: WebhookAuth.standardWebhooks(svixSecret),
+      gateway,
+      path: 'svix',
+    });
+
+    // An internal service that posts batches, signed with its own HMAC scheme, with an API key
+    // that meters it. Records keep their order per account.
     const internalSecret = new secretsmanager.Secret(this, 'OrdersSigningSecret', {
       description: 'HMAC key shared with the orders service',
     });
+    gateway.addSender('OrdersService', { throttle: { rateLimit: 50, burstLimit: 100 } });
     const orders = new WebhookStreamSource(this, 'Orders', {
       auth: WebhookAuth.hmac({
         secret: internalSecret,
@@ -42,37 +72,65 @@ export class WebhookIngressExampleStack extends Stack {
         signedContent: '{timestamp}.{body}',
         timestampHeader: 'X-Orders-Timestamp',
       }),
+      gateway,
       path: 'orders',
+      apiKeyRequired: true,
       eventId: EventField.fromJsonPointer('/orderId'),
       eventType: EventField.fromJsonPointer('/kind'),
       eventTime: EventField.fromJsonPointer('/at'),
       partitionKey: EventField.fromJsonPointer('/account'),
     });
 
-    for (const secret of [stripeSecret, githubSecret, internalSecret]) {
+    for (const secret of [stripeSecret, githubSecret, svixSecret, internalSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, the orders service); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
+        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, the orders service); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
       });
     }
-
-    for (const source of [stripe, github, orders]) {
-      Validations.of(source.api).acknowledge({
-        id: 'AwsSolutions-APIG3',
-        reason: 'Every request is authenticated by its signature before anything is written; this example does not pay for a web ACL.',
-      });
-    }
+    Validations.of(gateway.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'Every request is authenticated by its signature before anything is written; this example does not pay for a web ACL.',
+    });
 
     new CfnOutput(this, 'StripeWebhookUrl', { value: stripe.webhookUrl });
     new CfnOutput(this, 'GitHubWebhookUrl', { value: github.webhookUrl });
+    new CfnOutput(this, 'SvixWebhookUrl', { value: svix.webhookUrl });
     new CfnOutput(this, 'OrdersWebhookUrl', { value: orders.webhookUrl });
     new CfnOutput(this, 'StripeStreamName', { value: stripe.stream.streamName });
+
+    if (props.domainName !== undefined && props.certificateArn !== undefined) {
+      this.addMutualTlsGateway(props.domainName, props.certificateArn);
+    }
+  }
+
+  /** Internal services on a custom domain with mutual TLS; the execute-api endpoint is off. */
+  private addMutualTlsGateway(domainName: string, certificateArn: string): void {
+    const internal = new WebhookGateway(this, 'InternalGateway', {
+      domain: {
+        domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'InternalCertificate', certificateArn),
+        mtls: { truststorePath: path.join(__dirname, 'truststore.pem') },
+      },
+    });
+    const inventory = new WebhookStreamSource(this, 'Inventory', {
+      auth: WebhookAuth.mtls({ allowedSubjects: ['CN=inventory.internal,O=Example Corp,C=US'] }),
+      gateway: internal,
+      path: 'inventory',
+    });
+    Validations.of(internal.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'Only holders of a client certificate the truststore accepts can connect; this example does not pay for a web ACL.',
+    });
+    new CfnOutput(this, 'InventoryWebhookUrl', { value: inventory.webhookUrl });
   }
 }
 
 /** Builds the example app into `app`, with the AwsSolutions checks applied. */
 export function buildExampleApp(app: App): WebhookIngressExampleStack {
-  const stack = new WebhookIngressExampleStack(app, 'WebhookIngressExample');
+  const stack = new WebhookIngressExampleStack(app, 'WebhookIngressExample', {
+    domainName: app.node.tryGetContext('domainName'),
+    certificateArn: app.node.tryGetContext('certificateArn'),
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;
 }

@@ -1,6 +1,6 @@
 import type { FieldSource } from '../lambda/shared/config';
+import { HEADER_NAME } from './private/http-names';
 
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
 /**
  * Where a value of each event comes from: a request header, or a JSON pointer into the event.

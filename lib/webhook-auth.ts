@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { AuthConfig, FieldSource, SignatureFormat } from '../lambda/shared/config';
+import { HEADER_NAME } from './private/http-names';
 
 /** The hash function of an HMAC signature. */
 export enum HmacAlgorithm {
@@ -186,7 +187,6 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 
 type Preset = Omit<AuthBinding, 'preset' | 'secret'>;
 
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 const PLACEHOLDER = /\{([^}]*)\}/g;
 const FIVE_MINUTES = Duration.minutes(5);
 const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -15,8 +15,11 @@ import {
   type IngestConfig,
 } from '../lambda/shared/config';
 import { BackpressurePolicy } from './backpressure-policy';
+import { WEBHOOK_PATH } from './private/http-names';
+import { Deduplication } from './deduplication';
 import { EventField } from './event-field';
 import { WebhookAuth } from './webhook-auth';
+import { WebhookGateway } from './webhook-gateway';
 
 /** Properties of a {@link WebhookStreamSource}. */
 export interface WebhookStreamSourceProps {
@@ -34,12 +37,36 @@ export interface WebhookStreamSourceProps {
   readonly stream?: kinesis.IStream;
 
   /**
-   * The URL path senders POST to, relative to the API's stage, such as `stripe` or
-   * `hooks/github`.
+   * The gateway to mount on, shared with other sources: a custom domain, mTLS, an IP allowlist,
+   * usage plans.
+   *
+   * @default - a gateway of its own, on the execute-api endpoint
+   */
+  readonly gateway?: WebhookGateway;
+
+  /**
+   * The URL path senders POST to, relative to the gateway's stage or domain, such as `stripe`
+   * or `hooks/github`. Unique on the gateway.
    *
    * @default 'webhook'
    */
   readonly path?: string;
+
+  /**
+   * Whether callers must send the `x-api-key` of a sender added with `gateway.addSender()`,
+   * which throttles and meters them by their usage plan. Only for senders that can add a header:
+   * vendors such as Stripe cannot.
+   *
+   * @default false
+   */
+  readonly apiKeyRequired?: boolean;
+
+  /**
+   * Drop repeated deliveries of an event: the first is written, repeats are answered 202.
+   *
+   * @default - no deduplication: a sender's retry writes the event again
+   */
+  readonly deduplication?: Deduplication;
 
   /**
    * The name written into every record's `source` field.
@@ -134,7 +161,6 @@ export interface WebhookStreamSourceProps {
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const PATH = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
 
 /** The prebundled handler folder shipped in the package (built by `npm run bundle`). */
 function handlerAsset(name: string): lambda.Code {
@@ -165,8 +191,11 @@ export class WebhookStreamSource extends Construct {
   /** The stream that receives the records. */
   public readonly stream: kinesis.IStream;
 
-  /** The REST API that receives the webhooks. */
-  public readonly api: apigw.RestApi;
+  /** The gateway whose path receives the webhooks. */
+  public readonly gateway: WebhookGateway;
+
+  /** The table that remembers delivered event ids, with deduplication on. */
+  public readonly dedupTable?: dynamodb.ITable;
 
   /** The function that verifies, parses and writes each request. */
   public readonly ingestFunction: lambda.IFunction;
@@ -182,8 +211,11 @@ export class WebhookStreamSource extends Construct {
     const auth = props.auth._bind(owner);
     const backpressure = (props.backpressure ?? BackpressurePolicy.rejectWith429())._bind(owner);
     const webhookPath = props.path ?? 'webhook';
-    if (!Token.isUnresolved(webhookPath) && !PATH.test(webhookPath)) {
+    if (!Token.isUnresolved(webhookPath) && !WEBHOOK_PATH.test(webhookPath)) {
       throw new Error(`${owner}: path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${webhookPath}'`);
+    }
+    if (auth.needsMutualTls && props.gateway?.truststoreBucket === undefined) {
+      throw new Error(`${owner}: WebhookAuth.mtls() needs a gateway with an mTLS custom domain (domain.mtls), whose default endpoint is off; pass one as 'gateway'`);
     }
     const maxBodySize = props.maxBodySize ?? Size.mebibytes(1);
     const maxBodyBytes = maxBodySize.toBytes();
@@ -209,6 +241,9 @@ export class WebhookStreamSource extends Construct {
       throw new Error(`${owner}: allowedEventTypes is empty, so every event would be dropped; omit it to keep every type`);
     }
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const dedup = props.deduplication?._bind(this, owner);
+    this.dedupTable = dedup?.table;
+    this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });
 
     // The stream, encrypted at rest with the AWS managed key unless one is passed in.
     const stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
@@ -244,6 +279,7 @@ export class WebhookStreamSource extends Construct {
       maxBodyBytes,
       maxBatchRecords: maxBatchEvents,
       backpressure,
+      dedup: dedup === undefined ? undefined : { tableName: dedup.table.tableName, ttlSeconds: dedup.ttlSeconds, leaseSeconds: dedup.leaseSeconds },
     };
 
     const fn = new lambda.Function(this, 'Ingest', {
@@ -272,6 +308,9 @@ export class WebhookStreamSource extends Construct {
     // Least privilege: put records on this stream, read this secret, nothing else.
     stream.grant(fn, 'kinesis:PutRecords');
     stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
+    if (dedup !== undefined) {
+      dedup.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    }
     if (auth.secret !== undefined) {
       iam.Grant.addToPrincipal({
         grantee: fn,
@@ -281,54 +320,9 @@ export class WebhookStreamSource extends Construct {
       auth.secret.encryptionKey?.grantDecrypt(fn);
     }
 
-    // The API. Every media type is binary, so the handler gets the exact bytes that were signed.
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention });
-    this.api = new apigw.RestApi(this, 'Api', {
-      description: `Webhook endpoint of ${this.node.path}`,
-      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
-      binaryMediaTypes: ['*/*'],
-      cloudWatchRole: false,
-      deployOptions: {
-        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
-      },
-    });
-
-    // API Gateway itself turns away requests without the signature header, before any Lambda
-    // runs, with the same 401 JSON shape the handler uses.
-    const signatureParam = `method.request.header.${auth.requiredHeader}`;
-    const validator = new apigw.RequestValidator(this, 'RequireSignature', {
-      restApi: this.api,
-      validateRequestParameters: true,
-      validateRequestBody: false,
-    });
-    this.api.addGatewayResponse('MissingSignature', {
-      type: apigw.ResponseType.BAD_REQUEST_PARAMETERS,
-      statusCode: '401',
-      templates: {
-        'application/json': '{"error":"MissingCredentials","message":$context.error.messageString,"correlationId":"$context.requestId"}',
-      },
-    });
-    const resource = this.api.root.resourceForPath(webhookPath);
-    resource.addMethod('POST', new apigw.LambdaIntegration(fn, { proxy: true }), {
-      requestParameters: { [signatureParam]: true },
-      requestValidator: validator,
-    });
-    this.webhookUrl = this.api.urlForPath(resource.path);
-
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG2',
-      reason: 'Request parameters are validated (the signature header is required). The body is deliberately not validated by API Gateway: it must reach the handler byte for byte so its signature can be checked, and the handler validates it after authentication.',
-    });
-    for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
-      Validations.of(this.api).acknowledge({
-        id,
-        reason: 'Each request is authenticated by the handler, which verifies an HMAC signature over the raw body; API Gateway authorizers cannot see the body.',
-      });
-    }
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG6',
-      reason: 'Access logs are on. Execution logging needs an account-wide CloudWatch role that a library must not take over, and with data tracing it would log webhook bodies.',
-    });
+    // The path on the gateway. API Gateway itself turns away requests without the credential
+    // header, before any Lambda runs, with the same 401 JSON shape the handler uses.
+    this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired });
+    this.webhookUrl = this.gateway.urlForPath(webhookPath);
   }
 }

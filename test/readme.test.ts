@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { buildRecords } from '../lambda/shared/envelope';
 import { fromApiGatewayEvent } from '../lambda/shared/http';
 import { parseBody } from '../lambda/shared/parse';
+import { App, Stack } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { WebhookAuth } from '../lib';
 import { ingestConfig } from './support/presets';
 import { apiGatewayEvent } from './support/signers';
@@ -20,9 +22,28 @@ function blockAfter(marker: string): string {
 
 const normalize = (code: string) => code.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('\n');
 
-test.each(['stripe', 'github', 'orders'])('the README %s snippet is code the example app compiles and runs', (name) => {
+const snippets = [...readme.matchAll(/<!-- snippet:([a-z-]+) \(from bin\/example-app.ts\) -->/g)].map((m) => m[1]);
+
+test('the README shows the example app', () => {
+  expect(snippets).toEqual(expect.arrayContaining(['gateway', 'sender', 'mtls', 'stripe', 'github', 'orders']));
+});
+
+test.each(snippets)('the README %s snippet is code the example app compiles and runs', (name) => {
   const app = normalize(readFileSync(join(root, 'bin', 'example-app.ts'), 'utf8'));
   expect(app).toContain(normalize(blockAfter(`snippet:${name}`)));
+});
+
+test('every CDK expression in the README scheme table builds a valid scheme', () => {
+  const table = readme.slice(readme.indexOf('<!-- auth-table -->'), readme.indexOf('```bash', readme.indexOf('<!-- auth-table -->')));
+  const expressions = [...table.matchAll(/^\| [^|]+ \| `(WebhookAuth\.[^`]+)` \|/gm)].map((m) => m[1]);
+  expect(expressions.length).toBe(13);
+  const stack = new Stack(new App(), 'Readme');
+  const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'Secret', 'readme');
+  for (const expression of expressions) {
+    // The expressions are plain JavaScript calls with `secret` in scope.
+    const auth = new Function('WebhookAuth', 'secret', `return ${expression};`)(WebhookAuth, secret) as WebhookAuth;
+    expect(() => auth._bind(`README ${expression}`)).not.toThrow();
+  }
 });
 
 test('the README Stripe record is what the handler builds for the README curl body', () => {

@@ -1,10 +1,13 @@
 // The stream source's Lambda entry point: wiring only. The request path lives in ../shared/ingest.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../shared/config';
+import { DedupStore } from '../shared/dedup';
 import { createIngestHandler } from '../shared/ingest';
+import { createJwtVerifier } from '../shared/jwt';
 import { KinesisWriter } from '../shared/kinesis-writer';
 import { SecretCache, secretsManagerFetcher } from '../shared/secrets';
 
@@ -24,6 +27,11 @@ const secretsManager = new SecretsManagerClient({
 export const handler = createIngestHandler({
   config,
   logger,
+  jwt: config.auth.kind === 'jwt' ? createJwtVerifier(config.auth) : undefined,
+  dedup: config.dedup === undefined ? undefined : new DedupStore(new DynamoDBClient({
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 2_000 }),
+  }), config.dedup),
   secrets: new SecretCache(secretsManagerFetcher(secretsManager), {
     ttlMs: config.secretCacheTtlSeconds * 1_000,
     maxStaleMs: 15 * 60 * 1_000,

@@ -199,6 +199,12 @@ export interface IngestConfig {
   readonly maxBodyBytes: number;
   readonly maxBatchRecords: number;
   readonly backpressure: BackpressureConfig;
+  /** Dedup on the event id, in a DynamoDB table with a TTL. Absent: every delivery is written. */
+  readonly dedup?: {
+    readonly tableName: string;
+    readonly ttlSeconds: number;
+    readonly leaseSeconds: number;
+  };
 }
 
 /** Thrown when the configuration document is unusable. A deployment bug, never a sender's. */
@@ -354,6 +360,12 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   }
   requirePositiveInt(doc, 'maxBodyBytes', 'config');
   requirePositiveInt(doc, 'maxBatchRecords', 'config');
+  if (doc.dedup !== undefined) {
+    if (!isObject(doc.dedup)) throw new ConfigError('dedup must be an object');
+    requireString(doc.dedup, 'tableName', 'dedup');
+    requirePositiveInt(doc.dedup, 'ttlSeconds', 'dedup');
+    requirePositiveInt(doc.dedup, 'leaseSeconds', 'dedup');
+  }
   const bp = doc.backpressure;
   if (!isObject(bp)) throw new ConfigError('backpressure must be an object');
   checkOneOf(bp.kind, ['rejectWith429'], 'backpressure.kind');

@@ -94,6 +94,16 @@ export class StreamThrottledError extends WebhookError {
   }
 }
 
+/** 429: another delivery of the same event id is being written right now. */
+export class DeliveryInProgressError extends WebhookError {
+  constructor(retryAfterSeconds: number) {
+    super(429, 'another delivery of this event is in progress; nothing was accepted, retry later', {
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    this.name = 'DeliveryInProgressError';
+  }
+}
+
 /** 503: a dependency the operator owns (Secrets Manager, the stream's permissions) failed. */
 export class DependencyUnavailableError extends WebhookError {
   readonly dependency: string;

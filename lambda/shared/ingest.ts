@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import type { IngestConfig } from './config';
-import { buildRecords } from './envelope';
+import type { DedupStore } from './dedup';
+import { buildRecords, type OutgoingRecord } from './envelope';
 import {
+  DeliveryInProgressError,
   DependencyUnavailableError,
   PayloadTooLargeError,
   StreamThrottledError,
@@ -26,6 +28,8 @@ export interface IngestDependencies {
   /** Required when the source's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[]): Promise<WriteReport> };
+  /** Required when the source dedups. */
+  readonly dedup?: Pick<DedupStore, 'claim' | 'complete' | 'release'>;
   readonly logger: IngestLogger;
   readonly now?: () => number;
 }
@@ -58,6 +62,8 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   const { config, logger } = deps;
   const now = deps.now ?? Date.now;
 
+  const dedupKey = (id: string) => `${config.source}#${id}`;
+
   async function ingest(
     request: WebhookRequest,
     correlationId: string,
@@ -75,11 +81,24 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     }
     const { records, ignored } = buildRecords(config, request, body, correlationId);
 
+    // Several events of one request with the same id are one event.
+    const seen = new Set<string>();
+    const unique = records.filter((r) => !seen.has(r.envelope.id) && seen.add(r.envelope.id));
+    let toWrite: readonly OutgoingRecord[] = unique;
+    let claim: Awaited<ReturnType<DedupStore['claim']>> | undefined;
+    if (deps.dedup !== undefined && config.dedup !== undefined && unique.length > 0) {
+      claim = await deps.dedup.claim(unique.map((r) => dedupKey(r.envelope.id)));
+      if (claim.busy.length > 0) throw new DeliveryInProgressError(config.dedup.leaseSeconds);
+      const claimed = new Set(claim.claimed);
+      toWrite = unique.filter((r) => claimed.has(dedupKey(r.envelope.id)));
+    }
+
     let report: WriteReport = { written: 0, calls: 0, retried: 0 };
-    if (records.length > 0) {
+    if (toWrite.length > 0) {
       try {
-        report = await deps.writer.write(records);
+        report = await deps.writer.write(toWrite);
       } catch (error) {
+        if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
         if (!(error instanceof StreamWriteFailure)) throw error;
         logger.warn('stream write failed', {
           ...log,
@@ -96,9 +115,19 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         throw new DependencyUnavailableError('the Kinesis stream', { cause: error });
       }
     }
+    if (claim !== undefined && claim.claimed.length > 0) {
+      // The records are in the stream: a failure to remember that must not turn into an error answer.
+      await deps.dedup?.complete(claim.claimed, claim.token).catch((error: unknown) => logger.warn('could not mark ids delivered', {
+        ...log,
+        errorName: error instanceof Error ? error.name : typeof error,
+      }));
+    }
+    const duplicates = records.length - toWrite.length;
     logger.info('accepted', {
       ...log,
       accepted: records.length,
+      written: toWrite.length,
+      duplicates,
       ignored,
       calls: report.calls,
       retried: report.retried,
@@ -106,7 +135,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     const ids = records.map((r) => r.envelope.id);
     return jsonResponse(
       202,
-      { accepted: records.length, ids, correlationId, ...(ignored > 0 ? { ignored } : {}) },
+      { accepted: records.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(ignored > 0 ? { ignored } : {}) },
       { 'X-Correlation-Id': correlationId },
     );
   }

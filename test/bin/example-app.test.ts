@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -13,7 +14,8 @@ import { resolveCfn } from '../support/cfn';
 import { FakeSecretsManager } from '../support/fake-secrets-manager';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
-import { apiGatewayEvent, stripeSignature } from '../support/signers';
+import { LocalDynamoDb } from '../support/dynalite';
+import { apiGatewayEvent, githubSignature, stripeSignature } from '../support/signers';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 
@@ -32,6 +34,19 @@ describe('cdk-nag AwsSolutions over the example app', () => {
     const acks = acknowledgements(app);
     expect(acks.map((a) => a.id).sort()).toEqual(expect.arrayContaining(['AwsSolutions-APIG2', 'AwsSolutions-APIG4', 'AwsSolutions-L1']));
     for (const ack of acks) expect(ack.reason.length).toBeGreaterThan(40);
+  });
+
+  test('with a custom domain, the mTLS gateway is clean too, and its default endpoint is off', () => {
+    const app = new App({
+      context: { ...STRICT, domainName: 'hooks.example.com', certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab' },
+      outdir: mkdtempSync(join(tmpdir(), 'nag-')),
+    });
+    const stack = buildExampleApp(app);
+    expect(() => app.synth()).not.toThrow();
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 2);
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { DisableExecuteApiEndpoint: true });
+    template.hasResourceProperties('AWS::ApiGateway::DomainName', { DomainName: 'hooks.example.com', MutualTlsAuthentication: Match.objectLike({ TruststoreUri: Match.anyValue() }) });
   });
 
   test('the checks are live: a finding the example acknowledges fails synth elsewhere', () => {
@@ -55,6 +70,8 @@ describe('example app, end to end against kinesalite', () => {
   const ORDERS_SECRET = 'orders-hmac-key-0a1b2c3d4e5f';
   const STRIPE_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:stripe-AbCdEf';
   const ORDERS_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:orders-GhIjKl';
+  const GITHUB_SECRET = 'github-e2e-secret';
+  const GITHUB_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:github-MnOpQr';
 
   let outdir: string;
   let kinesis: LocalKinesis;
@@ -72,7 +89,7 @@ describe('example app, end to end against kinesalite', () => {
     template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8'));
     assets = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.assets.json`), 'utf8'));
     kinesis = await LocalKinesis.start();
-    secretsManager = await FakeSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET });
+    secretsManager = await FakeSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET, [GITHUB_SECRET_ARN]: GITHUB_SECRET });
   });
 
   afterAll(async () => {
@@ -89,16 +106,20 @@ describe('example app, end to end against kinesalite', () => {
   }
 
   /** Loads a source's bundled handler as Lambda would, with the environment from the template. */
-  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string): Promise<{ invoke: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>; streamName: string }> {
+  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string, dynamo?: LocalDynamoDb): Promise<{ invoke: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>; streamName: string }> {
     const fn = template.Resources[logicalId('AWS::Lambda::Function', `${source}Ingest`)].Properties;
     const streamLogicalId = logicalId('AWS::Kinesis::Stream', `${source}Stream`);
-    const secretLogicalId = logicalId('AWS::SecretsManager::Secret', source === 'Stripe' ? 'StripeSigningSecret' : 'OrdersSigningSecret');
+    const secretLogicalId = logicalId('AWS::SecretsManager::Secret', { Stripe: 'StripeSigningSecret', Orders: 'OrdersSigningSecret', GitHub: 'GitHubWebhookSecret' }[source] as string);
+    const tableLogicalId = dynamo === undefined ? undefined : logicalId('AWS::DynamoDB::Table', `${source}DedupTable`);
+    const tableName = `${source.toLowerCase()}-dedup-${deployments + 1}`;
+    if (dynamo !== undefined) await dynamo.createDedupTable(tableName);
     const streamName = `${source.toLowerCase()}-e2e-${++deployments}`;
     await kinesis.createStream(streamName, 4);
 
     const variables = resolveCfn((fn.Environment as { Variables: Record<string, unknown> }).Variables, (id) => {
       if (id === streamLogicalId) return streamName;
       if (id === secretLogicalId) return secretArn;
+      if (id === tableLogicalId) return tableName;
       throw new Error(`unexpected reference ${id}`);
     }) as Record<string, string>;
     const assetHash = String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
@@ -112,6 +133,7 @@ describe('example app, end to end against kinesalite', () => {
       AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_KINESIS: kinesisEndpoint ?? kinesis.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+      ...(dynamo === undefined ? {} : { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }),
       AWS_LAMBDA_FUNCTION_NAME: `${source}Ingest`,
     };
     let mod: { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> } | undefined;
@@ -265,6 +287,25 @@ describe('example app, end to end against kinesalite', () => {
       expect(all.filter((id) => id.startsWith('b-'))).toHaveLength(second.length + partial.length);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  test('GitHub: a redelivery is acknowledged and not written twice (dedup in dynalite), and ping is not written', async () => {
+    const dynamo = await LocalDynamoDb.start();
+    try {
+      const { invoke, streamName } = await deployedHandler('GitHub', GITHUB_SECRET_ARN, undefined, dynamo);
+      const send = (event: string, delivery: string, body: string) => capturingOutput(() => invoke(apiGatewayEvent(body, {
+        headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': delivery, 'x-hub-signature-256': githubSignature(GITHUB_SECRET, body) },
+      }))).then(({ result }) => ({ status: result.statusCode, body: JSON.parse(result.body) as Record<string, unknown> }));
+
+      const push = '{"ref":"refs/heads/main","after":"9f1c2e"}';
+      expect(await send('push', 'd-1', push)).toEqual({ status: 202, body: expect.objectContaining({ accepted: 1, ids: ['d-1'] }) });
+      expect(await send('push', 'd-1', push)).toEqual({ status: 202, body: expect.objectContaining({ accepted: 1, ids: ['d-1'], duplicates: 1 }) });
+      expect(await send('ping', 'd-2', '{"zen":"Keep it logically awesome."}')).toEqual({ status: 202, body: expect.objectContaining({ accepted: 0, ignored: 1 }) });
+      const records = await kinesis.readAll(streamName);
+      expect(records.map((r) => decode<{ id: string; type: string }>(r))).toEqual([expect.objectContaining({ id: 'd-1', type: 'push' })]);
+    } finally {
+      await dynamo.stop();
     }
   });
 });

@@ -2,7 +2,9 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { IngestConfig } from '../../lambda/shared/config';
 import { DependencyUnavailableError } from '../../lambda/shared/errors';
 import { createIngestHandler, type IngestLogger } from '../../lambda/shared/ingest';
+import { DedupStore } from '../../lambda/shared/dedup';
 import { KinesisWriter } from '../../lambda/shared/kinesis-writer';
+import { LocalDynamoDb } from '../support/dynalite';
 import { WebhookAuth } from '../../lib';
 import { FaultProxy } from '../support/fault-proxy';
 import { clientFor, decode, LocalKinesis } from '../support/kinesalite';
@@ -236,5 +238,63 @@ describe('ingest handler', () => {
     for (const secretish of [marker, STRIPE_SECRET, 'ab'.repeat(32), stripeSignature(STRIPE_SECRET, bodies[0], NOW_S).slice(-64), 'pi_1']) {
       expect(all).not.toContain(secretish);
     }
+  });
+
+  describe('with deduplication (dynalite)', () => {
+    let dynamo: LocalDynamoDb;
+    beforeAll(async () => {
+      dynamo = await LocalDynamoDb.start();
+      await dynamo.createDedupTable('dedup');
+    });
+    afterAll(async () => {
+      await dynamo.stop();
+    });
+
+    async function dedupHandler(endpoint?: string) {
+      const streamName = `dedup-${++streams}`;
+      await kinesis.createStream(streamName, 2);
+      const config = ingestConfig(githubPreset, { streamName, source: `github-${streams}`, dedup: { tableName: 'dedup', ttlSeconds: 3600, leaseSeconds: 30 } });
+      return {
+        streamName,
+        handler: createIngestHandler({
+          config,
+          logger,
+          now: () => NOW_MS,
+          secrets: { get: async () => [GITHUB_SECRET] },
+          writer: new KinesisWriter(endpoint ? clientFor(endpoint) : kinesis.client, { streamName, maxAttempts: 2, retryBudgetMs: 500, baseDelayMs: 1, maxDelayMs: 2 }),
+          dedup: new DedupStore(dynamo.client, { tableName: 'dedup', ttlSeconds: 3600, leaseSeconds: 30, now: () => NOW_MS }),
+        }),
+      };
+    }
+    const delivery = (id: string) => {
+      const body = `{"ref":"refs/heads/main","after":"${id}"}`;
+      return apiGatewayEvent(body, { headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': id, 'x-hub-signature-256': githubSignature(GITHUB_SECRET, body) } });
+    };
+
+    test('a redelivery is answered 202 and not written again', async () => {
+      const { handler, streamName } = await dedupHandler();
+      const first = await handler(delivery('d-100'));
+      const again = await handler(delivery('d-100'));
+      expect(json(first)).toMatchObject({ accepted: 1, ids: ['d-100'] });
+      expect(first.statusCode).toBe(202);
+      expect(again.statusCode).toBe(202);
+      expect(json(again)).toMatchObject({ accepted: 1, ids: ['d-100'], duplicates: 1 });
+      expect(await kinesis.readAll(streamName)).toHaveLength(1);
+    });
+
+    test('a delivery whose write failed is not taken for a duplicate when it is retried', async () => {
+      const proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'throttleRecords', indexes: () => true }));
+      try {
+        const { handler, streamName } = await dedupHandler(proxy.endpoint);
+        expect((await handler(delivery('d-200'))).statusCode).toBe(429);
+        proxy.plan = () => ({ kind: 'pass' });
+        const retry = await handler(delivery('d-200'));
+        expect(retry.statusCode).toBe(202);
+        expect(json(retry)).not.toHaveProperty('duplicates');
+        expect(await kinesis.readAll(streamName)).toHaveLength(1);
+      } finally {
+        await proxy.stop();
+      }
+    });
   });
 });

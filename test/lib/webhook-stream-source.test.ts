@@ -4,7 +4,9 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/shared/config';
-import { BackpressurePolicy, WebhookAuth, WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { BackpressurePolicy, Deduplication, WebhookAuth, WebhookGateway, WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib';
 import { resolveCfn } from '../support/cfn';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/webhook-AbCdEf';
@@ -140,7 +142,7 @@ describe('WebhookStreamSource', () => {
     const stack = newStack();
     const source = stripeSource(stack);
     expect(stack.resolve(source.webhookUrl)).toEqual({
-      'Fn::Join': ['', ['https://', { Ref: expect.stringMatching(/^StripeApi/) }, '.execute-api.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/', { Ref: expect.stringMatching(/^StripeApiDeploymentStage/) }, '/stripe']],
+      'Fn::Join': ['', ['https://', { Ref: expect.stringMatching(/^StripeGatewayApi/) }, '.execute-api.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/', { Ref: expect.stringMatching(/^StripeGatewayApiDeploymentStage/) }, '/stripe']],
     });
   });
 
@@ -178,6 +180,94 @@ describe('WebhookStreamSource', () => {
     test('fails with the construct path when the backpressure policy is invalid', () => {
       expect(() => stripeSource(newStack(), { backpressure: BackpressurePolicy.rejectWith429({ retryBudget: Duration.seconds(30) }) }))
         .toThrow(/WebhookStreamSource 'Test\/Stripe': retryBudget must be between/);
+    });
+  });
+
+  describe('on a shared gateway', () => {
+    test('several sources mount their own paths on one API, with their own credential header required', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'S', SECRET_ARN);
+      const stripe = new WebhookStreamSource(stack, 'Stripe', { auth: WebhookAuth.stripe(secret), gateway, path: 'stripe' });
+      new WebhookStreamSource(stack, 'Slack', { auth: WebhookAuth.slack(secret), gateway, path: 'slack' });
+      new WebhookStreamSource(stack, 'Internal', { auth: WebhookAuth.bearerToken(secret), gateway, path: 'internal', apiKeyRequired: true });
+      const template = Template.fromStack(stack);
+
+      expect(stripe.gateway).toBe(gateway);
+      template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+      template.hasResourceProperties('AWS::ApiGateway::Method', { RequestParameters: { 'method.request.header.Stripe-Signature': true }, ApiKeyRequired: false });
+      template.hasResourceProperties('AWS::ApiGateway::Method', { RequestParameters: { 'method.request.header.X-Slack-Signature': true } });
+      template.hasResourceProperties('AWS::ApiGateway::Method', { RequestParameters: { 'method.request.header.Authorization': true }, ApiKeyRequired: true });
+    });
+
+    test('fails when two sources take the same path', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      stripeSource(stack, { gateway, path: 'hooks' });
+      const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'S2', SECRET_ARN);
+      expect(() => new WebhookStreamSource(stack, 'Other', { auth: WebhookAuth.github(secret), gateway, path: 'hooks' }))
+        .toThrow(/WebhookGateway 'Test\/Gateway': path 'hooks' is already mounted by Test\/Gateway\/Api\/Default\/hooks\/POST/);
+    });
+
+    test('fails when mTLS authentication has no mTLS domain to rely on', () => {
+      const stack = newStack();
+      expect(() => new WebhookStreamSource(stack, 'Internal', { auth: WebhookAuth.mtls() }))
+        .toThrow(/WebhookStreamSource 'Test\/Internal': WebhookAuth.mtls\(\) needs a gateway with an mTLS custom domain/);
+      const plain = new WebhookGateway(stack, 'Plain');
+      expect(() => new WebhookStreamSource(stack, 'Internal2', { auth: WebhookAuth.mtls(), gateway: plain }))
+        .toThrow(/needs a gateway with an mTLS custom domain/);
+    });
+
+    test('mTLS authentication on an mTLS gateway reads no secret', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway', {
+        domain: {
+          domainName: 'hooks.example.com',
+          certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab'),
+          mtls: { truststorePath: `${__dirname}/../fixtures/truststore.pem` },
+        },
+      });
+      new WebhookStreamSource(stack, 'Internal', { auth: WebhookAuth.mtls({ allowedSubjects: ['CN=a'] }), gateway, path: 'internal' });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::ApiGateway::RestApi', { DisableExecuteApiEndpoint: true });
+      const ingestPolicies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('InternalIngestRole'));
+      expect(JSON.stringify(ingestPolicies)).not.toContain('secretsmanager');
+    });
+  });
+
+  describe('deduplication', () => {
+    test('creates a TTL table and grants exactly the item calls the handler makes', () => {
+      const stack = newStack();
+      const source = stripeSource(stack, { deduplication: Deduplication.byEventId() });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+      expect(source.dedupTable).toBeDefined();
+      expect(policyStatements(template)).toContainEqual({
+        Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        Effect: 'Allow',
+        Resource: [{ 'Fn::GetAtt': [expect.stringMatching(/^StripeDedupTable/), 'Arn'] }],
+      });
+    });
+
+    test('uses a table passed in', () => {
+      const stack = newStack();
+      const table = dynamodb.Table.fromTableName(stack, 'Shared', 'webhook-dedup');
+      stripeSource(stack, { deduplication: Deduplication.byEventId({ table, retention: Duration.days(3), lease: Duration.seconds(30) }) });
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::DynamoDB::Table', 0);
+      const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+      expect(JSON.stringify(fn.Properties.Environment.Variables)).toContain('\\"dedup\\":{\\"tableName\\":\\"webhook-dedup\\",\\"ttlSeconds\\":259200,\\"leaseSeconds\\":30}');
+    });
+
+    test('fails when the retention or lease is out of range', () => {
+      expect(() => stripeSource(newStack(), { deduplication: Deduplication.byEventId({ retention: Duration.minutes(5) }) }))
+        .toThrow(/WebhookStreamSource 'Test\/Stripe': deduplication retention must be whole seconds between 1 hour and 35 days, got 5 minutes/);
+      expect(() => stripeSource(newStack(), { deduplication: Deduplication.byEventId({ lease: Duration.hours(1) }) }))
+        .toThrow(/deduplication lease must be whole seconds between 10 seconds and 15 minutes, got 1 hour/);
     });
   });
 });
