@@ -353,7 +353,7 @@ export class WebhookGateway extends Construct {
     for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
       Validations.of(this.api).acknowledge({
         id: rule,
-        reason: 'Each request is authenticated by the handler behind its path, which verifies a signature over the raw body; API Gateway authorizers cannot see the body. API keys only identify and throttle internal senders.',
+        reason: 'Each request is authenticated by the handler behind its path: a signature over the raw body, a bearer token, a JWT or a TLS client certificate. API Gateway authorizers cannot see the body. API keys only identify and throttle internal senders.',
       });
     }
     Validations.of(this.api).acknowledge({

@@ -7,7 +7,6 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { buildExampleApp } from '../../bin/example-app';
 import { WebhookAuth, WebhookStreamSource } from '../../lib';
 import { resolveCfn } from '../support/cfn';
@@ -16,14 +15,9 @@ import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
 import { LocalDynamoDb } from '../support/dynalite';
 import { apiGatewayEvent, githubSignature, stripeSignature } from '../support/signers';
+import { acknowledgements } from '../support/nag';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
-
-function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((c) => c.node.metadata
-    .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-    .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^Annotation::/, ''), reason }))));
-}
 
 describe('cdk-nag AwsSolutions over the example app', () => {
   test('has no unacknowledged finding, and every acknowledgement gives its reason', () => {

@@ -10,8 +10,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { WebhookGateway, type WebhookGatewayProps } from '../../lib/webhook-gateway';
+import { acknowledgements } from '../support/nag';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 const TRUSTSTORE = join(__dirname, '..', 'fixtures', 'truststore.pem');
@@ -55,12 +55,6 @@ function tempFile(name: string, content: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'gateway-')), name);
   writeFileSync(file, content);
   return file;
-}
-
-function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
-  return root.node.findAll().flatMap((c) => c.node.metadata
-    .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-    .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ path: c.node.path, id: id.replace(/^Annotation::/, ''), reason }))));
 }
 
 describe('WebhookGateway', () => {
