@@ -172,7 +172,7 @@ export interface AuthBinding {
   readonly preset: string;
   readonly secret?: secretsmanager.ISecret;
   readonly config: DistributiveOmit<AuthConfig, 'secretArn'>;
-  readonly metadata: { readonly id?: FieldSource; readonly type?: FieldSource; readonly timestamp?: FieldSource };
+  readonly metadata: { readonly id?: FieldSource; readonly type?: FieldSource; readonly timestamp?: FieldSource; readonly account?: FieldSource };
   readonly forwardedHeaders: readonly string[];
   /** The header every request must carry, as senders spell it; API Gateway checks it before invoking. */
   readonly requiredHeader?: string;
@@ -230,7 +230,9 @@ export class WebhookAuth {
    * `<t>.<raw body>` keyed with the endpoint's signing secret (`whsec_...`, stored as is).
    * Any `v1` may match, so a roll of the endpoint secret at Stripe keeps working.
    *
-   * The event id, type and time come from the event's `id`, `type` and `created`.
+   * The event id, type and time come from the event's `id`, `type` and `created`. For Connect
+   * endpoints, records carry the connected `account`; pass
+   * `partitionKey: EventField.fromJsonPointer('/account')` to keep each account's events in order.
    *
    * @param secret a secret whose string value is the endpoint's signing secret
    * @see https://docs.stripe.com/webhooks#verify-manually
@@ -246,7 +248,8 @@ export class WebhookAuth {
         signedContent: '{timestamp}.{body}',
         toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
       },
-      metadata: { id: pointer('/id'), type: pointer('/type'), timestamp: pointer('/created') },
+      // Connect events name the connected account; platform events have none.
+      metadata: { id: pointer('/id'), type: pointer('/type'), timestamp: pointer('/created'), account: pointer('/account') },
       forwardedHeaders: ['user-agent'],
       requiredHeader: 'Stripe-Signature',
     }));

@@ -21,6 +21,15 @@ import { EventField } from './event-field';
 import { WebhookAuth } from './webhook-auth';
 import { WebhookGateway } from './webhook-gateway';
 
+/** Events of some types sent to a stream of their own. */
+export interface EventRoute {
+  /** The event types this route takes, such as `track` or `identify`. */
+  readonly eventTypes: string[];
+
+  /** The stream they go to instead of the source's. */
+  readonly stream: kinesis.IStream;
+}
+
 /** Properties of a {@link WebhookStreamSource}. */
 export interface WebhookStreamSourceProps {
   /** How each request is authenticated, such as `WebhookAuth.stripe(secret)`. */
@@ -112,6 +121,15 @@ export interface WebhookStreamSourceProps {
    * @default - every type is kept
    */
   readonly allowedEventTypes?: string[];
+
+  /**
+   * Send events of some types to other streams, such as Segment's `track`, `identify` and `page`
+   * to typed streams. The first route that lists an event's type takes it; other events go to
+   * `stream`.
+   *
+   * @default - every event goes to `stream`
+   */
+  readonly routes?: EventRoute[];
 
   /**
    * Request headers copied into each record's `headers`. Credentials and signatures
@@ -240,6 +258,12 @@ export class WebhookStreamSource extends Construct {
     if (props.allowedEventTypes !== undefined && props.allowedEventTypes.length === 0) {
       throw new Error(`${owner}: allowedEventTypes is empty, so every event would be dropped; omit it to keep every type`);
     }
+    const routes = props.routes ?? [];
+    routes.forEach((route, i) => {
+      if (route.eventTypes.length === 0) {
+        throw new Error(`${owner}: routes[${i}].eventTypes is empty, so the route would take nothing; list at least one type`);
+      }
+    });
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const dedup = props.deduplication?._bind(this, owner);
     this.dedupTable = dedup?.table;
@@ -272,8 +296,10 @@ export class WebhookStreamSource extends Construct {
         id: props.eventId?._toConfig() ?? auth.metadata.id,
         type: props.eventType?._toConfig() ?? auth.metadata.type,
         timestamp: props.eventTime?._toConfig() ?? auth.metadata.timestamp,
+        account: auth.metadata.account,
       },
       partitionKey: props.partitionKey?._toConfig(),
+      routes: routes.length === 0 ? undefined : routes.map((r) => ({ eventTypes: [...r.eventTypes], streamName: r.stream.streamName })),
       allowedEventTypes: props.allowedEventTypes,
       headerAllowlist: forwardedHeaders,
       maxBodyBytes,
@@ -306,8 +332,10 @@ export class WebhookStreamSource extends Construct {
     });
 
     // Least privilege: put records on this stream, read this secret, nothing else.
-    stream.grant(fn, 'kinesis:PutRecords');
-    stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
+    for (const target of [stream, ...routes.map((r) => r.stream)]) {
+      target.grant(fn, 'kinesis:PutRecords');
+      target.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
+    }
     if (dedup !== undefined) {
       dedup.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     }

@@ -189,7 +189,11 @@ export interface IngestConfig {
     readonly id?: FieldSource;
     readonly type?: FieldSource;
     readonly timestamp?: FieldSource;
+    /** The sender's sub-account (Stripe Connect's `account`); when set, envelopes carry `account`. */
+    readonly account?: FieldSource;
   };
+  /** Events of these types go to another stream instead of `streamName`; the first match wins. */
+  readonly routes?: readonly { readonly eventTypes: readonly string[]; readonly streamName: string }[];
   /** Absent: the event id. */
   readonly partitionKey?: FieldSource;
   /** Absent: every type is accepted. */
@@ -344,7 +348,15 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   checkAuth(doc.auth);
   requirePositiveInt(doc, 'secretCacheTtlSeconds', 'config');
   if (!isObject(doc.metadata)) throw new ConfigError('metadata must be an object');
-  for (const key of ['id', 'type', 'timestamp']) checkFieldSource(doc.metadata[key], `metadata.${key}`);
+  for (const key of ['id', 'type', 'timestamp', 'account']) checkFieldSource(doc.metadata[key], `metadata.${key}`);
+  if (doc.routes !== undefined) {
+    if (!Array.isArray(doc.routes)) throw new ConfigError('routes must be a list');
+    doc.routes.forEach((route, i) => {
+      if (!isObject(route)) throw new ConfigError(`routes[${i}] must be an object`);
+      requireString(route, 'streamName', `routes[${i}]`);
+      checkStringList(route, 'eventTypes', `routes[${i}]`);
+    });
+  }
   checkFieldSource(doc.partitionKey, 'partitionKey');
   if (doc.headerAliases !== undefined && !(isObject(doc.headerAliases)
     && Object.entries(doc.headerAliases).every(([k, v]) => k === k.toLowerCase() && typeof v === 'string' && v === v.toLowerCase()))) {

@@ -10,6 +10,8 @@ export interface Envelope {
   readonly type: string | null;
   /** ISO 8601, from the event or the sender's headers; null when the sender gives none. */
   readonly timestamp: string | null;
+  /** The sender's sub-account, such as a Stripe Connect account; only on sources that have one. */
+  readonly account?: string | null;
   readonly source: string;
   /** ISO 8601, when API Gateway received the request. */
   readonly receivedAt: string;
@@ -22,6 +24,8 @@ export interface Envelope {
 
 export interface OutgoingRecord {
   readonly envelope: Envelope;
+  /** The stream the record goes to: the source's, or a route's. */
+  readonly streamName: string;
   readonly partitionKey: string;
   /** The serialized envelope. */
   readonly data: Buffer;
@@ -135,6 +139,7 @@ export function buildRecords(
       id,
       type,
       timestamp: toIsoTimestamp(rawField(config.metadata.timestamp, request, event)),
+      ...(config.metadata.account === undefined ? {} : { account: scalarText(rawField(config.metadata.account, request, event)) ?? null }),
       source: config.source,
       receivedAt,
       correlationId,
@@ -151,7 +156,8 @@ export function buildRecords(
         `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
       );
     }
-    records.push({ envelope, partitionKey, data });
+    const streamName = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
+    records.push({ envelope, streamName, partitionKey, data });
   });
   return { records, ignored };
 }

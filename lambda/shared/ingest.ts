@@ -27,7 +27,7 @@ export interface IngestDependencies {
   readonly secrets: { get(secretArn: string): Promise<readonly string[]> };
   /** Required when the source's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
-  readonly writer: { write(records: readonly WriteRecord[]): Promise<WriteReport> };
+  readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
   /** Required when the source dedups. */
   readonly dedup?: Pick<DedupStore, 'claim' | 'complete' | 'release'>;
   readonly logger: IngestLogger;
@@ -38,12 +38,33 @@ export type IngestHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayP
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The sender's X-Correlation-Id when it is well formed, else API Gateway's request id. */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The sender's `X-Correlation-Id` when it is well formed, else the trace id of a W3C
+ * `traceparent`, else API Gateway's request id, else a new UUID.
+ */
 export function correlationIdOf(request: WebhookRequest): string {
-  const values = request.headers.get('x-correlation-id');
-  const sent = values?.length === 1 ? values[0] : undefined;
+  const one = (name: string) => {
+    const values = request.headers.get(name);
+    return values?.length === 1 ? values[0].trim() : undefined;
+  };
+  const sent = one('x-correlation-id');
   if (sent !== undefined && CORRELATION_ID.test(sent)) return sent;
+  const trace = TRACEPARENT.exec(one('traceparent') ?? '')?.[1];
+  // An all-zero trace id is invalid by the spec.
+  if (trace !== undefined && !/^0+$/.test(trace)) return trace;
   return request.requestId ?? randomUUID();
+}
+
+function groupByStream(records: readonly OutgoingRecord[]): Map<string, OutgoingRecord[]> {
+  const groups = new Map<string, OutgoingRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.streamName);
+    if (group === undefined) groups.set(record.streamName, [record]);
+    else group.push(record);
+  }
+  return groups;
 }
 
 /** Slack's url_verification handshake: the challenge to echo, when this is one. */
@@ -93,10 +114,15 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       toWrite = unique.filter((r) => claimed.has(dedupKey(r.envelope.id)));
     }
 
-    let report: WriteReport = { written: 0, calls: 0, retried: 0 };
+    const report: { calls: number; retried: number } = { calls: 0, retried: 0 };
     if (toWrite.length > 0) {
       try {
-        report = await deps.writer.write(toWrite);
+        // One stream after another, each in request order; routes send some types elsewhere.
+        for (const [streamName, group] of groupByStream(toWrite)) {
+          const written = await deps.writer.write(group, streamName);
+          report.calls += written.calls;
+          report.retried += written.retried;
+        }
       } catch (error) {
         if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
         if (!(error instanceof StreamWriteFailure)) throw error;

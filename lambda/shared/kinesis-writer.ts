@@ -139,8 +139,12 @@ export class KinesisWriter {
     this.writeDeadlineMs = options.writeDeadlineMs ?? 20_000;
   }
 
-  /** Resolves when every record is in the stream; throws StreamWriteFailure otherwise. */
-  async write(records: readonly WriteRecord[]): Promise<WriteReport> {
+  /**
+   * Resolves when every record is in the stream; throws StreamWriteFailure otherwise.
+   *
+   * @param streamName the stream to write to, when not the writer's own
+   */
+  async write(records: readonly WriteRecord[], streamName = this.options.streamName): Promise<WriteReport> {
     const start = this.now();
     const retryDeadline = start + this.options.retryBudgetMs;
     const writeDeadline = start + this.writeDeadlineMs;
@@ -169,7 +173,7 @@ export class KinesisWriter {
         let results: PutRecordsResultEntry[];
         try {
           const response = await this.client.send(new PutRecordsCommand({
-            StreamName: this.options.streamName,
+            StreamName: streamName,
             Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
           }));
           results = response.Records ?? [];

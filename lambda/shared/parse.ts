@@ -72,6 +72,21 @@ function isJsonObject(value: unknown): value is JsonObject {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The deepest nesting of objects and arrays a JSON body may have. Vendors' events stay far below it. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when objects and arrays nest deeper than `max`. Iterative, so no input can overflow the stack. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
  * Reads the body by its content type. A JSON object is one event; a JSON array of objects is a
  * batch of events. Anything else is a 415 (unsupported type) or a 400 (unreadable body).
@@ -102,8 +117,10 @@ export function parseBody(request: WebhookRequest, maxBatchRecords: number): Par
   try {
     value = JSON.parse(text);
   } catch (cause) {
+    if (cause instanceof RangeError) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`, { cause });
     throw new MalformedPayloadError('body is not valid JSON', { cause });
   }
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
 
   if (isJsonObject(value)) return { contentType: media.type, events: [value], isBatch: false };
   if (!Array.isArray(value)) throw new MalformedPayloadError('body must be a JSON object or an array of JSON objects');

@@ -30,6 +30,7 @@ describe('buildRecords', () => {
       id: 'evt_1',
       type: 'invoice.paid',
       timestamp: '2026-01-01T00:00:00.000Z',
+      account: null,
       source: 'stripe',
       receivedAt: '2026-11-23T12:00:00.000Z',
       correlationId: 'corr-1',
@@ -37,6 +38,21 @@ describe('buildRecords', () => {
       contentType: 'application/json',
       payload: JSON.parse(body),
     });
+  });
+
+  test('a Stripe Connect event carries its connected account', () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s));
+    const { records } = build(config, '{"id":"evt_c","type":"payout.paid","account":"acct_1032D82eZvKYlo2C","created":1767225600}');
+    expect(records[0].envelope.account).toBe('acct_1032D82eZvKYlo2C');
+  });
+
+  test('routes send some event types to other streams; the rest go to the source stream', () => {
+    const config = ingestConfig((s) => WebhookAuth.segment(s), {
+      streamName: 'all',
+      routes: [{ eventTypes: ['track'], streamName: 'tracks' }, { eventTypes: ['identify', 'track'], streamName: 'people' }],
+    });
+    const { records } = build(config, '[{"type":"track","messageId":"m1"},{"type":"identify","messageId":"m2"},{"type":"page","messageId":"m3"},{"messageId":"m4"}]');
+    expect(records.map((r) => [r.envelope.id, r.streamName])).toEqual([['m1', 'tracks'], ['m2', 'people'], ['m3', 'all'], ['m4', 'all']]);
   });
 
   test('GitHub metadata comes from its headers, and only allowed types are kept', () => {

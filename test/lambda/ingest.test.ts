@@ -85,6 +85,7 @@ describe('ingest handler', () => {
       id: 'evt_3Pq',
       type: 'payment_intent.succeeded',
       timestamp: new Date((NOW_S - 5) * 1000).toISOString(),
+      account: null,
       source: 'stripe',
       receivedAt: new Date(NOW_MS).toISOString(),
       correlationId: 'order-42',
@@ -94,12 +95,38 @@ describe('ingest handler', () => {
     });
   });
 
+  test('the correlation id comes from X-Correlation-Id, else traceparent, else the request id', async () => {
+    const { handler } = await handlerFor(stripePreset);
+    const answer = async (headers: Record<string, string>) => json(await handler(signedStripe(stripeEvent('evt_c'), headers))).correlationId;
+    expect(await answer({ 'X-Correlation-Id': 'order-7' })).toBe('order-7');
+    expect(await answer({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(await answer({ traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' })).toBe('c0ffee00-0000-4000-8000-000000000000');
+    expect(await answer({ 'X-Correlation-Id': 'has spaces, not allowed' })).toBe('c0ffee00-0000-4000-8000-000000000000');
+  });
+
   test('202: a JSON array batch becomes one record per event, in order', async () => {
     const { handler, streamName } = await handlerFor(stripePreset);
     const body = `[${stripeEvent('evt_a')},${stripeEvent('evt_b')},${stripeEvent('evt_c')}]`;
     const response = await handler(signedStripe(body));
     expect(json(response)).toMatchObject({ accepted: 3, ids: ['evt_a', 'evt_b', 'evt_c'] });
     expect((await kinesis.readAll(streamName)).map((r) => decode<{ id: string }>(r).id).sort()).toEqual(['evt_a', 'evt_b', 'evt_c']);
+  });
+
+  test('202: routed event types land in their own streams, in order', async () => {
+    const [tracks, identities] = [`tracks-${++streams}`, `identities-${streams}`];
+    await kinesis.createStream(tracks, 2);
+    await kinesis.createStream(identities, 1);
+    const { handler, streamName } = await handlerFor(stripePreset, {
+      routes: [{ eventTypes: ['track'], streamName: tracks }, { eventTypes: ['identify'], streamName: identities }],
+    });
+    const events = ['track', 'identify', 'page', 'track', 'identify'].map((type, i) => ({ id: `evt_${i}`, type, created: NOW_S }));
+    const body = JSON.stringify(events);
+    const response = await handler(signedStripe(body));
+    expect(json(response)).toMatchObject({ accepted: 5 });
+    const ids = async (name: string) => (await kinesis.readAll(name)).map((r) => decode<{ id: string }>(r).id).sort();
+    expect(await ids(tracks)).toEqual(['evt_0', 'evt_3']);
+    expect(await ids(identities)).toEqual(['evt_1', 'evt_4']);
+    expect(await ids(streamName)).toEqual(['evt_2']);
   });
 
   test('202 with nothing written: a GitHub event type that is not allowed', async () => {

@@ -51,6 +51,14 @@ describe('parseBody', () => {
     expect(() => parse(body, 'application/json')).toThrow(MalformedPayloadError);
   });
 
+  test('fails with 400 when the JSON nests too deep, however deep', () => {
+    const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{}${'}'.repeat(depth - 1)}`;
+    expect(parse(nested(64), 'application/json').events).toHaveLength(1);
+    for (const depth of [65, 5_000, 200_000]) {
+      expect(() => parse(nested(depth), 'application/json')).toThrow(/nests deeper than 64 levels/);
+    }
+  });
+
   test('fails with 400 on invalid UTF-8', () => {
     expect(() => parse(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 'application/json'))
       .toThrow(/not valid UTF-8/);

@@ -127,6 +127,22 @@ describe('WebhookStreamSource', () => {
     expect(statements).toHaveLength(4);
   });
 
+  test('routes: each route stream is granted PutRecords, and its name reaches the handler', () => {
+    const stack = newStack();
+    const tracks = new kinesis.Stream(stack, 'Tracks', { encryption: kinesis.StreamEncryption.MANAGED });
+    stripeSource(stack, { routes: [{ eventTypes: ['track'], stream: tracks }] });
+    const template = Template.fromStack(stack);
+    expect(policyStatements(template)).toContainEqual({ Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Tracks/), 'Arn'] } });
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    expect(JSON.stringify(fn.Properties.Environment.Variables)).toContain('\\"routes\\":[{\\"eventTypes\\":[\\"track\\"],\\"streamName\\":\\"');
+  });
+
+  test('fails when a route lists no event type', () => {
+    const stack = newStack();
+    const tracks = new kinesis.Stream(stack, 'Tracks');
+    expect(() => stripeSource(stack, { routes: [{ eventTypes: [], stream: tracks }] })).toThrow(/routes\[0\].eventTypes is empty/);
+  });
+
   test('a secret imported by name is granted with the suffix wildcard Secrets Manager needs', () => {
     const stack = newStack();
     const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'ByName', 'github/webhook');
