@@ -16,21 +16,40 @@ const GITHUB_SECRET = 'gh-webhook-secret-value-9876543210';
 const NOW_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
 const NOW_S = NOW_MS / 1000;
 
+/** Every log line of every request in this file, kept for the privacy check after the suite. */
+const suiteLogLines: string[] = [];
+
 class CapturingLogger implements IngestLogger {
   readonly lines: string[] = [];
-  info(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ level: 'INFO', message, ...attributes })); }
-  warn(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ level: 'WARN', message, ...attributes })); }
-  error(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ level: 'ERROR', message, ...attributes })); }
+  info(message: string, attributes: Record<string, unknown>) { this.push({ level: 'INFO', message, ...attributes }); }
+  warn(message: string, attributes: Record<string, unknown>) { this.push({ level: 'WARN', message, ...attributes }); }
+  error(message: string, attributes: Record<string, unknown>) { this.push({ level: 'ERROR', message, ...attributes }); }
+  private push(line: Record<string, unknown>) {
+    const text = JSON.stringify(line);
+    this.lines.push(text);
+    suiteLogLines.push(text);
+  }
 }
+
+/** Every body, signature header and secret any test sent. */
+const sentSecrets = new Set<string>();
+
+afterAll(() => {
+  // Across every request of the suite, accepted or refused, no log line holds any of them.
+  expect(suiteLogLines.length).toBeGreaterThan(20);
+  const all = suiteLogLines.join('\n');
+  for (const sensitive of sentSecrets) {
+    if (sensitive.length >= 12) expect(all).not.toContain(sensitive);
+  }
+});
 
 const stripeEvent = (id: string, extra: Record<string, unknown> = {}) =>
   `{\n  "id": "${id}",\n  "object": "event",\n  "type": "payment_intent.succeeded",\n  "created": ${NOW_S - 5},\n  "data": {"object": {"id": "pi_1", "amount": 2000, "card_last4": "4242"}}${Object.keys(extra).length ? `,\n  "extra": ${JSON.stringify(extra)}` : ''}\n}`;
 
 function signedStripe(body: string, headers: Record<string, string> = {}) {
-  return apiGatewayEvent(body, {
-    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': stripeSignature(STRIPE_SECRET, body, NOW_S), 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', ...headers },
-    requestTimeEpoch: NOW_MS,
-  });
+  const allHeaders = { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': stripeSignature(STRIPE_SECRET, body, NOW_S), 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', ...headers };
+  for (const value of [body, allHeaders['Stripe-Signature'], STRIPE_SECRET, GITHUB_SECRET, ...body.split(/[{}",:\[\]]/)]) sentSecrets.add(value.trim());
+  return apiGatewayEvent(body, { headers: allHeaders, requestTimeEpoch: NOW_MS });
 }
 
 function json(response: APIGatewayProxyResult): Record<string, unknown> {
