@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { App, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
@@ -58,6 +59,22 @@ export class WebhookIngressExampleStack extends Stack {
       path: 'svix',
     });
 
+    // Segment: track and identify calls go to typed streams; everything else to the source's.
+    const segmentSecret = new secretsmanager.Secret(this, 'SegmentSharedSecret', {
+      description: 'Segment Webhooks destination shared secret',
+    });
+    const trackStream = new kinesis.Stream(this, 'SegmentTracks', { streamMode: kinesis.StreamMode.ON_DEMAND, encryption: kinesis.StreamEncryption.MANAGED });
+    const identifyStream = new kinesis.Stream(this, 'SegmentIdentifies', { streamMode: kinesis.StreamMode.ON_DEMAND, encryption: kinesis.StreamEncryption.MANAGED });
+    const segment = new WebhookStreamSource(this, 'Segment', {
+      auth: WebhookAuth.segment(segmentSecret),
+      gateway,
+      path: 'segment',
+      routes: [
+        { eventTypes: ['track'], stream: trackStream },
+        { eventTypes: ['identify'], stream: identifyStream },
+      ],
+    });
+
     // An internal service that posts batches, signed with its own HMAC scheme, with an API key
     // that meters it. Records keep their order per account.
     const internalSecret = new secretsmanager.Secret(this, 'OrdersSigningSecret', {
@@ -81,10 +98,10 @@ export class WebhookIngressExampleStack extends Stack {
       partitionKey: EventField.fromJsonPointer('/account'),
     });
 
-    for (const secret of [stripeSecret, githubSecret, svixSecret, internalSecret]) {
+    for (const secret of [stripeSecret, githubSecret, svixSecret, segmentSecret, internalSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, the orders service); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
+        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, the orders service); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
       });
     }
     Validations.of(gateway.api).acknowledge({
@@ -96,6 +113,7 @@ export class WebhookIngressExampleStack extends Stack {
     new CfnOutput(this, 'GitHubWebhookUrl', { value: github.webhookUrl });
     new CfnOutput(this, 'SvixWebhookUrl', { value: svix.webhookUrl });
     new CfnOutput(this, 'OrdersWebhookUrl', { value: orders.webhookUrl });
+    new CfnOutput(this, 'SegmentWebhookUrl', { value: segment.webhookUrl });
     new CfnOutput(this, 'StripeStreamName', { value: stripe.stream.streamName });
 
     if (props.domainName !== undefined && props.certificateArn !== undefined) {

@@ -62,3 +62,17 @@ test('the README Stripe record is what the handler builds for the README curl bo
   expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
   expect(readme).toContain(`partition key \`${records[0].partitionKey}\``);
 });
+
+test('the README form record is what the handler builds for the README form request', () => {
+  const block = blockAfter('record:form');
+  const at = readme.indexOf('<!-- record:form -->');
+  const shown = JSON.parse(/```json\n([\s\S]*?)```/.exec(readme.slice(at))![1]) as Record<string, unknown>;
+  const body = /--data '([^']+)'/.exec(block)![1];
+  const request = fromApiGatewayEvent(apiGatewayEvent(body, {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'I-Twilio-Idempotency-Token': '7e6d0a0e-2f3b-4b7a-9d7c-3f0c1e2a4b5d' },
+    requestTimeEpoch: Date.parse(String(shown.receivedAt)),
+  }), 0);
+  const config = ingestConfig((s) => WebhookAuth.twilio(s), { source: 'Twilio', headerAllowlist: ['i-twilio-idempotency-token'] });
+  const { records } = buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
+  expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
+});
