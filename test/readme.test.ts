@@ -46,7 +46,7 @@ test('every CDK expression in the README scheme table builds a valid scheme', ()
   }
 });
 
-test('the README Stripe record is what the handler builds for the README curl body', () => {
+test('the README Stripe record is what the handler builds for the README curl body', async () => {
   // GIVEN the body the README's curl call sends
   const body = /BODY='(\{.*\})'/.exec(readme)![1];
   const shown = JSON.parse(blockAfter('record:stripe')) as Record<string, unknown>;
@@ -56,14 +56,14 @@ test('the README Stripe record is what the handler builds for the README curl bo
   }), 0);
   const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'Stripe' });
   // WHEN the handler wraps it
-  const { records } = buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
+  const { records } = await buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
   // THEN the record is exactly the one shown, with the partition key the README names
   expect(records).toHaveLength(1);
   expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
   expect(readme).toContain(`partition key \`${records[0].partitionKey}\``);
 });
 
-test('the README form record is what the handler builds for the README form request', () => {
+test('the README form record is what the handler builds for the README form request', async () => {
   const block = blockAfter('record:form');
   const at = readme.indexOf('<!-- record:form -->');
   const shown = JSON.parse(/```json\n([\s\S]*?)```/.exec(readme.slice(at))![1]) as Record<string, unknown>;
@@ -73,6 +73,6 @@ test('the README form record is what the handler builds for the README form requ
     requestTimeEpoch: Date.parse(String(shown.receivedAt)),
   }), 0);
   const config = ingestConfig((s) => WebhookAuth.twilio(s), { source: 'Twilio', headerAllowlist: ['i-twilio-idempotency-token'] });
-  const { records } = buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
+  const { records } = await buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
   expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
 });

@@ -203,6 +203,21 @@ export interface IngestConfig {
   readonly maxBodyBytes: number;
   readonly maxBatchRecords: number;
   readonly backpressure: BackpressureConfig;
+  /** Where events too large for a record, and uploaded files, go. Absent: they are a 413 (files a 415). */
+  readonly claimCheck?: {
+    readonly bucket: string;
+    readonly prefix: string;
+    readonly kmsKeyId?: string;
+  };
+  /** Limits of `multipart/form-data` bodies, accepted only with a claim check. */
+  readonly multipart?: {
+    readonly maxParts: number;
+    readonly maxFields: number;
+    readonly maxFieldBytes: number;
+    readonly maxFiles: number;
+    readonly maxFileBytes: number;
+    readonly maxTotalFileBytes: number;
+  };
   /** Dedup on the event id, in a DynamoDB table with a TTL. Absent: every delivery is written. */
   readonly dedup?: {
     readonly tableName: string;
@@ -372,6 +387,15 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   }
   requirePositiveInt(doc, 'maxBodyBytes', 'config');
   requirePositiveInt(doc, 'maxBatchRecords', 'config');
+  if (doc.claimCheck !== undefined) {
+    if (!isObject(doc.claimCheck)) throw new ConfigError('claimCheck must be an object');
+    requireString(doc.claimCheck, 'bucket', 'claimCheck');
+    if (typeof doc.claimCheck.prefix !== 'string') throw new ConfigError('claimCheck.prefix must be a string');
+  }
+  if (doc.multipart !== undefined) {
+    if (!isObject(doc.multipart) || doc.claimCheck === undefined) throw new ConfigError('multipart must be an object, and needs claimCheck');
+    for (const key of ['maxParts', 'maxFields', 'maxFieldBytes', 'maxFiles', 'maxFileBytes', 'maxTotalFileBytes']) requirePositiveInt(doc.multipart, key, 'multipart');
+  }
   if (doc.dedup !== undefined) {
     if (!isObject(doc.dedup)) throw new ConfigError('dedup must be an object');
     requireString(doc.dedup, 'tableName', 'dedup');

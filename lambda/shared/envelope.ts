@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PayloadRef } from './claim-check';
 import { KINESIS_LIMITS, NEVER_FORWARDED_HEADERS, type FieldSource, type IngestConfig } from './config';
 import { PayloadTooLargeError } from './errors';
 import { singleHeader, type WebhookRequest } from './http';
@@ -19,7 +20,15 @@ export interface Envelope {
   /** Allowlisted request headers, lower-case names. */
   readonly headers: Readonly<Record<string, string>>;
   readonly contentType: string;
-  readonly payload: JsonObject;
+  /** The event itself, unless it is too large for a record. */
+  readonly payload?: JsonObject;
+  /** Where the event's bytes are in S3, when it was too large for a record (claim check). */
+  readonly payloadRef?: PayloadRef;
+}
+
+/** Stores bytes that do not fit in a record; see ./claim-check. */
+export interface PayloadStore {
+  put(bytes: Buffer, meta: { source: string; eventId: string; contentType: string; index?: number }): Promise<PayloadRef>;
 }
 
 export interface OutgoingRecord {
@@ -105,37 +114,47 @@ function allowlistedHeaders(request: WebhookRequest, allowlist: readonly string[
 }
 
 /**
- * Wraps each parsed event in an envelope and serializes it as a Kinesis record.
- *
- * The event id comes from the configured field. When a header names one id for a whole batch,
- * each event gets `<id>:<index>`. When there is no id, a hash of the source and the event's bytes
- * stands in, so that a redelivered event gets the same id again.
+ * The id of one event: from the configured field; `<id>:<index>` when a header names one id for
+ * a whole batch; else a hash of the source and the event's bytes, so that a redelivered event
+ * gets the same id again.
  */
-export function buildRecords(
+export function eventIdOf(config: IngestConfig, request: WebhookRequest, event: JsonObject, index: number, isBatch: boolean): string {
+  const idSource = config.metadata.id;
+  const id = scalarText(rawField(idSource, request, event));
+  if (id !== undefined) return idSource !== undefined && 'header' in idSource && isBatch ? `${id}:${index}` : id;
+  return digest([config.source, '\n', isBatch ? JSON.stringify(event) : request.rawBody]);
+}
+
+function recordSize(data: Buffer, partitionKey: string): number {
+  return data.length + Buffer.byteLength(partitionKey, 'utf8');
+}
+
+/**
+ * Wraps each parsed event in an envelope and serializes it as a Kinesis record. An event too
+ * large for a record goes to the payload store, when there is one, and its record carries a
+ * `payloadRef` instead; without a store it is a 413.
+ */
+export async function buildRecords(
   config: IngestConfig,
   request: WebhookRequest,
   body: ParsedBody,
   correlationId: string,
-): EnvelopeResult {
+  store?: PayloadStore,
+): Promise<EnvelopeResult> {
   const headers = allowlistedHeaders(request, config.headerAllowlist);
   const receivedAt = new Date(request.receivedAtMs).toISOString();
   const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
   const records: OutgoingRecord[] = [];
   let ignored = 0;
 
-  body.events.forEach((event, index) => {
+  for (const [index, event] of body.events.entries()) {
     const type = scalarText(rawField(config.metadata.type, request, event)) ?? null;
     if (allowed !== undefined && (type === null || !allowed.has(type))) {
       ignored += 1;
-      return;
+      continue;
     }
-    const idSource = config.metadata.id;
-    let id = scalarText(rawField(idSource, request, event));
-    if (id !== undefined && idSource !== undefined && 'header' in idSource && body.isBatch) id = `${id}:${index}`;
-    if (id === undefined) {
-      id = digest([config.source, '\n', body.isBatch ? JSON.stringify(event) : request.rawBody]);
-    }
-    const envelope: Envelope = {
+    const id = eventIdOf(config, request, event, index, body.isBatch);
+    let envelope: Envelope = {
       id,
       type,
       timestamp: toIsoTimestamp(rawField(config.metadata.timestamp, request, event)),
@@ -149,8 +168,21 @@ export function buildRecords(
     };
     const keyValue = config.partitionKey === undefined ? id : scalarText(rawField(config.partitionKey, request, event)) ?? id;
     const partitionKey = toPartitionKey(keyValue);
-    const data = Buffer.from(JSON.stringify(envelope), 'utf8');
-    const size = data.length + Buffer.byteLength(partitionKey, 'utf8');
+    let data = Buffer.from(JSON.stringify(envelope), 'utf8');
+    if (recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord && store !== undefined) {
+      // The exact bytes received for a single event; the element's JSON for one of a batch.
+      const bytes = body.isBatch || body.contentType !== 'application/json' ? Buffer.from(JSON.stringify(event), 'utf8') : request.rawBody;
+      const payloadRef = await store.put(bytes, {
+        source: config.source,
+        eventId: id,
+        contentType: body.isBatch ? 'application/json' : body.contentType,
+        index: body.isBatch ? index : undefined,
+      });
+      const { payload: _omitted, ...rest } = envelope;
+      envelope = { ...rest, payloadRef };
+      data = Buffer.from(JSON.stringify(envelope), 'utf8');
+    }
+    const size = recordSize(data, partitionKey);
     if (size > KINESIS_LIMITS.maxBytesPerRecord) {
       throw new PayloadTooLargeError(
         `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
@@ -158,6 +190,6 @@ export function buildRecords(
     }
     const streamName = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
     records.push({ envelope, streamName, partitionKey, data });
-  });
+  }
   return { records, ignored };
 }

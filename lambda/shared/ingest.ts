@@ -3,17 +3,19 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import type { IngestConfig } from './config';
 import type { DedupStore } from './dedup';
-import { buildRecords, type OutgoingRecord } from './envelope';
+import { buildRecords, eventIdOf, type OutgoingRecord, type PayloadStore } from './envelope';
 import {
   DeliveryInProgressError,
   DependencyUnavailableError,
+  UnsupportedMediaTypeError,
   PayloadTooLargeError,
   StreamThrottledError,
   WebhookError,
 } from './errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, type WebhookRequest } from './http';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
-import { parseBody, type ParsedBody } from './parse';
+import { parseMultipart } from './multipart';
+import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from './parse';
 
 /** The slice of Powertools' Logger the pipeline uses. Attributes never hold a body or a secret. */
 export interface IngestLogger {
@@ -28,6 +30,8 @@ export interface IngestDependencies {
   /** Required when the source's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
+  /** Required when the source has a claim check. */
+  readonly payloadStore?: PayloadStore;
   /** Required when the source dedups. */
   readonly dedup?: Pick<DedupStore, 'claim' | 'complete' | 'release'>;
   readonly logger: IngestLogger;
@@ -85,6 +89,30 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
 
   const dedupKey = (id: string) => `${config.source}#${id}`;
 
+  /**
+   * A `multipart/form-data` body is one event: its fields, and a `files` list whose bytes went to
+   * the payload store. Any other body is read by `parseBody`.
+   */
+  async function readBody(request: WebhookRequest): Promise<ParsedBody> {
+    const contentType = request.headers.get('content-type');
+    if (contentType?.length !== 1 || parseMediaType(contentType[0])?.type !== 'multipart/form-data') {
+      return parseBody(request, config.maxBatchRecords);
+    }
+    if (config.multipart === undefined || deps.payloadStore === undefined) {
+      throw new UnsupportedMediaTypeError('this source does not accept multipart/form-data; send application/json');
+    }
+    const form = await parseMultipart(request.rawBody, contentType[0], config.multipart);
+    const event: JsonObject = { ...form.fields };
+    const eventId = eventIdOf(config, request, event, 0, false);
+    const files = [];
+    for (const [index, file] of form.files.entries()) {
+      const payloadRef = await deps.payloadStore.put(file.bytes, { source: config.source, eventId, contentType: file.contentType, index });
+      files.push({ field: file.fieldName, filename: file.filename ?? null, contentType: file.contentType, size: file.bytes.length, sha256: file.sha256, payloadRef });
+    }
+    if (files.length > 0) event.files = files;
+    return { contentType: 'multipart/form-data', events: [event], isBatch: false };
+  }
+
   async function ingest(
     request: WebhookRequest,
     correlationId: string,
@@ -94,13 +122,13 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this source accepts at most ${config.maxBodyBytes}`);
     }
     await authenticate(config.auth, request, now(), deps);
-    const body = parseBody(request, config.maxBatchRecords);
+    const body = await readBody(request);
     const challenge = config.challenge === 'slackUrlVerification' ? slackChallenge(body) : undefined;
     if (challenge !== undefined) {
       logger.info('answered url_verification', log);
       return jsonResponse(200, { challenge }, { 'X-Correlation-Id': correlationId });
     }
-    const { records, ignored } = buildRecords(config, request, body, correlationId);
+    const { records, ignored } = await buildRecords(config, request, body, correlationId, deps.payloadStore);
 
     // Several events of one request with the same id are one event.
     const seen = new Set<string>();

@@ -9,7 +9,7 @@ import { apiGatewayEvent } from '../support/signers';
 
 const RECEIVED = Date.UTC(2026, 10, 23, 12, 0, 0);
 
-function build(config: IngestConfig, body: string, headers: Record<string, string> = {}) {
+async function build(config: IngestConfig, body: string, headers: Record<string, string> = {}) {
   const request = fromApiGatewayEvent(apiGatewayEvent(body, {
     headers: { 'content-type': 'application/json', ...headers },
     requestTimeEpoch: RECEIVED,
@@ -18,10 +18,10 @@ function build(config: IngestConfig, body: string, headers: Record<string, strin
 }
 
 describe('buildRecords', () => {
-  test('a Stripe event becomes the envelope the README shows', () => {
+  test('a Stripe event becomes the envelope the README shows', async () => {
     const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'stripe' });
     const body = '{"id":"evt_1","object":"event","type":"invoice.paid","created":1767225600,"data":{"object":{"id":"in_1"}}}';
-    const { records, ignored } = build(config, body, { 'user-agent': 'Stripe/1.0', 'stripe-signature': 't=1,v1=00', cookie: 'a=b' });
+    const { records, ignored } = await build(config, body, { 'user-agent': 'Stripe/1.0', 'stripe-signature': 't=1,v1=00', cookie: 'a=b' });
 
     expect(ignored).toBe(0);
     expect(records).toHaveLength(1);
@@ -40,62 +40,62 @@ describe('buildRecords', () => {
     });
   });
 
-  test('a Stripe Connect event carries its connected account', () => {
+  test('a Stripe Connect event carries its connected account', async () => {
     const config = ingestConfig((s) => WebhookAuth.stripe(s));
-    const { records } = build(config, '{"id":"evt_c","type":"payout.paid","account":"acct_1032D82eZvKYlo2C","created":1767225600}');
+    const { records } = await build(config, '{"id":"evt_c","type":"payout.paid","account":"acct_1032D82eZvKYlo2C","created":1767225600}');
     expect(records[0].envelope.account).toBe('acct_1032D82eZvKYlo2C');
   });
 
-  test('routes send some event types to other streams; the rest go to the source stream', () => {
+  test('routes send some event types to other streams; the rest go to the source stream', async () => {
     const config = ingestConfig((s) => WebhookAuth.segment(s), {
       streamName: 'all',
       routes: [{ eventTypes: ['track'], streamName: 'tracks' }, { eventTypes: ['identify', 'track'], streamName: 'people' }],
     });
-    const { records } = build(config, '[{"type":"track","messageId":"m1"},{"type":"identify","messageId":"m2"},{"type":"page","messageId":"m3"},{"messageId":"m4"}]');
+    const { records } = await build(config, '[{"type":"track","messageId":"m1"},{"type":"identify","messageId":"m2"},{"type":"page","messageId":"m3"},{"messageId":"m4"}]');
     expect(records.map((r) => [r.envelope.id, r.streamName])).toEqual([['m1', 'tracks'], ['m2', 'people'], ['m3', 'all'], ['m4', 'all']]);
   });
 
-  test('GitHub metadata comes from its headers, and only allowed types are kept', () => {
+  test('GitHub metadata comes from its headers, and only allowed types are kept', async () => {
     const config = ingestConfig((s) => WebhookAuth.github(s), { allowedEventTypes: ['push'] });
     const headers = { 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958', 'x-github-event': 'push', 'x-hub-signature-256': 'sha256=00' };
-    const kept = build(config, '{"ref":"refs/heads/main"}', headers);
+    const kept = await build(config, '{"ref":"refs/heads/main"}', headers);
     expect(kept.records[0].envelope).toMatchObject({ id: '72d3162e-cc78-11e3-81ab-4c9367dc0958', type: 'push', timestamp: null });
     expect(kept.records[0].envelope.headers).toEqual({ 'x-github-delivery': headers['x-github-delivery'], 'x-github-event': 'push' });
 
-    const ignored = build(config, '{"zen":"Keep it logically awesome."}', { ...headers, 'x-github-event': 'ping' });
+    const ignored = await build(config, '{"zen":"Keep it logically awesome."}', { ...headers, 'x-github-event': 'ping' });
     expect(ignored).toEqual({ records: [], ignored: 1 });
   });
 
-  test('a header id is suffixed with the index for each event of a batch', () => {
+  test('a header id is suffixed with the index for each event of a batch', async () => {
     const config = ingestConfig((s) => WebhookAuth.github(s));
-    const { records } = build(config, '[{"a":1},{"a":2}]', { 'x-github-delivery': 'd-1', 'x-github-event': 'push' });
+    const { records } = await build(config, '[{"a":1},{"a":2}]', { 'x-github-delivery': 'd-1', 'x-github-event': 'push' });
     expect(records.map((r) => r.envelope.id)).toEqual(['d-1:0', 'd-1:1']);
   });
 
-  test('without an id field, the id is a stable hash of the event', () => {
+  test('without an id field, the id is a stable hash of the event', async () => {
     const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'x-sig' }));
-    const first = build(config, '[{"a":1},{"a":2}]').records.map((r) => r.envelope.id);
-    const again = build(config, '[{"a":1},{"a":2}]').records.map((r) => r.envelope.id);
+    const first = (await build(config, '[{"a":1},{"a":2}]')).records.map((r) => r.envelope.id);
+    const again = (await build(config, '[{"a":1},{"a":2}]')).records.map((r) => r.envelope.id);
     expect(first).toEqual(again);
     expect(first[0]).not.toEqual(first[1]);
     expect(first[0]).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  test('the partition key comes from its field, falling back to the event id', () => {
+  test('the partition key comes from its field, falling back to the event id', async () => {
     const config = ingestConfig((s) => WebhookAuth.stripe(s), { partitionKey: { jsonPointer: '/data/object/customer' } });
-    const { records } = build(config, '[{"id":"evt_1","data":{"object":{"customer":"cus_9"}}},{"id":"evt_2","data":{}}]');
+    const { records } = await build(config, '[{"id":"evt_1","data":{"object":{"customer":"cus_9"}}},{"id":"evt_2","data":{}}]');
     expect(records.map((r) => r.partitionKey)).toEqual(['cus_9', 'evt_2']);
   });
 
-  test('fails with 413 when one event does not fit in a Kinesis record', () => {
+  test('fails with 413 when one event does not fit in a Kinesis record', async () => {
     const config = ingestConfig((s) => WebhookAuth.stripe(s), { maxBodyBytes: 4 * 1024 * 1024 });
     const body = JSON.stringify({ id: 'evt_big', blob: 'x'.repeat(1024 * 1024) });
-    expect(() => build(config, body)).toThrow(PayloadTooLargeError);
+    await expect(build(config, body)).rejects.toThrow(PayloadTooLargeError);
   });
 });
 
 describe('helpers', () => {
-  test('resolvePointer follows RFC 6901, escapes included', () => {
+  test('resolvePointer follows RFC 6901, escapes included', async () => {
     const doc = { 'a/b': { 'm~n': [10, 20] }, '': 1 };
     expect(resolvePointer(doc, '/a~1b/m~0n/1')).toBe(20);
     expect(resolvePointer(doc, '/')).toBe(1);
@@ -104,7 +104,7 @@ describe('helpers', () => {
     expect(resolvePointer(doc, '/toString')).toBeUndefined();
   });
 
-  test('toIsoTimestamp reads seconds, milliseconds and ISO strings', () => {
+  test('toIsoTimestamp reads seconds, milliseconds and ISO strings', async () => {
     expect(toIsoTimestamp(1767225600)).toBe('2026-01-01T00:00:00.000Z');
     expect(toIsoTimestamp(1767225600123)).toBe('2026-01-01T00:00:00.123Z');
     expect(toIsoTimestamp('1767225600')).toBe('2026-01-01T00:00:00.000Z');
@@ -113,7 +113,7 @@ describe('helpers', () => {
     expect(toIsoTimestamp(undefined)).toBeNull();
   });
 
-  test('toPartitionKey hashes keys longer than 256 characters', () => {
+  test('toPartitionKey hashes keys longer than 256 characters', async () => {
     expect(toPartitionKey('k'.repeat(256))).toBe('k'.repeat(256));
     const long = toPartitionKey('k'.repeat(257));
     expect(long).toMatch(/^[0-9a-f]{32}$/);
