@@ -10,7 +10,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { Deduplication, EventField, WebhookAuth, WebhookGateway, WebhookStreamSource } from '../lib';
+import { Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource } from '../lib';
 
 export interface WebhookIngressExampleProps extends StackProps {
   /** A custom domain for the mTLS gateway; with `certificateArn`, adds it. */
@@ -34,6 +34,10 @@ export class WebhookIngressExampleStack extends Stack {
       auth: WebhookAuth.stripe(stripeSecret),
       gateway,
       path: 'stripe',
+      // Checkout sessions must match the pinned contract; drifted ones go to quarantine.
+      payloadValidation: PayloadValidation.quarantineByEventType({
+        'checkout.session.completed': PayloadSchema.fromFile(path.join(__dirname, 'schemas', 'stripe-checkout-session-completed.json')),
+      }),
     });
 
     // GitHub: only the events this team consumes. GitHub signs no timestamp, so repeated

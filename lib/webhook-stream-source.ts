@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
   CONFIG_ENV_VAR,
@@ -15,6 +17,8 @@ import {
   type IngestConfig,
 } from '../lambda/shared/config';
 import { BackpressurePolicy } from './backpressure-policy';
+import { ClaimCheck } from './claim-check';
+import { PayloadValidation, stageHandlerAsset } from './payload-schema';
 import { WEBHOOK_PATH } from './private/http-names';
 import { Deduplication } from './deduplication';
 import { EventField } from './event-field';
@@ -28,6 +32,37 @@ export interface EventRoute {
 
   /** The stream they go to instead of the source's. */
   readonly stream: kinesis.IStream;
+}
+
+/** Limits of `multipart/form-data` bodies. */
+export interface MultipartOptions {
+  /**
+   * The most files one body may carry.
+   *
+   * @default 10
+   */
+  readonly maxFiles?: number;
+
+  /**
+   * The largest file.
+   *
+   * @default - the source's maxBodySize
+   */
+  readonly maxFileSize?: Size;
+
+  /**
+   * The most non-file fields.
+   *
+   * @default 100
+   */
+  readonly maxFields?: number;
+
+  /**
+   * The largest field value.
+   *
+   * @default Size.kibibytes(64)
+   */
+  readonly maxFieldSize?: Size;
 }
 
 /** Properties of a {@link WebhookStreamSource}. */
@@ -69,6 +104,38 @@ export interface WebhookStreamSourceProps {
    * @default false
    */
   readonly apiKeyRequired?: boolean;
+
+  /**
+   * Validate each event against a pinned JSON Schema, compiled at synth time. Strict answers 400
+   * with the failing path; quarantine sends invalid events to `quarantineStream` with the reason,
+   * counts them (`metricQuarantined()`) and raises an alarm, while valid events go on.
+   *
+   * @default - events are not validated against a schema
+   */
+  readonly payloadValidation?: PayloadValidation;
+
+  /**
+   * Where quarantined events go, with `payloadValidation` in quarantine mode.
+   *
+   * @default - a new on-demand stream, encrypted at rest, when quarantine mode needs one
+   */
+  readonly quarantineStream?: kinesis.IStream;
+
+  /**
+   * Where events too large for a Kinesis record (1 MiB) go, and files uploaded as
+   * `multipart/form-data`; the record carries a `payloadRef` instead of the bytes.
+   *
+   * @default - no claim check: such events are answered 413, and multipart bodies 415
+   */
+  readonly claimCheck?: ClaimCheck;
+
+  /**
+   * Limits of `multipart/form-data` bodies. Multipart bodies are accepted only with a
+   * `claimCheck`, where their files go.
+   *
+   * @default - the defaults of MultipartOptions, when claimCheck is set
+   */
+  readonly multipart?: MultipartOptions;
 
   /**
    * Drop repeated deliveries of an event: the first is written, repeats are answered 202.
@@ -181,12 +248,16 @@ export interface WebhookStreamSourceProps {
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** The prebundled handler folder shipped in the package (built by `npm run bundle`). */
-function handlerAsset(name: string): lambda.Code {
+function handlerDir(name: string): string {
   const dir = path.join(__dirname, '..', 'assets', name);
   if (!existsSync(path.join(dir, 'index.js'))) {
     throw new Error(`cdk-webhook-ingress: the ${name} handler bundle is missing at ${dir}; run 'npm run bundle'`);
   }
-  return lambda.Code.fromAsset(dir);
+  return dir;
+}
+
+function handlerAsset(name: string): lambda.Code {
+  return lambda.Code.fromAsset(handlerDir(name));
 }
 
 /**
@@ -215,11 +286,23 @@ export class WebhookStreamSource extends Construct {
   /** The table that remembers delivered event ids, with deduplication on. */
   public readonly dedupTable?: dynamodb.ITable;
 
+  /** The stream that receives quarantined events, with payload validation in quarantine mode. */
+  public readonly quarantineStream?: kinesis.IStream;
+
+  /** The alarm that fires when any event is quarantined, with quarantine mode on. */
+  public readonly quarantineAlarm?: cloudwatch.Alarm;
+
+  /** The bucket that receives oversize payloads and uploaded files, with a claim check. */
+  public readonly payloadBucket?: s3.IBucket;
+
   /** The function that verifies, parses and writes each request. */
   public readonly ingestFunction: lambda.IFunction;
 
   /** The full URL that senders POST to. */
   public readonly webhookUrl: string;
+
+  /** The name in every record's `source`, and the `service` dimension of its metrics. */
+  public readonly sourceName: string;
 
   constructor(scope: Construct, id: string, props: WebhookStreamSourceProps) {
     super(scope, id);
@@ -265,6 +348,34 @@ export class WebhookStreamSource extends Construct {
       }
     });
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const validation = props.payloadValidation?._bind(owner);
+    if (props.quarantineStream !== undefined && validation?.config.mode !== 'quarantine') {
+      throw new Error(`${owner}: quarantineStream is only used with payloadValidation in quarantine mode, such as PayloadValidation.quarantine(schema)`);
+    }
+    if (props.multipart !== undefined && props.claimCheck === undefined) {
+      throw new Error(`${owner}: multipart needs a claimCheck, where uploaded files go; add claimCheck: ClaimCheck.s3()`);
+    }
+    const multipartLimits = props.claimCheck === undefined ? undefined : {
+      maxFiles: props.multipart?.maxFiles ?? 10,
+      maxFields: props.multipart?.maxFields ?? 100,
+      maxFieldBytes: (props.multipart?.maxFieldSize ?? Size.kibibytes(64)).toBytes(),
+      maxFileBytes: props.multipart?.maxFileSize?.toBytes() ?? maxBodyBytes,
+    };
+    if (multipartLimits !== undefined) {
+      for (const [name, value] of Object.entries(multipartLimits)) {
+        if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < 1)) {
+          throw new Error(`${owner}: multipart ${name} must be a whole number of at least 1, got ${value}`);
+        }
+      }
+      if (!Token.isUnresolved(multipartLimits.maxFileBytes) && multipartLimits.maxFileBytes > maxBodyBytes) {
+        throw new Error(`${owner}: multipart maxFileSize (${multipartLimits.maxFileBytes} bytes) is larger than maxBodySize (${maxBodyBytes} bytes), so it could never be reached; lower it or raise maxBodySize`);
+      }
+    }
+    if (props.claimCheck === undefined && !Token.isUnresolved(maxBodyBytes) && maxBodyBytes > 1024 * 1024) {
+      Annotations.of(this).addWarningV2('cdk-webhook-ingress:bodyLargerThanRecord', `${owner}: maxBodySize is ${maxBodyBytes} bytes, but without a claimCheck one event must fit in a 1 MiB Kinesis record; a larger single event gets 413. Add claimCheck: ClaimCheck.s3() to accept it.`);
+    }
+    const claimCheck = props.claimCheck?._bind(this, owner);
+    this.payloadBucket = claimCheck?.bucket;
     const dedup = props.deduplication?._bind(this, owner);
     this.dedupTable = dedup?.table;
     this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });
@@ -275,6 +386,15 @@ export class WebhookStreamSource extends Construct {
       encryption: kinesis.StreamEncryption.MANAGED,
     });
     this.stream = stream;
+    let quarantineStream: kinesis.IStream | undefined;
+    if (validation?.config.mode === 'quarantine') {
+      quarantineStream = props.quarantineStream ?? new kinesis.Stream(this, 'QuarantineStream', {
+        streamMode: kinesis.StreamMode.ON_DEMAND,
+        encryption: kinesis.StreamEncryption.MANAGED,
+        retentionPeriod: Duration.days(7),
+      });
+    }
+    this.quarantineStream = quarantineStream;
 
     // The handler: its own role and log group, so it holds exactly the permissions below.
     const logGroup = new logs.LogGroup(this, 'IngestLogs', { retention: logRetention });
@@ -306,6 +426,21 @@ export class WebhookStreamSource extends Construct {
       maxBatchRecords: maxBatchEvents,
       backpressure,
       dedup: dedup === undefined ? undefined : { tableName: dedup.table.tableName, ttlSeconds: dedup.ttlSeconds, leaseSeconds: dedup.leaseSeconds },
+      payloadValidation: validation?.config,
+      quarantineStreamName: quarantineStream?.streamName,
+      claimCheck: claimCheck === undefined ? undefined : {
+        bucket: claimCheck.bucket.bucketName,
+        prefix: claimCheck.prefix,
+        ...(claimCheck.bucket.encryptionKey === undefined ? {} : { kmsKeyId: claimCheck.bucket.encryptionKey.keyArn }),
+      },
+      multipart: multipartLimits === undefined ? undefined : {
+        maxParts: multipartLimits.maxFiles + multipartLimits.maxFields,
+        maxFields: multipartLimits.maxFields,
+        maxFieldBytes: multipartLimits.maxFieldBytes,
+        maxFiles: multipartLimits.maxFiles,
+        maxFileBytes: multipartLimits.maxFileBytes,
+        maxTotalFileBytes: maxBodyBytes,
+      },
     };
 
     const fn = new lambda.Function(this, 'Ingest', {
@@ -313,7 +448,8 @@ export class WebhookStreamSource extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: handlerAsset('ingest'),
+      // With pinned schemas, their compiled module ships beside the prebundled handler.
+      code: validation === undefined ? handlerAsset('ingest') : lambda.Code.fromAsset(stageHandlerAsset(handlerDir('ingest'), validation.files)),
       memorySize: 256,
       // Under API Gateway's 29 s integration timeout, and above the retry budget plus one call.
       timeout: Duration.seconds(28),
@@ -332,9 +468,13 @@ export class WebhookStreamSource extends Construct {
     });
 
     // Least privilege: put records on this stream, read this secret, nothing else.
-    for (const target of [stream, ...routes.map((r) => r.stream)]) {
+    for (const target of [stream, ...routes.map((r) => r.stream), ...(quarantineStream ? [quarantineStream] : [])]) {
       target.grant(fn, 'kinesis:PutRecords');
       target.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
+    }
+    if (claimCheck !== undefined) {
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [claimCheck.bucket.arnForObjects(`${claimCheck.prefix}*`)] });
+      claimCheck.bucket.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
     }
     if (dedup !== undefined) {
       dedup.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
@@ -352,5 +492,32 @@ export class WebhookStreamSource extends Construct {
     // header, before any Lambda runs, with the same 401 JSON shape the handler uses.
     this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired });
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
+    this.sourceName = config.source;
+
+    if (quarantineStream !== undefined) {
+      this.quarantineAlarm = this.metricQuarantined().createAlarm(this, 'QuarantineAlarm', {
+        alarmDescription: `Events of ${this.node.path} failed their pinned schema and went to the quarantine stream`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+  }
+
+  /**
+   * The number of events quarantined for failing their pinned schema.
+   *
+   * Statistic: Sum. Period: 5 minutes.
+   */
+  public metricQuarantined(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'CdkWebhookIngress',
+      metricName: 'QuarantinedEvents',
+      dimensionsMap: { service: this.sourceName },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
+    });
   }
 }

@@ -1,17 +1,23 @@
 // The stream source's Lambda entry point: wiring only. The request path lives in ../shared/ingest.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ClaimCheckStore } from '../shared/claim-check';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../shared/config';
 import { DedupStore } from '../shared/dedup';
 import { createIngestHandler } from '../shared/ingest';
 import { createJwtVerifier } from '../shared/jwt';
 import { KinesisWriter } from '../shared/kinesis-writer';
+import { loadPayloadValidator } from '../shared/schema';
 import { SecretCache, secretsManagerFetcher } from '../shared/secrets';
 
 const logger = new Logger();
+const metrics = new Metrics({ namespace: 'CdkWebhookIngress' });
+let metricsPending = false;
 const config = parseIngestConfig(process.env[CONFIG_ENV_VAR]);
 
 // HTTP/1.1 with short timeouts; the writer owns retries, inside the request's budget.
@@ -24,10 +30,22 @@ const secretsManager = new SecretsManagerClient({
   requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000 }),
 });
 
-export const handler = createIngestHandler({
+const ingest = createIngestHandler({
   config,
   logger,
   jwt: config.auth.kind === 'jwt' ? createJwtVerifier(config.auth) : undefined,
+  // The schemas were compiled at synth into a module beside this file.
+  validator: config.payloadValidation === undefined ? undefined : loadPayloadValidator(__dirname, config.payloadValidation),
+  metrics: {
+    quarantined: (count) => {
+      metrics.addMetric('QuarantinedEvents', MetricUnit.Count, count);
+      metricsPending = true;
+    },
+  },
+  payloadStore: config.claimCheck === undefined ? undefined : new ClaimCheckStore(new S3Client({
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 10_000 }),
+  }), config.claimCheck),
   dedup: config.dedup === undefined ? undefined : new DedupStore(new DynamoDBClient({
     maxAttempts: 2,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 2_000 }),
@@ -45,3 +63,13 @@ export const handler = createIngestHandler({
     retryBudgetMs: config.backpressure.retryBudgetMs,
   }),
 });
+
+export const handler: typeof ingest = async (event) => {
+  try {
+    return await ingest(event);
+  } finally {
+    // EMF: one log line with the request's metrics, when it recorded any.
+    if (metricsPending) metrics.publishStoredMetrics();
+    metricsPending = false;
+  }
+};

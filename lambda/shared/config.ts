@@ -6,6 +6,8 @@
  * that lib/ can import its types and constants.
  */
 
+import type { PayloadValidationConfig } from './schema-runtime';
+
 /** Bumped whenever the document changes shape. A handler refuses any other version. */
 export const INGEST_CONFIG_VERSION = 1;
 
@@ -218,6 +220,10 @@ export interface IngestConfig {
     readonly maxFileBytes: number;
     readonly maxTotalFileBytes: number;
   };
+  /** Pinned JSON Schemas. Absent: events are not validated. */
+  readonly payloadValidation?: PayloadValidationConfig;
+  /** Where quarantined events go, with `payloadValidation` in quarantine mode. */
+  readonly quarantineStreamName?: string;
   /** Dedup on the event id, in a DynamoDB table with a TTL. Absent: every delivery is written. */
   readonly dedup?: {
     readonly tableName: string;
@@ -395,6 +401,9 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   if (doc.multipart !== undefined) {
     if (!isObject(doc.multipart) || doc.claimCheck === undefined) throw new ConfigError('multipart must be an object, and needs claimCheck');
     for (const key of ['maxParts', 'maxFields', 'maxFieldBytes', 'maxFiles', 'maxFileBytes', 'maxTotalFileBytes']) requirePositiveInt(doc.multipart, key, 'multipart');
+  }
+  if (isObject(doc.payloadValidation) && doc.payloadValidation.mode === 'quarantine') {
+    requireString(doc, 'quarantineStreamName', 'config');
   }
   if (doc.dedup !== undefined) {
     if (!isObject(doc.dedup)) throw new ConfigError('dedup must be an object');

@@ -24,7 +24,14 @@ export interface Envelope {
   readonly payload?: JsonObject;
   /** Where the event's bytes are in S3, when it was too large for a record (claim check). */
   readonly payloadRef?: PayloadRef;
+  /** Why the event is in the quarantine stream: its schema violations (paths and rules, never values). */
+  readonly quarantine?: { readonly reason: string; readonly violations: readonly { readonly path: string; readonly message: string }[] };
 }
+
+/** Checks one event against its pinned schema. */
+export type EventCheck = (type: string | null, event: JsonObject, index: number) =>
+  | { readonly valid: true }
+  | { readonly valid: false; readonly reason: string; readonly violations: readonly { readonly path: string; readonly message: string }[] };
 
 /** Stores bytes that do not fit in a record; see ./claim-check. */
 export interface PayloadStore {
@@ -44,6 +51,8 @@ export interface EnvelopeResult {
   readonly records: readonly OutgoingRecord[];
   /** Events left out because their type is not allowed. */
   readonly ignored: number;
+  /** Records that go to the quarantine stream instead. */
+  readonly quarantined: number;
 }
 
 /** Resolves an RFC 6901 JSON pointer. Returns undefined when any step is missing. */
@@ -140,12 +149,14 @@ export async function buildRecords(
   body: ParsedBody,
   correlationId: string,
   store?: PayloadStore,
+  check?: EventCheck,
 ): Promise<EnvelopeResult> {
   const headers = allowlistedHeaders(request, config.headerAllowlist);
   const receivedAt = new Date(request.receivedAtMs).toISOString();
   const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
   const records: OutgoingRecord[] = [];
   let ignored = 0;
+  let quarantined = 0;
 
   for (const [index, event] of body.events.entries()) {
     const type = scalarText(rawField(config.metadata.type, request, event)) ?? null;
@@ -154,6 +165,7 @@ export async function buildRecords(
       continue;
     }
     const id = eventIdOf(config, request, event, index, body.isBatch);
+    const verdict = check?.(type, event, index) ?? { valid: true as const };
     let envelope: Envelope = {
       id,
       type,
@@ -165,6 +177,7 @@ export async function buildRecords(
       headers,
       contentType: body.contentType,
       payload: event,
+      ...(verdict.valid ? {} : { quarantine: { reason: verdict.reason, violations: verdict.violations } }),
     };
     const keyValue = config.partitionKey === undefined ? id : scalarText(rawField(config.partitionKey, request, event)) ?? id;
     const partitionKey = toPartitionKey(keyValue);
@@ -188,8 +201,10 @@ export async function buildRecords(
         `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
       );
     }
-    const streamName = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
+    const routed = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
+    const streamName = verdict.valid ? routed : config.quarantineStreamName as string;
+    if (!verdict.valid) quarantined += 1;
     records.push({ envelope, streamName, partitionKey, data });
   }
-  return { records, ignored };
+  return { records, ignored, quarantined };
 }

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import type { IngestConfig } from './config';
 import type { DedupStore } from './dedup';
-import { buildRecords, eventIdOf, type OutgoingRecord, type PayloadStore } from './envelope';
+import { buildRecords, eventIdOf, type EventCheck, type OutgoingRecord, type PayloadStore } from './envelope';
 import {
   DeliveryInProgressError,
   DependencyUnavailableError,
@@ -16,6 +16,7 @@ import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, ty
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseMultipart } from './multipart';
 import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from './parse';
+import { describeViolations, SchemaViolationError, validateEvent, type PayloadValidator } from './schema';
 
 /** The slice of Powertools' Logger the pipeline uses. Attributes never hold a body or a secret. */
 export interface IngestLogger {
@@ -30,6 +31,10 @@ export interface IngestDependencies {
   /** Required when the source's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
+  /** Required when the source pins a schema. */
+  readonly validator?: PayloadValidator;
+  /** Counts what the source quarantined, for the alarm. */
+  readonly metrics?: { quarantined(count: number): void };
   /** Required when the source has a claim check. */
   readonly payloadStore?: PayloadStore;
   /** Required when the source dedups. */
@@ -89,6 +94,19 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
 
   const dedupKey = (id: string) => `${config.source}#${id}`;
 
+  // Strict: the first invalid event fails the request (400) before anything is written.
+  // Quarantine: invalid events go to the quarantine stream with their violations; valid ones go on.
+  const validator = deps.validator;
+  const check: EventCheck | undefined = validator === undefined || config.payloadValidation === undefined ? undefined : (() => {
+    const strict = config.payloadValidation.mode === 'strict';
+    return (type, event, index) => {
+      const result = validateEvent(validator, type, event);
+      if (result.valid) return result;
+      if (strict) throw new SchemaViolationError(result.errors, index);
+      return { valid: false, reason: describeViolations(result.errors), violations: result.errors };
+    };
+  })();
+
   /**
    * A `multipart/form-data` body is one event: its fields, and a `files` list whose bytes went to
    * the payload store. Any other body is read by `parseBody`.
@@ -128,7 +146,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       logger.info('answered url_verification', log);
       return jsonResponse(200, { challenge }, { 'X-Correlation-Id': correlationId });
     }
-    const { records, ignored } = await buildRecords(config, request, body, correlationId, deps.payloadStore);
+    const { records, ignored, quarantined } = await buildRecords(config, request, body, correlationId, deps.payloadStore, check);
 
     // Several events of one request with the same id are one event.
     const seen = new Set<string>();
@@ -177,11 +195,13 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       }));
     }
     const duplicates = records.length - toWrite.length;
+    if (quarantined > 0) deps.metrics?.quarantined(quarantined);
     logger.info('accepted', {
       ...log,
       accepted: records.length,
       written: toWrite.length,
       duplicates,
+      quarantined,
       ignored,
       calls: report.calls,
       retried: report.retried,
@@ -189,7 +209,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     const ids = records.map((r) => r.envelope.id);
     return jsonResponse(
       202,
-      { accepted: records.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(ignored > 0 ? { ignored } : {}) },
+      { accepted: records.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(quarantined > 0 ? { quarantined } : {}), ...(ignored > 0 ? { ignored } : {}) },
       { 'X-Correlation-Id': correlationId },
     );
   }

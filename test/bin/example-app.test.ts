@@ -100,11 +100,14 @@ describe('example app, end to end against kinesalite', () => {
   }
 
   /** Loads a source's bundled handler as Lambda would, with the environment from the template. */
-  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string, dynamo?: LocalDynamoDb): Promise<{ invoke: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>; streamName: string }> {
+  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string, dynamo?: LocalDynamoDb): Promise<{ invoke: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>; streamName: string; quarantineStreamName: string }> {
     const fn = template.Resources[logicalId('AWS::Lambda::Function', `${source}Ingest`)].Properties;
     const streamLogicalId = logicalId('AWS::Kinesis::Stream', `${source}Stream`);
     const secretLogicalId = logicalId('AWS::SecretsManager::Secret', { Stripe: 'StripeSigningSecret', Orders: 'OrdersSigningSecret', GitHub: 'GitHubWebhookSecret' }[source] as string);
     const tableLogicalId = dynamo === undefined ? undefined : logicalId('AWS::DynamoDB::Table', `${source}DedupTable`);
+    const quarantineLogicalId = Object.keys(template.Resources).find((id) => id.startsWith(`${source}QuarantineStream`));
+    const quarantineStreamName = `${source.toLowerCase()}-quarantine-${deployments + 1}`;
+    if (quarantineLogicalId !== undefined) await kinesis.createStream(quarantineStreamName, 1);
     const tableName = `${source.toLowerCase()}-dedup-${deployments + 1}`;
     if (dynamo !== undefined) await dynamo.createDedupTable(tableName);
     const streamName = `${source.toLowerCase()}-e2e-${++deployments}`;
@@ -114,6 +117,7 @@ describe('example app, end to end against kinesalite', () => {
       if (id === streamLogicalId) return streamName;
       if (id === secretLogicalId) return secretArn;
       if (id === tableLogicalId) return tableName;
+      if (id === quarantineLogicalId) return quarantineStreamName;
       throw new Error(`unexpected reference ${id}`);
     }) as Record<string, string>;
     const assetHash = String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
@@ -136,7 +140,7 @@ describe('example app, end to end against kinesalite', () => {
       mod = require(join(assetDir, 'index.js'));
     });
     expect(fn.Handler).toBe('index.handler');
-    return { invoke: mod!.handler, streamName };
+    return { invoke: mod!.handler, streamName, quarantineStreamName };
   }
 
   /** Runs fn while capturing everything written to stdout and stderr (Powertools logs there). */
@@ -301,5 +305,23 @@ describe('example app, end to end against kinesalite', () => {
     } finally {
       await dynamo.stop();
     }
+  });
+
+  test('Stripe: the pinned checkout schema ships in the asset; a drifted event is quarantined and counted in EMF', async () => {
+    const { invoke, streamName, quarantineStreamName } = await deployedHandler('Stripe', STRIPE_SECRET_ARN);
+    const now = Math.floor(Date.now() / 1000);
+    // The vendor drifted: customer_email is gone.
+    const body = JSON.stringify({ id: 'evt_drift', object: 'event', type: 'checkout.session.completed', created: now, data: { object: { id: 'cs_test_2', amount_total: 500 } } });
+    const { result: response, output } = await capturingOutput(() => invoke(apiGatewayEvent(body, {
+      headers: { 'Content-Type': 'application/json', 'Stripe-Signature': stripeSignature(STRIPE_SECRET, body, now) },
+    })));
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body)).toMatchObject({ accepted: 1, quarantined: 1 });
+    expect(await kinesis.readAll(streamName)).toHaveLength(0);
+    const [quarantined] = await kinesis.readAll(quarantineStreamName);
+    expect(decode(quarantined)).toMatchObject({ id: 'evt_drift', quarantine: { violations: [{ path: '/data/object/customer_email', message: 'is required' }] } });
+    // Powertools Metrics writes the count as an EMF line, which the alarm's metric reads.
+    const emf = output.split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toEqual([expect.objectContaining({ QuarantinedEvents: 1, service: 'Stripe' })]);
   });
 });

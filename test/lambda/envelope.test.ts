@@ -63,7 +63,7 @@ describe('buildRecords', () => {
     expect(kept.records[0].envelope.headers).toEqual({ 'x-github-delivery': headers['x-github-delivery'], 'x-github-event': 'push' });
 
     const ignored = await build(config, '{"zen":"Keep it logically awesome."}', { ...headers, 'x-github-event': 'ping' });
-    expect(ignored).toEqual({ records: [], ignored: 1 });
+    expect(ignored).toEqual({ records: [], ignored: 1, quarantined: 0 });
   });
 
   test('a header id is suffixed with the index for each event of a batch', async () => {

@@ -20,7 +20,7 @@ describe('WebhookAuth presets', () => {
       signedContent: '{timestamp}.{body}',
       toleranceSeconds: 300,
     });
-    expect(binding.metadata).toEqual({ id: { jsonPointer: '/id' }, type: { jsonPointer: '/type' }, timestamp: { jsonPointer: '/created' } });
+    expect(binding.metadata).toEqual({ id: { jsonPointer: '/id' }, type: { jsonPointer: '/type' }, timestamp: { jsonPointer: '/created' }, account: { jsonPointer: '/account' } });
     expect(WebhookAuth.stripe(secret, { tolerance: Duration.minutes(10) })._bind('X').config).toMatchObject({ toleranceSeconds: 600 });
   });
 

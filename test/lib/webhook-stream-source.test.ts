@@ -6,7 +6,8 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/shared/config';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import { BackpressurePolicy, Deduplication, WebhookAuth, WebhookGateway, WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib';
+import { BackpressurePolicy, ClaimCheck, Deduplication, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib';
+import * as fs from 'node:fs';
 import { resolveCfn } from '../support/cfn';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/webhook-AbCdEf';
@@ -284,6 +285,67 @@ describe('WebhookStreamSource', () => {
         .toThrow(/WebhookStreamSource 'Test\/Stripe': deduplication retention must be whole seconds between 1 hour and 35 days, got 5 minutes/);
       expect(() => stripeSource(newStack(), { deduplication: Deduplication.byEventId({ lease: Duration.hours(1) }) }))
         .toThrow(/deduplication lease must be whole seconds between 10 seconds and 15 minutes, got 1 hour/);
+    });
+  });
+
+  describe('payloads', () => {
+    const schema = PayloadSchema.fromObject({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } });
+
+    test('a pinned schema ships compiled beside the handler, and its config reaches the handler', () => {
+      const stack = newStack();
+      stripeSource(stack, { payloadValidation: PayloadValidation.strict(schema) });
+      const assembly = (stack.node.root as App).synth();
+      const template = Template.fromStack(stack);
+      const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as { Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, unknown> } } };
+      const config = parseIngestConfig(resolveCfn(fn.Properties.Environment.Variables[CONFIG_ENV_VAR], () => 'x') as string);
+      expect(config.payloadValidation).toMatchObject({ mode: 'strict', module: 'payload-schemas.js' });
+      const manifest = JSON.parse(fs.readFileSync(`${assembly.directory}/${stack.artifactId}.assets.json`, 'utf8')) as { files: Record<string, { source: { path: string } }> };
+      const assetDir = `${assembly.directory}/${manifest.files[fn.Properties.Code.S3Key.replace(/\.zip$/, '')].source.path}`;
+      expect(fs.readdirSync(assetDir).sort()).toEqual(['index.js', 'payload-schemas.js']);
+    });
+
+    test('quarantine mode adds a quarantine stream the handler may write, and an alarm on the count', () => {
+      const stack = newStack();
+      const source = stripeSource(stack, { payloadValidation: PayloadValidation.quarantine(schema) });
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::Kinesis::Stream', 2);
+      expect(source.quarantineStream).toBeDefined();
+      expect(policyStatements(template)).toContainEqual({ Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StripeQuarantineStream/), 'Arn'] } });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'CdkWebhookIngress',
+        MetricName: 'QuarantinedEvents',
+        Dimensions: [{ Name: 'service', Value: 'Stripe' }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    test('a claim check creates a private bucket and grants PutObject under its prefix only', () => {
+      const stack = newStack();
+      const source = stripeSource(stack, { claimCheck: ClaimCheck.s3({ prefix: 'stripe/' }) });
+      const template = Template.fromStack(stack);
+      expect(source.payloadBucket).toBeDefined();
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      });
+      expect(policyStatements(template)).toContainEqual({
+        Action: 's3:PutObject',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^StripePayloadBucket/), 'Arn'] }, '/stripe/*']] },
+      });
+    });
+
+    test('fails when settings cannot work together', () => {
+      expect(() => stripeSource(newStack(), { multipart: { maxFiles: 3 } })).toThrow(/multipart needs a claimCheck, where uploaded files go/);
+      expect(() => stripeSource(newStack(), { quarantineStream: kinesis.Stream.fromStreamArn(newStack(), 'Q', 'arn:aws:kinesis:eu-west-1:111111111111:stream/q') }))
+        .toThrow(/quarantineStream is only used with payloadValidation in quarantine mode/);
+      expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3(), multipart: { maxFileSize: Size.mebibytes(2) } }))
+        .toThrow(/multipart maxFileSize \(2097152 bytes\) is larger than maxBodySize \(1048576 bytes\)/);
+      expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3({ prefix: '../x' }) })).toThrow(/claim check prefix must be/);
     });
   });
 });
