@@ -76,3 +76,21 @@ test('the README form record is what the handler builds for the README form requ
   const { records } = await buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
   expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
 });
+
+test('the README orders record is what the handler builds for the README batch', async () => {
+  const shown = JSON.parse(blockAfter('record:orders')) as Record<string, unknown>;
+  const body = /BODY='(\[[\s\S]*?\])'/.exec(readme)![1];
+  const request = fromApiGatewayEvent(apiGatewayEvent(body, {
+    headers: { 'Content-Type': 'application/json' },
+    requestTimeEpoch: Date.parse(String(shown.receivedAt)),
+  }), 0);
+  const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'X-Orders-Signature' }), {
+    source: 'Orders',
+    metadata: { id: { jsonPointer: '/orderId' }, type: { jsonPointer: '/kind' }, timestamp: { jsonPointer: '/at' } },
+    partitionKey: { jsonPointer: '/account' },
+  });
+  const { records } = await buildRecords(config, request, parseBody(request, 10), String(shown.correlationId));
+  expect(records.map((r) => r.partitionKey)).toEqual(['acct-7', 'acct-7']);
+  expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(shown);
+  expect(readme).toContain(`partition key \`${records[0].partitionKey}\``);
+});

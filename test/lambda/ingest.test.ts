@@ -14,7 +14,7 @@ import { WebhookAuth } from '../../lib';
 import { FaultProxy } from '../support/fault-proxy';
 import { clientFor, decode, LocalKinesis } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
-import { apiGatewayEvent, githubSignature, stripeSignature } from '../support/signers';
+import { apiGatewayEvent, githubSignature, stripeSignature, twilioSignature } from '../support/signers';
 
 const STRIPE_SECRET = 'whsec_unit_test_secret_value_0123456789';
 const GITHUB_SECRET = 'gh-webhook-secret-value-9876543210';
@@ -151,6 +151,27 @@ describe('ingest handler', () => {
     expect(await ids(tracks)).toEqual(['evt_0', 'evt_3']);
     expect(await ids(identities)).toEqual(['evt_1', 'evt_4']);
     expect(await ids(streamName)).toEqual(['evt_2']);
+  });
+
+  test('202: a Twilio form, verified over the URL and its sorted parameters, lands as one record', async () => {
+    const streamName = `twilio-${++streams}`;
+    await kinesis.createStream(streamName, 1);
+    const handler = createIngestHandler({
+      config: ingestConfig((s) => WebhookAuth.twilio(s), { streamName, source: 'twilio' }),
+      logger, now: () => NOW_MS,
+      secrets: { get: async () => ['twilio-auth-token'] },
+      writer: new KinesisWriter(kinesis.client, { streamName, maxAttempts: 2, retryBudgetMs: 500 }),
+    });
+    const params: [string, string][] = [['MessageSid', 'SM1'], ['Body', 'Hi there'], ['MediaUrl0', 'https://a/1'], ['MediaUrl0', 'https://a/2']];
+    const body = new URLSearchParams(params).toString();
+    const signature = twilioSignature('twilio-auth-token', 'https://hooks.example.com/prod/sms', params);
+    const send = (sig: string) => handler(apiGatewayEvent(body, { path: '/sms', headers: {
+      Host: 'hooks.example.com', 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig, 'I-Twilio-Idempotency-Token': 'tok-1',
+    } }));
+    expect((await send(signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).statusCode).toBe(401);
+    expect((await send(signature)).statusCode).toBe(202);
+    const [record] = await kinesis.readAll(streamName);
+    expect(decode(record)).toMatchObject({ id: 'tok-1', contentType: 'application/x-www-form-urlencoded', payload: { MessageSid: 'SM1', Body: 'Hi there', MediaUrl0: ['https://a/1', 'https://a/2'] } });
   });
 
   test('202 with nothing written: a GitHub event type that is not allowed', async () => {
