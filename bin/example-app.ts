@@ -38,6 +38,8 @@ export class WebhookIngressExampleStack extends Stack {
       payloadValidation: PayloadValidation.quarantineByEventType({
         'checkout.session.completed': PayloadSchema.fromFile(path.join(__dirname, 'schemas', 'stripe-checkout-session-completed.json')),
       }),
+      // Never in a log line, even if something quotes it.
+      redactPaths: ['/data/object/customer_email'],
     });
 
     // GitHub: only the events this team consumes. GitHub signs no timestamp, so repeated

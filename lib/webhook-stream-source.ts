@@ -199,6 +199,16 @@ export interface WebhookStreamSourceProps {
   readonly routes?: EventRoute[];
 
   /**
+   * JSON pointers into each event, such as `/data/object/customer_email`, whose values are
+   * scrubbed from every log line of the request. The handler logs no payload by design; this also
+   * keeps those values out of anything that quotes them anyway, such as an unexpected error's
+   * message. Values shorter than 4 characters are left alone.
+   *
+   * @default - none
+   */
+  readonly redactPaths?: string[];
+
+  /**
    * Request headers copied into each record's `headers`. Credentials and signatures
    * (`Authorization`, `Cookie`, `Stripe-Signature`, `X-Hub-Signature-256`, ...) are never copied,
    * and naming one fails synthesis.
@@ -341,6 +351,10 @@ export class WebhookStreamSource extends Construct {
     if (props.allowedEventTypes !== undefined && props.allowedEventTypes.length === 0) {
       throw new Error(`${owner}: allowedEventTypes is empty, so every event would be dropped; omit it to keep every type`);
     }
+    const badPointers = (props.redactPaths ?? []).filter((p) => !Token.isUnresolved(p) && !p.startsWith('/'));
+    if (badPointers.length > 0) {
+      throw new Error(`${owner}: redactPaths must be JSON pointers such as '/data/object/customer_email', got '${badPointers.join("', '")}'`);
+    }
     const routes = props.routes ?? [];
     routes.forEach((route, i) => {
       if (route.eventTypes.length === 0) {
@@ -419,6 +433,7 @@ export class WebhookStreamSource extends Construct {
         account: auth.metadata.account,
       },
       partitionKey: props.partitionKey?._toConfig(),
+      redactPaths: props.redactPaths === undefined ? undefined : [...props.redactPaths],
       routes: routes.length === 0 ? undefined : routes.map((r) => ({ eventTypes: [...r.eventTypes], streamName: r.stream.streamName })),
       allowedEventTypes: props.allowedEventTypes,
       headerAllowlist: forwardedHeaders,

@@ -185,6 +185,8 @@ export interface IngestConfig {
    * Webhooks: `webhook-id` falls back to `svix-id`). Lower-case.
    */
   readonly headerAliases?: Readonly<Record<string, string>>;
+  /** JSON pointers into each event whose values are scrubbed from every log line of the request. */
+  readonly redactPaths?: readonly string[];
   /** A handshake some senders make before delivering: Slack's `url_verification`. */
   readonly challenge?: 'slackUrlVerification';
   readonly metadata: {
@@ -382,6 +384,9 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   if (doc.headerAliases !== undefined && !(isObject(doc.headerAliases)
     && Object.entries(doc.headerAliases).every(([k, v]) => k === k.toLowerCase() && typeof v === 'string' && v === v.toLowerCase()))) {
     throw new ConfigError('headerAliases must map lower-case header names to lower-case header names');
+  }
+  if (doc.redactPaths !== undefined && !(Array.isArray(doc.redactPaths) && doc.redactPaths.every((p) => typeof p === 'string' && p.startsWith('/')))) {
+    throw new ConfigError('redactPaths must be a list of JSON pointers');
   }
   if (doc.challenge !== undefined) checkOneOf(doc.challenge, ['slackUrlVerification'], 'challenge');
   if (doc.allowedEventTypes !== undefined

@@ -15,6 +15,7 @@ import {
 import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, type WebhookRequest } from './http';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseMultipart } from './multipart';
+import { Redactor } from './redact';
 import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from './parse';
 import { describeViolations, SchemaViolationError, validateEvent, type PayloadValidator } from './schema';
 
@@ -89,7 +90,7 @@ export function slackChallenge(body: ParsedBody): string | undefined {
  * A 202 is only sent once every record of the request is in the stream.
  */
 export function createIngestHandler(deps: IngestDependencies): IngestHandler {
-  const { config, logger } = deps;
+  const { config } = deps;
   const now = deps.now ?? Date.now;
 
   const dedupKey = (id: string) => `${config.source}#${id}`;
@@ -135,12 +136,15 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     request: WebhookRequest,
     correlationId: string,
     log: Record<string, unknown>,
+    logger: IngestLogger,
+    redactor: Redactor,
   ): Promise<APIGatewayProxyResult> {
     if (request.rawBody.length > config.maxBodyBytes) {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this source accepts at most ${config.maxBodyBytes}`);
     }
     await authenticate(config.auth, request, now(), deps);
     const body = await readBody(request);
+    redactor.collect(body.events);
     const challenge = config.challenge === 'slackUrlVerification' ? slackChallenge(body) : undefined;
     if (challenge !== undefined) {
       logger.info('answered url_verification', log);
@@ -218,8 +222,10 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     const request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
     const correlationId = correlationIdOf(request);
     const base = { source: config.source, correlationId, bodyBytes: request.rawBody.length };
+    const redactor = new Redactor(config.redactPaths ?? []);
+    const logger = redactor.wrap(deps.logger);
     try {
-      return await ingest(request, correlationId, base);
+      return await ingest(request, correlationId, base, logger, redactor);
     } catch (error) {
       const response = errorResponse(error, correlationId);
       const attributes = { ...base, statusCode: response.statusCode, errorName: error instanceof Error ? error.name : typeof error };

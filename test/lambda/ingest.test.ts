@@ -276,6 +276,24 @@ describe('ingest handler', () => {
     expect(response.statusCode).toBe(503);
   });
 
+  test('configured fields are scrubbed even from an unexpected error that quotes them', async () => {
+    // GIVEN a bug that quotes a payload value in its error, and that field configured for redaction
+    const handler = createIngestHandler({
+      config: ingestConfig(stripePreset, { redactPaths: ['/data/object/id'] }),
+      logger,
+      now: () => NOW_MS,
+      secrets: { get: async () => [STRIPE_SECRET] },
+      writer: { write: async (records) => { throw new TypeError(`cannot bill ${(JSON.parse(records[0].data.toString()) as { payload: { data: { object: { id: string } } } }).payload.data.object.id}`); } },
+    });
+    // WHEN
+    const response = await handler(signedStripe(stripeEvent('evt_r').replace('"pi_1"', '"pi_1-secretvalue"')));
+    // THEN the stack is logged, scrubbed
+    expect(response.statusCode).toBe(500);
+    const line = logger.lines.find((l) => l.includes('unexpected error')) as string;
+    expect(line).toContain('cannot bill [REDACTED]');
+    expect(line).not.toContain('pi_1-secretvalue');
+  });
+
   test('500 without details for an unexpected failure', async () => {
     const handler = createIngestHandler({
       config: ingestConfig(stripePreset),

@@ -190,6 +190,11 @@ describe('WebhookStreamSource', () => {
         .toThrow(/forwardedHeaders must not include credentials or signatures, got 'authorization', 'stripe-signature'/);
     });
 
+    test('fails when a redact path is not a JSON pointer', () => {
+      expect(() => stripeSource(newStack(), { redactPaths: ['/data/object/email', 'data.object.card'] }))
+        .toThrow(/redactPaths must be JSON pointers such as '\/data\/object\/customer_email', got 'data.object.card'/);
+    });
+
     test('fails when allowedEventTypes is empty', () => {
       expect(() => stripeSource(newStack(), { allowedEventTypes: [] })).toThrow(/allowedEventTypes is empty/);
     });
