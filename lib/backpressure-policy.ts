@@ -1,6 +1,24 @@
 import { Duration } from 'aws-cdk-lib';
 import type { BackpressureConfig } from '../lambda/shared/config';
 
+/** @internal */
+export interface BackpressureBinding {
+  readonly config: BackpressureConfig;
+  /** The sample-or-shed policy's declared loss budget. */
+  readonly lossBudget?: number;
+}
+
+function checkRetries(owner: string, retryBudget: Duration, maxAttempts: number): { retryBudgetMs: number; maxAttempts: number } {
+  const retryBudgetMs = retryBudget.toMilliseconds({ integral: false });
+  if (retryBudgetMs < 100 || retryBudgetMs > 20_000 || !Number.isInteger(retryBudgetMs)) {
+    throw new Error(`${owner}: retryBudget must be between 100 milliseconds and 20 seconds, got ${retryBudget.toHumanString()}`);
+  }
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) {
+    throw new Error(`${owner}: maxAttempts must be a whole number between 1 and 20, got ${maxAttempts}`);
+  }
+  return { retryBudgetMs, maxAttempts };
+}
+
 /** Options for {@link BackpressurePolicy.rejectWith429}. */
 export interface RejectWith429Options {
   /**
@@ -28,6 +46,43 @@ export interface RejectWith429Options {
   readonly maxAttempts?: number;
 }
 
+/** Options for {@link BackpressurePolicy.sampleOrShed}. */
+export interface SampleOrShedOptions {
+  /**
+   * The share of events kept while the stream is under pressure, from 0 (shed whole requests) to
+   * less than 1. Which events are kept is decided by a hash of their id, so a redelivered event
+   * gets the same answer.
+   */
+  readonly keepFraction: number;
+
+  /**
+   * The share of events you accept to lose, over any 5-minute period: shed / (written + shed).
+   * An alarm (`lossBudgetAlarm`) fires when the loss goes over it. Between 0 and 1.
+   */
+  readonly lossBudget: number;
+
+  /**
+   * How long after a write that Kinesis throttled past the retry budget the source keeps sampling.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly pressureWindow?: Duration;
+
+  /**
+   * How long the handler may keep retrying throttled records before it sheds what is left.
+   *
+   * @default Duration.seconds(2)
+   */
+  readonly retryBudget?: Duration;
+
+  /**
+   * PutRecords attempts per call, the first one included. Between 1 and 20.
+   *
+   * @default 4
+   */
+  readonly maxAttempts?: number;
+}
+
 /**
  * What a stream source does when Kinesis throttles or fails.
  *
@@ -48,25 +103,47 @@ export class BackpressurePolicy {
       if (retryAfterSeconds < 1 || retryAfterSeconds > 3600 || !Number.isInteger(retryAfterSeconds)) {
         throw new Error(`${owner}: retryAfter must be a whole number of seconds between 1 second and 1 hour, got ${retryAfter.toHumanString()}`);
       }
-      const retryBudgetMs = retryBudget.toMilliseconds({ integral: false });
-      if (retryBudgetMs < 100 || retryBudgetMs > 20_000 || !Number.isInteger(retryBudgetMs)) {
-        throw new Error(`${owner}: retryBudget must be between 100 milliseconds and 20 seconds, got ${retryBudget.toHumanString()}`);
-      }
-      if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) {
-        throw new Error(`${owner}: maxAttempts must be a whole number between 1 and 20, got ${maxAttempts}`);
-      }
-      return { kind: 'rejectWith429', retryAfterSeconds, retryBudgetMs, maxAttempts };
+      return { config: { kind: 'rejectWith429', retryAfterSeconds, ...checkRetries(owner, retryBudget, maxAttempts) } };
     });
   }
 
-  private constructor(private readonly bindPolicy: (owner: string) => BackpressureConfig) {}
+  /**
+   * For telemetry where an approximate picture is worth more than every event: under pressure,
+   * keep a declared fraction of events and shed the rest, answering 202 for the sample.
+   *
+   * "Under pressure" starts when a write is still throttled after the retry budget: what is left
+   * of that request is shed, and for `pressureWindow` each request keeps only the events in the
+   * sample. Every request reports `WrittenEvents` and `ShedEvents` (EMF, namespace
+   * `CdkWebhookIngress`), and an alarm fires when the share shed over 5 minutes exceeds
+   * `lossBudget`. Never use it for events that must not be lost.
+   */
+  public static sampleOrShed(options: SampleOrShedOptions): BackpressurePolicy {
+    return new BackpressurePolicy((owner) => {
+      const { keepFraction, lossBudget } = options;
+      if (!(keepFraction >= 0 && keepFraction < 1)) {
+        throw new Error(`${owner}: keepFraction must be from 0 to less than 1 (0 sheds whole requests), got ${keepFraction}`);
+      }
+      if (!(lossBudget > 0 && lossBudget <= 1)) {
+        throw new Error(`${owner}: lossBudget must be more than 0 and at most 1, got ${lossBudget}`);
+      }
+      const pressureWindow = options.pressureWindow ?? Duration.seconds(30);
+      const pressureWindowMs = pressureWindow.toMilliseconds({ integral: false });
+      if (pressureWindowMs < 1000 || pressureWindowMs > 3_600_000 || !Number.isInteger(pressureWindowMs)) {
+        throw new Error(`${owner}: pressureWindow must be between 1 second and 1 hour, got ${pressureWindow.toHumanString()}`);
+      }
+      const { retryBudgetMs, maxAttempts } = checkRetries(owner, options.retryBudget ?? Duration.seconds(2), options.maxAttempts ?? 4);
+      return { config: { kind: 'sampleOrShed', keepFraction, pressureWindowMs, retryBudgetMs, maxAttempts }, lossBudget };
+    });
+  }
+
+  private constructor(private readonly bindPolicy: (owner: string) => BackpressureBinding) {}
 
   /**
    * Validates the options and returns the handler's configuration.
    *
    * @internal
    */
-  public _bind(owner: string): BackpressureConfig {
+  public _bind(owner: string): BackpressureBinding {
     return this.bindPolicy(owner);
   }
 }

@@ -302,6 +302,9 @@ export class WebhookStreamSource extends Construct {
   /** The alarm that fires when any event is quarantined, with quarantine mode on. */
   public readonly quarantineAlarm?: cloudwatch.Alarm;
 
+  /** The alarm that fires when the share shed exceeds the loss budget, with sample-or-shed. */
+  public readonly lossBudgetAlarm?: cloudwatch.Alarm;
+
   /** The bucket that receives oversize payloads and uploaded files, with a claim check. */
   public readonly payloadBucket?: s3.IBucket;
 
@@ -320,7 +323,8 @@ export class WebhookStreamSource extends Construct {
 
     // Validate everything before building anything.
     const auth = props.auth._bind(owner);
-    const backpressure = (props.backpressure ?? BackpressurePolicy.rejectWith429())._bind(owner);
+    const backpressureBinding = (props.backpressure ?? BackpressurePolicy.rejectWith429())._bind(owner);
+    const backpressure = backpressureBinding.config;
     const webhookPath = props.path ?? 'webhook';
     if (!Token.isUnresolved(webhookPath) && !WEBHOOK_PATH.test(webhookPath)) {
       throw new Error(`${owner}: path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${webhookPath}'`);
@@ -509,6 +513,21 @@ export class WebhookStreamSource extends Construct {
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
     this.sourceName = config.source;
 
+    if (backpressureBinding.lossBudget !== undefined) {
+      const loss = new cloudwatch.MathExpression({
+        expression: 'IF(written + shed > 0, shed / (written + shed), 0)',
+        usingMetrics: { written: this.metricWrittenEvents(), shed: this.metricShedEvents() },
+        label: 'Share of events shed',
+        period: Duration.minutes(5),
+      });
+      this.lossBudgetAlarm = loss.createAlarm(this, 'LossBudgetAlarm', {
+        alarmDescription: `${this.node.path} shed more than its loss budget (${backpressureBinding.lossBudget}) of events over 5 minutes`,
+        threshold: backpressureBinding.lossBudget,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
     if (quarantineStream !== undefined) {
       this.quarantineAlarm = this.metricQuarantined().createAlarm(this, 'QuarantineAlarm', {
         alarmDescription: `Events of ${this.node.path} failed their pinned schema and went to the quarantine stream`,
@@ -526,9 +545,31 @@ export class WebhookStreamSource extends Construct {
    * Statistic: Sum. Period: 5 minutes.
    */
   public metricQuarantined(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingressMetric('QuarantinedEvents', props);
+  }
+
+  /**
+   * Events written to the stream, reported by sources with the sample-or-shed policy.
+   *
+   * Statistic: Sum. Period: 5 minutes.
+   */
+  public metricWrittenEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingressMetric('WrittenEvents', props);
+  }
+
+  /**
+   * Events shed on purpose by the sample-or-shed policy.
+   *
+   * Statistic: Sum. Period: 5 minutes.
+   */
+  public metricShedEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.ingressMetric('ShedEvents', props);
+  }
+
+  private ingressMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: 'CdkWebhookIngress',
-      metricName: 'QuarantinedEvents',
+      metricName,
       dimensionsMap: { service: this.sourceName },
       statistic: cloudwatch.Stats.SUM,
       period: Duration.minutes(5),

@@ -41,6 +41,12 @@ const ingest = createIngestHandler({
       metrics.addMetric('QuarantinedEvents', MetricUnit.Count, count);
       metricsPending = true;
     },
+    // Both, on every request of a sample-or-shed source: the loss alarm divides one by the other.
+    sampled: (written, shed) => {
+      metrics.addMetric('WrittenEvents', MetricUnit.Count, written);
+      metrics.addMetric('ShedEvents', MetricUnit.Count, shed);
+      metricsPending = true;
+    },
   },
   payloadStore: config.claimCheck === undefined ? undefined : new ClaimCheckStore(new S3Client({
     maxAttempts: 2,

@@ -171,7 +171,17 @@ export interface RejectWith429Config {
   readonly retryBudgetMs: number;
 }
 
-export type BackpressureConfig = RejectWith429Config;
+export interface SampleOrShedConfig {
+  readonly kind: 'sampleOrShed';
+  /** The share of events kept while the stream is under pressure, 0 to 1; 0 sheds whole requests. */
+  readonly keepFraction: number;
+  /** How long after a throttled write the source keeps sampling. */
+  readonly pressureWindowMs: number;
+  readonly maxAttempts: number;
+  readonly retryBudgetMs: number;
+}
+
+export type BackpressureConfig = RejectWith429Config | SampleOrShedConfig;
 
 export interface IngestConfig {
   readonly version: number;
@@ -418,8 +428,14 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   }
   const bp = doc.backpressure;
   if (!isObject(bp)) throw new ConfigError('backpressure must be an object');
-  checkOneOf(bp.kind, ['rejectWith429'], 'backpressure.kind');
-  requirePositiveInt(bp, 'retryAfterSeconds', 'backpressure');
+  const policy = checkOneOf(bp.kind, ['rejectWith429', 'sampleOrShed'], 'backpressure.kind');
+  if (policy === 'rejectWith429') requirePositiveInt(bp, 'retryAfterSeconds', 'backpressure');
+  if (policy === 'sampleOrShed') {
+    if (typeof bp.keepFraction !== 'number' || !(bp.keepFraction >= 0 && bp.keepFraction < 1)) {
+      throw new ConfigError('backpressure.keepFraction must be a number from 0 to less than 1');
+    }
+    requirePositiveInt(bp, 'pressureWindowMs', 'backpressure');
+  }
   requirePositiveInt(bp, 'maxAttempts', 'backpressure');
   requirePositiveInt(bp, 'retryBudgetMs', 'backpressure');
   return doc as unknown as IngestConfig;

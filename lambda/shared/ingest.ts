@@ -16,6 +16,7 @@ import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, ty
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseMultipart } from './multipart';
 import { Redactor } from './redact';
+import { LoadShedder } from './shed';
 import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from './parse';
 import { describeViolations, SchemaViolationError, validateEvent, type PayloadValidator } from './schema';
 
@@ -34,8 +35,12 @@ export interface IngestDependencies {
   readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
   /** Required when the source pins a schema. */
   readonly validator?: PayloadValidator;
-  /** Counts what the source quarantined, for the alarm. */
-  readonly metrics?: { quarantined(count: number): void };
+  /** Counts what the source quarantined, wrote and shed, for the alarms. */
+  readonly metrics?: {
+    quarantined(count: number): void;
+    /** Sample-or-shed sources only: events written, and events shed, by one request. */
+    sampled?(written: number, shed: number): void;
+  };
   /** Required when the source has a claim check. */
   readonly payloadStore?: PayloadStore;
   /** Required when the source dedups. */
@@ -94,6 +99,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   const now = deps.now ?? Date.now;
 
   const dedupKey = (id: string) => `${config.source}#${id}`;
+  const shedder = config.backpressure.kind === 'sampleOrShed' ? new LoadShedder(config.backpressure, now) : undefined;
 
   // Strict: the first invalid event fails the request (400) before anything is written.
   // Quarantine: invalid events go to the quarantine stream with their violations; valid ones go on.
@@ -164,18 +170,26 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       toWrite = unique.filter((r) => claimed.has(dedupKey(r.envelope.id)));
     }
 
+    // Sample or shed: under pressure, only the sample is written; the rest is shed, on purpose.
+    let shed: readonly OutgoingRecord[] = [];
+    if (shedder?.underPressure()) {
+      shed = toWrite.filter((r) => !shedder.keeps(r.envelope.id));
+      toWrite = toWrite.filter((r) => shedder.keeps(r.envelope.id));
+    }
+
     const report: { calls: number; retried: number } = { calls: 0, retried: 0 };
-    if (toWrite.length > 0) {
+    const groups = [...groupByStream(toWrite)];
+    for (const [g, [streamName, group]] of groups.entries()) {
       try {
         // One stream after another, each in request order; routes send some types elsewhere.
-        for (const [streamName, group] of groupByStream(toWrite)) {
-          const written = await deps.writer.write(group, streamName);
-          report.calls += written.calls;
-          report.retried += written.retried;
-        }
+        const written = await deps.writer.write(group, streamName);
+        report.calls += written.calls;
+        report.retried += written.retried;
       } catch (error) {
-        if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
-        if (!(error instanceof StreamWriteFailure)) throw error;
+        if (!(error instanceof StreamWriteFailure)) {
+          if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
+          throw error;
+        }
         logger.warn('stream write failed', {
           ...log,
           reason: error.reason,
@@ -185,20 +199,34 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
           retried: error.report.retried,
           causeName: error.cause instanceof Error ? error.cause.name : undefined,
         });
+        if (error.reason === 'throttled' && shedder !== undefined) {
+          // Shed what is left instead of asking for a retry: the sender gets 202 for the sample.
+          shedder.notePressure();
+          const unwritten = new Set<OutgoingRecord>([...(error.unwritten as OutgoingRecord[]), ...groups.slice(g + 1).flatMap(([, rest]) => rest)]);
+          shed = [...shed, ...toWrite.filter((r) => unwritten.has(r))];
+          toWrite = toWrite.filter((r) => !unwritten.has(r));
+          break;
+        }
+        if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
         if (error.reason === 'throttled') {
-          throw new StreamThrottledError(config.backpressure.retryAfterSeconds, error.unwritten.length, { cause: error });
+          throw new StreamThrottledError(config.backpressure.kind === 'rejectWith429' ? config.backpressure.retryAfterSeconds : 1, error.unwritten.length, { cause: error });
         }
         throw new DependencyUnavailableError('the Kinesis stream', { cause: error });
       }
     }
-    if (claim !== undefined && claim.claimed.length > 0) {
+    if (claim !== undefined && shed.length > 0) {
+      // A shed event was never written: a redelivery of it may be.
+      await deps.dedup?.release(shed.map((r) => dedupKey(r.envelope.id)), claim.token);
+    }
+    if (shedder !== undefined) deps.metrics?.sampled?.(toWrite.length, shed.length);
+    if (claim !== undefined && toWrite.length > 0) {
       // The records are in the stream: a failure to remember that must not turn into an error answer.
-      await deps.dedup?.complete(claim.claimed, claim.token).catch((error: unknown) => logger.warn('could not mark ids delivered', {
+      await deps.dedup?.complete(toWrite.map((r) => dedupKey(r.envelope.id)), claim.token).catch((error: unknown) => logger.warn('could not mark ids delivered', {
         ...log,
         errorName: error instanceof Error ? error.name : typeof error,
       }));
     }
-    const duplicates = records.length - toWrite.length;
+    const duplicates = records.length - toWrite.length - shed.length;
     if (quarantined > 0) deps.metrics?.quarantined(quarantined);
     logger.info('accepted', {
       ...log,
@@ -206,14 +234,16 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       written: toWrite.length,
       duplicates,
       quarantined,
+      shed: shed.length,
       ignored,
       calls: report.calls,
       retried: report.retried,
     });
-    const ids = records.map((r) => r.envelope.id);
+    const shedIds = new Set(shed.map((r) => r.envelope.id));
+    const ids = records.map((r) => r.envelope.id).filter((id) => !shedIds.has(id));
     return jsonResponse(
       202,
-      { accepted: records.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(quarantined > 0 ? { quarantined } : {}), ...(ignored > 0 ? { ignored } : {}) },
+      { accepted: ids.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(quarantined > 0 ? { quarantined } : {}), ...(shed.length > 0 ? { shed: shed.length } : {}), ...(ignored > 0 ? { ignored } : {}) },
       { 'X-Correlation-Id': correlationId },
     );
   }
