@@ -10,7 +10,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource } from '../lib';
+import { BackpressurePolicy, Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource } from '../lib';
 
 export interface WebhookIngressExampleProps extends StackProps {
   /** A custom domain for the mTLS gateway; with `certificateArn`, adds it. */
@@ -79,6 +79,8 @@ export class WebhookIngressExampleStack extends Stack {
         { eventTypes: ['track'], stream: trackStream },
         { eventTypes: ['identify'], stream: identifyStream },
       ],
+      // Analytics: under pressure keep half the events rather than push back on Segment.
+      backpressure: BackpressurePolicy.sampleOrShed({ keepFraction: 0.5, lossBudget: 0.05 }),
     });
 
     // An internal service that posts batches, signed with its own HMAC scheme, with an API key
