@@ -10,7 +10,10 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { BackpressurePolicy, Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource } from '../lib';
+import {
+  BackpressurePolicy, Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway,
+  WebhookSourceAlarms, WebhookSourceDashboard, WebhookStreamSource,
+} from '../lib';
 
 export interface WebhookIngressExampleProps extends StackProps {
   /** A custom domain for the mTLS gateway; with `certificateArn`, adds it. */
@@ -41,6 +44,10 @@ export class WebhookIngressExampleStack extends Stack {
       // Never in a log line, even if something quotes it.
       redactPaths: ['/data/object/customer_email'],
     });
+
+    // Stripe at a glance: alarms on throttles, failures, error rates and consumer lag, on one dashboard.
+    const stripeAlarms = new WebhookSourceAlarms(this, 'StripeAlarms', { source: stripe });
+    new WebhookSourceDashboard(this, 'StripeDashboard', { source: stripe, alarms: stripeAlarms });
 
     // GitHub: only the events this team consumes. GitHub signs no timestamp, so repeated
     // deliveries are dropped on their X-GitHub-Delivery id.
