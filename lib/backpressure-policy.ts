@@ -3,9 +3,60 @@ import type { BackpressureConfig } from '../lambda/shared/config';
 
 /** @internal */
 export interface BackpressureBinding {
+  /** The handler's policy; a queue policy's `queueUrl` is filled in by the source. */
   readonly config: BackpressureConfig;
   /** The sample-or-shed policy's declared loss budget. */
   readonly lossBudget?: number;
+  /** The queue-and-slow-accept policy needs a spill queue and its drain. */
+  readonly spill?: { readonly depthAlarmThreshold: number; readonly ageAlarmThreshold: Duration };
+}
+
+/** Options for {@link BackpressurePolicy.queueAndSlowAccept}. */
+export interface QueueAndSlowAcceptOptions {
+  /**
+   * How long the handler retries throttled records before it spills what is left to the queue.
+   * Between 100 milliseconds and 8 seconds, so that writing and spilling fit in API Gateway's
+   * 29 seconds.
+   *
+   * @default Duration.seconds(3)
+   */
+  readonly retryBudget?: Duration;
+
+  /**
+   * PutRecords attempts per call before spilling, the first one included. Between 1 and 20.
+   *
+   * @default 4
+   */
+  readonly maxAttempts?: number;
+
+  /**
+   * For how long after a spill every record of the source goes to the queue, so that no event
+   * overtakes a queued one with the same partition key.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly queueWindow?: Duration;
+
+  /**
+   * What `Retry-After` tells the sender in the rare case that not even the queue took the request.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly retryAfter?: Duration;
+
+  /**
+   * The queue depth (messages visible) that raises the depth alarm.
+   *
+   * @default 1000
+   */
+  readonly depthAlarmThreshold?: number;
+
+  /**
+   * The age of the oldest queued message that raises the age alarm.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly ageAlarmThreshold?: Duration;
 }
 
 function checkRetries(owner: string, retryBudget: Duration, maxAttempts: number): { retryBudgetMs: number; maxAttempts: number } {
@@ -133,6 +184,39 @@ export class BackpressurePolicy {
       }
       const { retryBudgetMs, maxAttempts } = checkRetries(owner, options.retryBudget ?? Duration.seconds(2), options.maxAttempts ?? 4);
       return { config: { kind: 'sampleOrShed', keepFraction, pressureWindowMs, retryBudgetMs, maxAttempts }, lossBudget };
+    });
+  }
+
+  /**
+   * For senders that do not redeliver (GitHub): nothing may be dropped, and latency is
+   * acceptable. Records the stream still throttles after the retry budget are spilled to an SQS
+   * FIFO queue, one message group per partition key, and the request is answered 202 once they
+   * are durably queued. A drain function moves them into the stream in order, reporting partial
+   * failures; poison messages end in a dead-letter queue. For `queueWindow` after a spill, every
+   * record goes through the queue, so none overtakes a queued one of its key. Alarms watch the
+   * queue's depth, its oldest message and the dead-letter queue.
+   */
+  public static queueAndSlowAccept(options: QueueAndSlowAcceptOptions = {}): BackpressurePolicy {
+    return new BackpressurePolicy((owner) => {
+      const retryBudget = options.retryBudget ?? Duration.seconds(3);
+      if (!retryBudget.isUnresolved() && retryBudget.toMilliseconds({ integral: false }) > 8000) {
+        throw new Error(`${owner}: retryBudget of queueAndSlowAccept must be at most 8 seconds, so that writing and spilling fit in API Gateway's 29 seconds, got ${retryBudget.toHumanString()}`);
+      }
+      const { retryBudgetMs, maxAttempts } = checkRetries(owner, retryBudget, options.maxAttempts ?? 4);
+      const queueWindow = options.queueWindow ?? Duration.minutes(1);
+      const queueWindowMs = queueWindow.toMilliseconds({ integral: false });
+      if (queueWindowMs < 1000 || queueWindowMs > 3_600_000 || !Number.isInteger(queueWindowMs)) {
+        throw new Error(`${owner}: queueWindow must be between 1 second and 1 hour, got ${queueWindow.toHumanString()}`);
+      }
+      const retryAfter = options.retryAfter ?? Duration.seconds(30);
+      const retryAfterSeconds = retryAfter.toSeconds({ integral: false });
+      if (retryAfterSeconds < 1 || retryAfterSeconds > 3600 || !Number.isInteger(retryAfterSeconds)) {
+        throw new Error(`${owner}: retryAfter must be a whole number of seconds between 1 second and 1 hour, got ${retryAfter.toHumanString()}`);
+      }
+      return {
+        config: { kind: 'queueAndSlowAccept', queueUrl: '', queueWindowMs, retryAfterSeconds, retryBudgetMs, maxAttempts },
+        spill: { depthAlarmThreshold: options.depthAlarmThreshold ?? 1000, ageAlarmThreshold: options.ageAlarmThreshold ?? Duration.minutes(15) },
+      };
     });
   }
 

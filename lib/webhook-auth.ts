@@ -180,6 +180,8 @@ export interface AuthBinding {
   readonly challenge?: 'slackUrlVerification';
   /** The scheme relies on the gateway's mTLS domain. */
   readonly needsMutualTls?: boolean;
+  /** False for senders that never redeliver a failed delivery (GitHub): they default to the queue. */
+  readonly redelivers?: boolean;
 }
 
 /** @internal */
@@ -257,7 +259,8 @@ export class WebhookAuth {
 
   /**
    * GitHub: `X-Hub-Signature-256: sha256=<hex>`, an HMAC-SHA256 of the raw body keyed with the
-   * webhook's secret. GitHub signs no timestamp; dedup on the delivery id instead.
+   * webhook's secret. GitHub signs no timestamp; dedup on the delivery id instead. GitHub does not
+   * redeliver failed deliveries, so its sources default to `BackpressurePolicy.queueAndSlowAccept()`.
    *
    * The event id is `X-GitHub-Delivery` and the type is `X-GitHub-Event`.
    *
@@ -268,6 +271,7 @@ export class WebhookAuth {
     return WebhookAuth.bodyHmac('github', secret, {
       algorithm: 'sha256', encoding: 'hex', signatureHeader: 'X-Hub-Signature-256', prefix: 'sha256=',
       metadata: { id: header('x-github-delivery'), type: header('x-github-event') },
+      redelivers: false,
       forwardedHeaders: [
         'user-agent',
         'x-github-delivery',
@@ -579,6 +583,7 @@ export class WebhookAuth {
     readonly prefix?: string;
     readonly metadata: Preset['metadata'];
     readonly forwardedHeaders: readonly string[];
+    readonly redelivers?: boolean;
   }): WebhookAuth {
     return new WebhookAuth(preset, secret, () => ({
       config: {
@@ -592,6 +597,7 @@ export class WebhookAuth {
       metadata: spec.metadata,
       forwardedHeaders: spec.forwardedHeaders,
       requiredHeader: spec.signatureHeader,
+      redelivers: spec.redelivers,
     }));
   }
 

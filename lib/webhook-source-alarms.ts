@@ -10,7 +10,7 @@ export interface WebhookSourceAlarmsProps {
 
   /**
    * What to do when an alarm goes into ALARM, such as `new cw_actions.SnsAction(topic)`. The
-   * actions are added to every alarm in `allAlarms`, the source's `quarantineAlarm` included.
+   * actions are added to every alarm in `allAlarms`, the source's own alarms included.
    *
    * @default - no actions: the alarms only change state, which a dashboard or
    * `alarm.addAlarmAction()` can pick up
@@ -222,7 +222,10 @@ export class WebhookSourceAlarms extends Construct {
    */
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;
 
-  /** Every alarm of the source: the alarms above and, with quarantine on, the source's `quarantineAlarm`. */
+  /**
+   * Every alarm of the source: the alarms above and the source's own: `quarantineAlarm`,
+   * `lossBudgetAlarm` and `spillAlarms`, when its settings create them.
+   */
   public readonly allAlarms: cloudwatch.IAlarm[];
 
   constructor(scope: Construct, id: string, props: WebhookSourceAlarmsProps) {
@@ -354,6 +357,8 @@ export class WebhookSourceAlarms extends Construct {
       ...(this.serverErrorRateAlarm ? [this.serverErrorRateAlarm] : []),
       this.iteratorAgeAlarm,
       ...(source.quarantineAlarm ? [source.quarantineAlarm] : []),
+      ...(source.lossBudgetAlarm ? [source.lossBudgetAlarm] : []),
+      ...source.spillAlarms,
     ];
     this.allAlarms = allAlarms;
     for (const alarm of allAlarms) {

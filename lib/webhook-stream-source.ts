@@ -8,6 +8,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   CONFIG_ENV_VAR,
@@ -19,6 +20,7 @@ import {
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';
+import { SpillQueue } from './private/spill-queue';
 import { WEBHOOK_PATH } from './private/http-names';
 import { Deduplication } from './deduplication';
 import { EventField } from './event-field';
@@ -305,6 +307,18 @@ export class WebhookStreamSource extends Construct {
   /** The alarm that fires when the share shed exceeds the loss budget, with sample-or-shed. */
   public readonly lossBudgetAlarm?: cloudwatch.Alarm;
 
+  /** The FIFO queue that takes what the stream did not, with queue-and-slow-accept. */
+  public readonly spillQueue?: sqs.IQueue;
+
+  /** Where poison spilled messages end, with queue-and-slow-accept. */
+  public readonly spillDeadLetterQueue?: sqs.IQueue;
+
+  /** The function that moves spilled records into the stream, with queue-and-slow-accept. */
+  public readonly drainFunction?: lambda.IFunction;
+
+  /** The alarms on the spill queue's depth and oldest message, and on the dead-letter queue. */
+  public readonly spillAlarms: cloudwatch.Alarm[] = [];
+
   /** The bucket that receives oversize payloads and uploaded files, with a claim check. */
   public readonly payloadBucket?: s3.IBucket;
 
@@ -323,8 +337,10 @@ export class WebhookStreamSource extends Construct {
 
     // Validate everything before building anything.
     const auth = props.auth._bind(owner);
-    const backpressureBinding = (props.backpressure ?? BackpressurePolicy.rejectWith429())._bind(owner);
-    const backpressure = backpressureBinding.config;
+    // Senders that never redeliver a failed delivery (GitHub) get the queue; the rest are asked to retry.
+    const defaultPolicy = auth.redelivers === false ? BackpressurePolicy.queueAndSlowAccept() : BackpressurePolicy.rejectWith429();
+    const backpressureBinding = (props.backpressure ?? defaultPolicy)._bind(owner);
+    let backpressure = backpressureBinding.config;
     const webhookPath = props.path ?? 'webhook';
     if (!Token.isUnresolved(webhookPath) && !WEBHOOK_PATH.test(webhookPath)) {
       throw new Error(`${owner}: path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${webhookPath}'`);
@@ -422,6 +438,22 @@ export class WebhookStreamSource extends Construct {
     });
     logGroup.grantWrite(role);
 
+    let spill: SpillQueue | undefined;
+    if (backpressureBinding.spill !== undefined && backpressure.kind === 'queueAndSlowAccept') {
+      spill = new SpillQueue(this, 'Spill', {
+        streams: [stream, ...routes.map((r) => r.stream), ...(quarantineStream ? [quarantineStream] : [])],
+        serviceName: props.sourceName ?? id,
+        logRetention,
+        depthAlarmThreshold: backpressureBinding.spill.depthAlarmThreshold,
+        ageAlarmThreshold: backpressureBinding.spill.ageAlarmThreshold,
+      });
+      backpressure = { ...backpressure, queueUrl: spill.queue.queueUrl };
+      this.spillQueue = spill.queue;
+      this.spillDeadLetterQueue = spill.deadLetterQueue;
+      this.drainFunction = spill.drainFunction;
+      this.spillAlarms.push(spill.depthAlarm, spill.ageAlarm, spill.deadLetterAlarm);
+    }
+
     const config: IngestConfig = {
       version: INGEST_CONFIG_VERSION,
       source: props.sourceName ?? id,
@@ -491,6 +523,7 @@ export class WebhookStreamSource extends Construct {
       target.grant(fn, 'kinesis:PutRecords');
       target.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
     }
+    spill?.grantSpill(fn);
     if (claimCheck !== undefined) {
       iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [claimCheck.bucket.arnForObjects(`${claimCheck.prefix}*`)] });
       claimCheck.bucket.encryptionKey?.grant(fn, 'kms:GenerateDataKey');

@@ -4,6 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ClaimCheckStore } from '../shared/claim-check';
@@ -13,6 +14,7 @@ import { createIngestHandler } from '../shared/ingest';
 import { createJwtVerifier } from '../shared/jwt';
 import { KinesisWriter } from '../shared/kinesis-writer';
 import { loadPayloadValidator } from '../shared/schema';
+import { SpillQueue } from '../shared/spill';
 import { SecretCache, secretsManagerFetcher } from '../shared/secrets';
 
 const logger = new Logger();
@@ -67,7 +69,13 @@ const ingest = createIngestHandler({
     streamName: config.streamName,
     maxAttempts: config.backpressure.maxAttempts,
     retryBudgetMs: config.backpressure.retryBudgetMs,
+    // With a queue, leave room to spill within API Gateway's 29 seconds.
+    writeDeadlineMs: config.backpressure.kind === 'queueAndSlowAccept' ? 12_000 : 20_000,
   }),
+  spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillQueue(new SQSClient({
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000 }),
+  }), { queueUrl: config.backpressure.queueUrl, deadlineMs: 5_000 }),
 });
 
 export const handler: typeof ingest = async (event) => {

@@ -181,7 +181,19 @@ export interface SampleOrShedConfig {
   readonly retryBudgetMs: number;
 }
 
-export type BackpressureConfig = RejectWith429Config | SampleOrShedConfig;
+export interface QueueAndSlowAcceptConfig {
+  readonly kind: 'queueAndSlowAccept';
+  /** The FIFO queue that takes what the stream did not. */
+  readonly queueUrl: string;
+  /** For how long after a spill every record goes to the queue, so none overtakes a queued one. */
+  readonly queueWindowMs: number;
+  /** Seconds sent in `Retry-After` when not even the queue took the request. */
+  readonly retryAfterSeconds: number;
+  readonly maxAttempts: number;
+  readonly retryBudgetMs: number;
+}
+
+export type BackpressureConfig = RejectWith429Config | SampleOrShedConfig | QueueAndSlowAcceptConfig;
 
 export interface IngestConfig {
   readonly version: number;
@@ -428,8 +440,12 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   }
   const bp = doc.backpressure;
   if (!isObject(bp)) throw new ConfigError('backpressure must be an object');
-  const policy = checkOneOf(bp.kind, ['rejectWith429', 'sampleOrShed'], 'backpressure.kind');
-  if (policy === 'rejectWith429') requirePositiveInt(bp, 'retryAfterSeconds', 'backpressure');
+  const policy = checkOneOf(bp.kind, ['rejectWith429', 'sampleOrShed', 'queueAndSlowAccept'], 'backpressure.kind');
+  if (policy !== 'sampleOrShed') requirePositiveInt(bp, 'retryAfterSeconds', 'backpressure');
+  if (policy === 'queueAndSlowAccept') {
+    requireString(bp, 'queueUrl', 'backpressure');
+    requirePositiveInt(bp, 'queueWindowMs', 'backpressure');
+  }
   if (policy === 'sampleOrShed') {
     if (typeof bp.keepFraction !== 'number' || !(bp.keepFraction >= 0 && bp.keepFraction < 1)) {
       throw new ConfigError('backpressure.keepFraction must be a number from 0 to less than 1');

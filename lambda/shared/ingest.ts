@@ -16,7 +16,8 @@ import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, ty
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseMultipart } from './multipart';
 import { Redactor } from './redact';
-import { LoadShedder } from './shed';
+import { LoadShedder, PressureWindow } from './shed';
+import { SpillFailure, type SpillQueue } from './spill';
 import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from './parse';
 import { describeViolations, SchemaViolationError, validateEvent, type PayloadValidator } from './schema';
 
@@ -33,6 +34,8 @@ export interface IngestDependencies {
   /** Required when the source's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
+  /** Required with the queue-and-slow-accept policy. */
+  readonly spill?: Pick<SpillQueue, 'spill' | 'backlog'>;
   /** Required when the source pins a schema. */
   readonly validator?: PayloadValidator;
   /** Counts what the source quarantined, wrote and shed, for the alarms. */
@@ -52,6 +55,9 @@ export interface IngestDependencies {
 export type IngestHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** How often a container asks the spill queue for its backlog. */
+const BACKLOG_CHECK_MS = 5_000;
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -99,7 +105,20 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   const now = deps.now ?? Date.now;
 
   const dedupKey = (id: string) => `${config.source}#${id}`;
-  const shedder = config.backpressure.kind === 'sampleOrShed' ? new LoadShedder(config.backpressure, now) : undefined;
+  const policy = config.backpressure;
+  const shedder = policy.kind === 'sampleOrShed' ? new LoadShedder(policy.keepFraction, policy.pressureWindowMs, now) : undefined;
+  const queueWindow = policy.kind === 'queueAndSlowAccept' ? new PressureWindow(policy.queueWindowMs, now) : undefined;
+  // While the queue holds a backlog (any container's), new records join it rather than overtake it.
+  let backlogCheckedAt = -Infinity;
+  let backlog = 0;
+  async function queueHasBacklog(): Promise<boolean> {
+    if (deps.spill === undefined) return false;
+    if (now() - backlogCheckedAt >= BACKLOG_CHECK_MS) {
+      backlog = await deps.spill.backlog().catch(() => backlog);
+      backlogCheckedAt = now();
+    }
+    return backlog > 0;
+  }
 
   // Strict: the first invalid event fails the request (400) before anything is written.
   // Quarantine: invalid events go to the quarantine stream with their violations; valid ones go on.
@@ -177,6 +196,14 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       toWrite = toWrite.filter((r) => shedder.keeps(r.envelope.id));
     }
 
+    // Queue and slow accept: what the stream did not take is spilled to the FIFO queue, and for a
+    // window after a spill everything goes there, so that no event overtakes a queued one of its key.
+    let spilled: readonly OutgoingRecord[] = [];
+    if (queueWindow !== undefined && toWrite.length > 0 && (queueWindow.underPressure() || await queueHasBacklog())) {
+      spilled = toWrite;
+      toWrite = [];
+    }
+
     const report: { calls: number; retried: number } = { calls: 0, retried: 0 };
     const groups = [...groupByStream(toWrite)];
     for (const [g, [streamName, group]] of groups.entries()) {
@@ -199,6 +226,13 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
           retried: error.report.retried,
           causeName: error.cause instanceof Error ? error.cause.name : undefined,
         });
+        if (error.reason === 'throttled' && queueWindow !== undefined) {
+          queueWindow.notePressure();
+          const unwritten = new Set<OutgoingRecord>([...(error.unwritten as OutgoingRecord[]), ...groups.slice(g + 1).flatMap(([, rest]) => rest)]);
+          spilled = toWrite.filter((r) => unwritten.has(r));
+          toWrite = toWrite.filter((r) => !unwritten.has(r));
+          break;
+        }
         if (error.reason === 'throttled' && shedder !== undefined) {
           // Shed what is left instead of asking for a retry: the sender gets 202 for the sample.
           shedder.notePressure();
@@ -209,10 +243,27 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         }
         if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
         if (error.reason === 'throttled') {
-          throw new StreamThrottledError(config.backpressure.kind === 'rejectWith429' ? config.backpressure.retryAfterSeconds : 1, error.unwritten.length, { cause: error });
+          throw new StreamThrottledError(policy.kind === 'sampleOrShed' ? 1 : policy.retryAfterSeconds, error.unwritten.length, { cause: error });
         }
         throw new DependencyUnavailableError('the Kinesis stream', { cause: error });
       }
+    }
+    if (spilled.length > 0) {
+      try {
+        await (deps.spill as Pick<SpillQueue, 'spill'>).spill(spilled.map((r) => ({
+          streamName: r.streamName, partitionKey: r.partitionKey, data: r.data, dedupId: r.envelope.id,
+        })));
+      } catch (error) {
+        if (!(error instanceof SpillFailure)) throw error;
+        logger.warn('spill failed', { ...log, reason: error.reason, unsent: error.unsent.length, queued: error.report.queued });
+        if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
+        if (error.reason === 'throttled') {
+          throw new StreamThrottledError(policy.kind === 'queueAndSlowAccept' ? policy.retryAfterSeconds : 1, error.unsent.length, { cause: error });
+        }
+        throw new DependencyUnavailableError('the spill queue', { cause: error });
+      }
+      // Durably queued: the drain writes them in order. They count as delivered.
+      toWrite = [...toWrite, ...spilled];
     }
     if (claim !== undefined && shed.length > 0) {
       // A shed event was never written: a redelivery of it may be.
@@ -234,6 +285,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       written: toWrite.length,
       duplicates,
       quarantined,
+      queued: spilled.length,
       shed: shed.length,
       ignored,
       calls: report.calls,
@@ -243,7 +295,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     const ids = records.map((r) => r.envelope.id).filter((id) => !shedIds.has(id));
     return jsonResponse(
       202,
-      { accepted: ids.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(quarantined > 0 ? { quarantined } : {}), ...(shed.length > 0 ? { shed: shed.length } : {}), ...(ignored > 0 ? { ignored } : {}) },
+      { accepted: ids.length, ids, correlationId, ...(duplicates > 0 ? { duplicates } : {}), ...(quarantined > 0 ? { quarantined } : {}), ...(spilled.length > 0 ? { queued: spilled.length } : {}), ...(shed.length > 0 ? { shed: shed.length } : {}), ...(ignored > 0 ? { ignored } : {}) },
       { 'X-Correlation-Id': correlationId },
     );
   }

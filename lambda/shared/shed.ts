@@ -1,23 +1,31 @@
 import { createHash } from 'node:crypto';
-import type { SampleOrShedConfig } from './config';
 
 /**
- * The sample-or-shed policy's state in one container. After a write that Kinesis throttled past
- * the retry budget, the source is "under pressure" for a window; meanwhile each request keeps
- * only the events whose id falls in the declared fraction, and sheds the rest.
+ * A backpressure policy's state in one container: after a write that Kinesis throttled past the
+ * retry budget, the source is "under pressure" for a window.
  */
-export class LoadShedder {
+export class PressureWindow {
   private pressureUntil = 0;
 
-  constructor(private readonly config: SampleOrShedConfig, private readonly now: () => number = Date.now) {}
+  constructor(private readonly windowMs: number, private readonly now: () => number = Date.now) {}
 
   underPressure(): boolean {
     return this.now() < this.pressureUntil;
   }
 
-  /** A write was throttled past the budget: sample until the window passes. */
+  /** A write was throttled past the budget: the window starts again. */
   notePressure(): void {
-    this.pressureUntil = this.now() + this.config.pressureWindowMs;
+    this.pressureUntil = this.now() + this.windowMs;
+  }
+}
+
+/**
+ * The sample-or-shed policy: under pressure, each request keeps only the events whose id falls in
+ * the declared fraction, and sheds the rest.
+ */
+export class LoadShedder extends PressureWindow {
+  constructor(private readonly keepFraction: number, windowMs: number, now?: () => number) {
+    super(windowMs, now);
   }
 
   /**
@@ -25,8 +33,8 @@ export class LoadShedder {
    * same answer, and the kept share converges on `keepFraction`.
    */
   keeps(eventId: string): boolean {
-    if (this.config.keepFraction <= 0) return false;
+    if (this.keepFraction <= 0) return false;
     const bucket = createHash('sha256').update(eventId, 'utf8').digest().readUInt32BE(0) / 2 ** 32;
-    return bucket < this.config.keepFraction;
+    return bucket < this.keepFraction;
   }
 }

@@ -118,6 +118,8 @@ describe('example app, end to end against kinesalite', () => {
       if (id === secretLogicalId) return secretArn;
       if (id === tableLogicalId) return tableName;
       if (id === quarantineLogicalId) return quarantineStreamName;
+      // The spill queue is only used under throttling, which these tests inject elsewhere.
+      if (template.Resources[id]?.Type === 'AWS::SQS::Queue') return 'http://127.0.0.1:9/000000000000/unused.fifo';
       throw new Error(`unexpected reference ${id}`);
     }) as Record<string, string>;
     const assetHash = String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');

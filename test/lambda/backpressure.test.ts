@@ -4,6 +4,11 @@
  * printed: sent, acknowledged, present, duplicates, shed.
  */
 import { createHmac } from 'node:crypto';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { createDrainHandler } from '../../lambda/shared/drain';
+import { SpillQueue } from '../../lambda/shared/spill';
+import { LocalSqs } from '../support/fauxqs';
 import type { IngestConfig } from '../../lambda/shared/config';
 import { createIngestHandler, type IngestLogger } from '../../lambda/shared/ingest';
 import { KinesisWriter } from '../../lambda/shared/kinesis-writer';
@@ -61,7 +66,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
     await proxy.stop();
   });
 
-  async function sourceWith(backpressure: IngestConfig['backpressure'], metrics?: { sampled(written: number, shed: number): void }, now?: () => number) {
+  async function sourceWith(backpressure: IngestConfig['backpressure'], metrics?: { sampled(written: number, shed: number): void }, now?: () => number, spill?: SpillQueue) {
     const streamName = `bp-${++streams}`;
     await kinesis.createStream(streamName, 4);
     const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'X-Signature', signedContent: '{timestamp}.{body}', timestampHeader: 'X-Timestamp' }), {
@@ -77,6 +82,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
       secrets: { get: async () => [SECRET] },
       writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: backpressure.maxAttempts, retryBudgetMs: backpressure.retryBudgetMs, baseDelayMs: 1, maxDelayMs: 4 }),
       metrics: { quarantined: () => undefined, ...metrics },
+      spill,
     });
     return { handler, streamName };
   }
@@ -162,5 +168,69 @@ describe('backpressure under injected faults (10,000 events)', () => {
     for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     // eslint-disable-next-line no-console
     console.log(`sampleOrShed: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed ${shed} (${((100 * shed) / EVENTS).toFixed(1)}%, budget ${LOSS_BUDGET * 100}%)`);
+  });
+
+  test('queue and slow accept: every acknowledged event reaches the stream once the drain runs; nothing is lost; order per key kept', async () => {
+    const sqs = await LocalSqs.start();
+    try {
+      const { queueUrl } = await sqs.createFifoQueue(`spill-${streams}`);
+      let clock = Date.now();
+      const { handler, streamName } = await sourceWith(
+        { kind: 'queueAndSlowAccept', queueUrl, queueWindowMs: 10_000, retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 100 },
+        undefined,
+        () => clock,
+        new SpillQueue(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 4 }),
+      );
+      // The drain, through the same faulty proxy: it too meets the throttling while it lasts.
+      const drain = createDrainHandler({
+        config: { version: 1, streamNames: [streamName], maxAttempts: 2, retryBudgetMs: 100, writeDeadlineMs: 5_000 },
+        writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 4 }),
+        logger: quiet,
+      });
+      /** One poll of Lambda's SQS event source: the drain's input is what the queue hands out. */
+      const drainOnce = async (): Promise<number> => {
+        const { Messages = [] } = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'] }));
+        if (Messages.length === 0) return 0;
+        const event: SQSEvent = { Records: Messages.map((m) => ({
+          messageId: m.MessageId as string, receiptHandle: m.ReceiptHandle as string, body: m.Body as string,
+          attributes: m.Attributes as unknown as SQSRecord['attributes'], messageAttributes: {}, md5OfBody: m.MD5OfBody as string,
+          eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:spill.fifo', awsRegion: 'us-east-1',
+        })) };
+        const failed = new Set((await drain(event)).batchItemFailures.map((f) => f.itemIdentifier));
+        const done = Messages.filter((m) => !failed.has(m.MessageId as string));
+        const again = Messages.filter((m) => failed.has(m.MessageId as string));
+        if (done.length > 0) await sqs.client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
+        if (again.length > 0) await sqs.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: again.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 })) }));
+        return Messages.length;
+      };
+
+      // Bursts: calls 30 to 59 and 200 to 229 throttle every record.
+      proxy.plan = (call): PutRecordsFault => ((call >= 30 && call < 60) || (call >= 200 && call < 230) ? { kind: 'throttleRecords', indexes: () => true } : { kind: 'pass' });
+      const acknowledged = new Set<string>();
+      let queued = 0;
+      for (const batch of requests) {
+        clock += 1000;
+        const response = await handler(signed(batch));
+        expect(response.statusCode).toBe(202);
+        const answer = JSON.parse(response.body) as { ids: string[]; queued?: number };
+        for (const id of answer.ids) acknowledged.add(id);
+        queued += answer.queued ?? 0;
+        // The drain polls continuously; between two deliveries it gets a few batches through.
+        for (let i = 0; i < 10 && (await drainOnce()) > 0; i++);
+      }
+      // Then it empties the queue.
+      for (let round = 0; round < 5_000 && (await drainOnce()) > 0; round++);
+      expect(await drainOnce()).toBe(0);
+
+      const { stored, unique, firstSeen } = await readBack(streamName);
+      expect(queued).toBeGreaterThan(0);
+      expect(acknowledged.size).toBe(EVENTS);
+      for (const id of acknowledged) expect(unique.has(id)).toBe(true);
+      for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      // eslint-disable-next-line no-console
+      console.log(`queueAndSlowAccept: sent ${EVENTS}, acknowledged ${acknowledged.size}, queued ${queued}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0`);
+    } finally {
+      await sqs.stop();
+    }
   });
 });
