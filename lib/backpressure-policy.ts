@@ -76,7 +76,8 @@ export interface RejectWith429Options {
    * What the `Retry-After` header tells the sender when the stream did not take the request.
    * Between 1 second and 1 hour.
    *
-   * @default Duration.seconds(30)
+   * @default - six times the retry budget, rounded up to whole seconds: 30 seconds for the
+   * default budget. A throttle that outlasted the budget is unlikely to clear much sooner.
    */
   readonly retryAfter?: Duration;
 
@@ -147,8 +148,10 @@ export class BackpressurePolicy {
    */
   public static rejectWith429(options: RejectWith429Options = {}): BackpressurePolicy {
     return new BackpressurePolicy((owner) => {
-      const retryAfter = options.retryAfter ?? Duration.seconds(30);
       const retryBudget = options.retryBudget ?? Duration.seconds(5);
+      const retryAfter = options.retryAfter ?? (retryBudget.isUnresolved()
+        ? Duration.seconds(30)
+        : Duration.seconds(Math.max(1, Math.ceil((6 * retryBudget.toMilliseconds({ integral: false })) / 1000))));
       const maxAttempts = options.maxAttempts ?? 6;
       const retryAfterSeconds = retryAfter.toSeconds({ integral: false });
       if (retryAfterSeconds < 1 || retryAfterSeconds > 3600 || !Number.isInteger(retryAfterSeconds)) {

@@ -6,6 +6,11 @@ describe('BackpressurePolicy.rejectWith429', () => {
     expect(BackpressurePolicy.rejectWith429()._bind('X').config).toEqual({ kind: 'rejectWith429', retryAfterSeconds: 30, retryBudgetMs: 5000, maxAttempts: 6 });
   });
 
+  test('Retry-After defaults to six times the retry budget', () => {
+    expect(BackpressurePolicy.rejectWith429({ retryBudget: Duration.millis(1500) })._bind('X').config).toMatchObject({ retryAfterSeconds: 9 });
+    expect(BackpressurePolicy.rejectWith429({ retryBudget: Duration.millis(100) })._bind('X').config).toMatchObject({ retryAfterSeconds: 1 });
+  });
+
   test('options map to the handler configuration', () => {
     expect(BackpressurePolicy.rejectWith429({ retryAfter: Duration.minutes(2), retryBudget: Duration.millis(1500), maxAttempts: 3 })._bind('X').config)
       .toEqual({ kind: 'rejectWith429', retryAfterSeconds: 120, retryBudgetMs: 1500, maxAttempts: 3 });

@@ -8,7 +8,12 @@ export type PutRecordsFault =
   /** Answer ProvisionedThroughputExceededException for the records at these indexes; write the rest. */
   | { readonly kind: 'throttleRecords'; readonly indexes: (index: number) => boolean }
   /** Reject the whole call, as Kinesis does when a request is throttled before it is read. */
-  | { readonly kind: 'failCall'; readonly status: number; readonly type: string };
+  | { readonly kind: 'failCall'; readonly status: number; readonly type: string }
+  /**
+   * Hold the call for `ms` before passing it on: a client with a shorter timeout gives up, yet
+   * the records may still be written, as with a real lost answer.
+   */
+  | { readonly kind: 'delay'; readonly ms: number };
 
 export interface ProxyStats {
   putRecordsCalls: number;
@@ -106,6 +111,16 @@ export class FaultProxy {
     const call = this.stats.putRecordsCalls++;
     this.stats.recordsSent += input.Records.length;
     const fault = this.plan(call, input.Records.length);
+    if (fault.kind === 'delay') {
+      await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      this.stats.recordsForwarded += input.Records.length;
+      const answer = await this.forward(req, body);
+      if (!res.destroyed && !res.writableEnded) {
+        res.writeHead(answer.status, { ...answer.headers, 'content-length': answer.body.length });
+        res.end(answer.body);
+      }
+      return;
+    }
     if (fault.kind === 'failCall') {
       this.stats.recordsThrottled += input.Records.length;
       this.send(res, fault.status, { __type: fault.type, message: 'Rate exceeded for stream (injected)' });

@@ -70,13 +70,13 @@ export class LocalKinesis {
 }
 
 /** A Kinesis client for a local endpoint; HTTP/1.1, as kinesalite speaks no HTTP/2. */
-export function clientFor(endpoint: string, options: { maxAttempts?: number } = {}): KinesisClient {
+export function clientFor(endpoint: string, options: { maxAttempts?: number; requestTimeoutMs?: number } = {}): KinesisClient {
   return new KinesisClient({
     endpoint,
     region: TEST_REGION,
     credentials: TEST_CREDENTIALS,
     maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: options.requestTimeoutMs ?? 10_000 }),
   });
 }
 
