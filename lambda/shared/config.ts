@@ -345,7 +345,7 @@ function checkStringList(obj: Record<string, unknown>, key: string, where: strin
   }
 }
 
-function checkAuth(auth: unknown): void {
+export function checkAuth(auth: unknown): void {
   if (!isObject(auth)) throw new ConfigError('auth must be an object');
   const kind = checkOneOf(auth.kind, ['hmac', 'ed25519', 'bearer', 'jwt', 'mtls', 'twilio'], 'auth.kind');
   switch (kind) {

@@ -1,0 +1,72 @@
+/**
+ * Typed errors of the trigger's request path, beside the shared ones in ./errors. Messages are
+ * safe to show the sender: they name parameters, paths and headers from the configuration, never
+ * a value from the body or a header.
+ */
+import { WebhookError } from './errors';
+
+/** One mapped parameter that is missing or has the wrong type. */
+export interface ParameterProblem {
+  /** The parameter's name in the run input. */
+  readonly parameter: string;
+  /** A sentence naming the parameter, where it comes from and what is wrong. */
+  readonly message: string;
+}
+
+/** 400 (strict validation): required parameters are missing or mistyped. No run was started. */
+export class ParameterValidationError extends WebhookError {
+  readonly problems: readonly ParameterProblem[];
+
+  constructor(problems: readonly ParameterProblem[]) {
+    super(400, problems.map((p) => p.message).join('; '));
+    this.name = 'ParameterValidationError';
+    this.problems = problems;
+  }
+}
+
+/** 413: the run input is larger than Step Functions accepts. */
+export class RunInputTooLargeError extends WebhookError {
+  constructor(inputBytes: number, maxBytes: number, options?: { cause?: unknown }) {
+    super(413, `the run input is ${inputBytes} bytes; Step Functions accepts at most ${maxBytes} (${maxBytes / 1024} KiB), so send a smaller body`, options);
+    this.name = 'RunInputTooLargeError';
+  }
+}
+
+/** 429: Step Functions throttled StartExecution, or the account's open-execution limit is reached. */
+export class RunThrottledError extends WebhookError {
+  constructor(retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(429, 'Step Functions is busy; no run was started, retry later', {
+      cause: options?.cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    this.name = 'RunThrottledError';
+  }
+}
+
+/**
+ * 503: Step Functions failed or could not be reached (5xx, timeout, network). The sender's retry
+ * may well succeed.
+ */
+export class StepFunctionsUnavailableError extends WebhookError {
+  constructor(retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(503, 'Step Functions is unavailable; no run was started, retry later', {
+      cause: options?.cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    this.name = 'StepFunctionsUnavailableError';
+  }
+}
+
+/**
+ * 503: the target cannot be started, and only the operator can fix it: the state machine does
+ * not exist or is being deleted, the function may not start it, its KMS key is unusable.
+ */
+export class RunTargetUnavailableError extends WebhookError {
+  constructor(retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(503, 'the target state machine cannot be started; no run was started, retry later', {
+      cause: options?.cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    this.name = 'RunTargetUnavailableError';
+  }
+}

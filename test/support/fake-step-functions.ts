@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One StartExecution call as the fake received it. */
+export interface StartExecutionCall {
+  /** The X-Amz-Target header. */
+  readonly target: string;
+  readonly contentType: string;
+  readonly stateMachineArn: string;
+  readonly name?: string;
+  readonly input?: string;
+  /** The status the fake answered with. */
+  readonly status: number;
+}
+
+/** An error the fake answers with instead of starting a run, for a test to inject. */
+export interface InjectedFault {
+  readonly status: number;
+  /** The error code, such as `ThrottlingException`. */
+  readonly type: string;
+  readonly message?: string;
+}
+
+export interface FakeStepFunctionsOptions {
+  /**
+   * The state machines that exist, by their own ARN. A call for another one (or its version or
+   * alias) is answered `StateMachineDoesNotExist`. Absent: every state machine exists.
+   */
+  readonly stateMachineArns?: readonly string[];
+}
+
+const MAX_INPUT_BYTES = 256 * 1024;
+const QUALIFIED_ARN = /^(arn:[^:]+:states:[^:]+:\d{12}):stateMachine:([^:]+)(?::[^:]+)?$/;
+/** Step Functions refuses blanks, brackets, wildcards, some punctuation and control characters in names. */
+const INVALID_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A stand-in Step Functions endpoint for handler tests and for bundled handlers, which carry their
+ * own copy of the SDK and so cannot be mocked in-process. No Step Functions emulator exists here;
+ * this answers StartExecution in the real JSON 1.0 wire format (`X-Amz-Target:
+ * AWSStepFunctions.StartExecution`), as a Standard workflow does:
+ * - a new name starts a run: 200 with `executionArn` and `startDate`;
+ * - the same name with the same input returns the same run;
+ * - the same name with another input is 400 `ExecutionAlreadyExists`;
+ * - an input over 256 KiB is 400 `InvalidExecutionInput`; an invalid name is 400 `InvalidName`.
+ * Every call is recorded in `calls`, and `executions` maps execution ARNs to their input.
+ */
+export class FakeStepFunctions {
+  static async start(options: FakeStepFunctionsOptions = {}): Promise<FakeStepFunctions> {
+    const fake = new FakeStepFunctions(options);
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  readonly calls: StartExecutionCall[] = [];
+  readonly executions = new Map<string, { readonly input: string; readonly startDate: number }>();
+  private readonly faults: InjectedFault[] = [];
+  private readonly server: Server;
+
+  private constructor(private readonly options: FakeStepFunctionsOptions) {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const target = String(req.headers['x-amz-target']);
+        const contentType = String(req.headers['content-type']);
+        let body: { stateMachineArn?: string; name?: string; input?: string } = {};
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof body;
+        } catch {
+          body = {};
+        }
+        const [status, answer] = this.answer(target, contentType, body);
+        this.calls.push({ target, contentType, stateMachineArn: String(body.stateMachineArn), name: body.name, input: body.input, status });
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID() });
+        res.end(JSON.stringify(answer));
+      });
+    });
+  }
+
+  /** The next StartExecution calls are answered with these faults, one each, in order. */
+  failNext(...faults: InjectedFault[]): void {
+    this.faults.push(...faults);
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private answer(target: string, contentType: string, body: { stateMachineArn?: string; name?: string; input?: string }): [number, unknown] {
+    const error = (type: string, message: string): [number, unknown] => [400, { __type: `com.amazonaws.swf.service.v2.model#${type}`, message }];
+    if (target !== 'AWSStepFunctions.StartExecution') return [400, { __type: 'UnknownOperationException', message: `unknown operation ${target}` }];
+    if (contentType !== 'application/x-amz-json-1.0') return [400, { __type: 'SerializationException', message: `unexpected content type ${contentType}` }];
+    const fault = this.faults.shift();
+    if (fault !== undefined) return [fault.status, { __type: fault.type, message: fault.message ?? fault.type }];
+
+    const arn = QUALIFIED_ARN.exec(body.stateMachineArn ?? '');
+    if (arn === null) return error('InvalidArn', `Invalid Arn: '${body.stateMachineArn}'`);
+    const stateMachineArn = `${arn[1]}:stateMachine:${arn[2]}`;
+    if (this.options.stateMachineArns !== undefined && !this.options.stateMachineArns.includes(stateMachineArn)) {
+      return error('StateMachineDoesNotExist', `State Machine Does Not Exist: '${body.stateMachineArn}'`);
+    }
+    const name = body.name ?? randomUUID();
+    if (name.length === 0 || name.length > 80 || INVALID_NAME_CHARS.test(name)) return error('InvalidName', `Invalid Name: '${name}'`);
+    const input = body.input ?? '{}';
+    if (Buffer.byteLength(input, 'utf8') > MAX_INPUT_BYTES) {
+      return error('InvalidExecutionInput', `Invalid execution input: the input is larger than ${MAX_INPUT_BYTES} bytes`);
+    }
+    try {
+      JSON.parse(input);
+    } catch {
+      return error('InvalidExecutionInput', 'Invalid execution input: not JSON');
+    }
+    const executionArn = `${arn[1]}:execution:${arn[2]}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing !== undefined && existing.input !== input) return error('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    const startDate = existing?.startDate ?? Date.now() / 1000;
+    this.executions.set(executionArn, { input, startDate });
+    return [200, { executionArn, startDate }];
+  }
+}
