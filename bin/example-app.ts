@@ -7,12 +7,14 @@ import * as path from 'node:path';
 import { App, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import {
   BackpressurePolicy, Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway,
-  WebhookSourceAlarms, WebhookSourceDashboard, WebhookStreamSource,
+  ParameterType, TriggerParameter, TriggerTarget, WebhookSourceAlarms, WebhookSourceDashboard, WebhookStreamSource, WebhookTrigger,
 } from '../lib';
 
 export interface WebhookIngressExampleProps extends StackProps {
@@ -113,10 +115,47 @@ export class WebhookIngressExampleStack extends Stack {
       partitionKey: EventField.fromJsonPointer('/account'),
     });
 
-    for (const secret of [stripeSecret, githubSecret, svixSecret, segmentSecret, internalSecret]) {
+    // A pipeline run, started by a signed POST: the export to load and where it is.
+    const exportPipeline = new sfn.StateMachine(this, 'ExportPipeline', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        new sfn.Choice(this, 'Valid request?')
+          // A lenient trigger starts the run even when the request did not validate, so that the
+          // failure and its reason show in the run history.
+          .when(sfn.Condition.isPresent('$.validationErrors'), new sfn.Fail(this, 'Rejected request', {
+            error: 'ValidationFailed',
+            causePath: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.validationErrors')),
+          }))
+          .otherwise(new sfn.Pass(this, 'Load export', {
+            parameters: { 'exportId.$': '$.parameters.exportId', 'location.$': '$.parameters.location' },
+          }).next(new sfn.Succeed(this, 'Loaded'))),
+      ),
+      logs: { destination: new logs.LogGroup(this, 'ExportPipelineLogs', { retention: logs.RetentionDays.ONE_MONTH }), level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    Validations.of(exportPipeline.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray trace writes and CloudWatch Logs vended log delivery (what Step Functions logging needs) do not support resource-level permissions.',
+    });
+    const triggerSecret = new secretsmanager.Secret(this, 'PlanasonixSigningSecret', {
+      description: 'Signing key for Planasonix export notifications',
+    });
+    const exportTrigger = new WebhookTrigger(this, 'ExportTrigger', {
+      target: TriggerTarget.stateMachine(exportPipeline),
+      auth: WebhookAuth.planasonix(triggerSecret),
+      gateway,
+      path: 'exports',
+      parameters: {
+        exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }),
+        location: TriggerParameter.fromJsonPath('$.location', { required: true, type: ParameterType.STRING }),
+        environment: TriggerParameter.fromValue('production'),
+      },
+    });
+
+    for (const secret of [stripeSecret, githubSecret, svixSecret, segmentSecret, internalSecret, triggerSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, the orders service); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
+        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, the orders service, Planasonix); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
       });
     }
     Validations.of(gateway.api).acknowledge({
@@ -129,6 +168,7 @@ export class WebhookIngressExampleStack extends Stack {
     new CfnOutput(this, 'SvixWebhookUrl', { value: svix.webhookUrl });
     new CfnOutput(this, 'OrdersWebhookUrl', { value: orders.webhookUrl });
     new CfnOutput(this, 'SegmentWebhookUrl', { value: segment.webhookUrl });
+    new CfnOutput(this, 'ExportTriggerUrl', { value: exportTrigger.webhookUrl });
     new CfnOutput(this, 'StripeStreamName', { value: stripe.stream.streamName });
 
     if (props.domainName !== undefined && props.certificateArn !== undefined) {

@@ -8,3 +8,4 @@ export * from './webhook-gateway';
 export * from './webhook-source-alarms';
 export * from './webhook-source-dashboard';
 export * from './webhook-stream-source';
+export * from './webhook-trigger';

@@ -12,9 +12,10 @@ import { WebhookAuth, WebhookStreamSource } from '../../lib';
 import { resolveCfn } from '../support/cfn';
 import { FakeSecretsManager } from '../support/fake-secrets-manager';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
+import { FakeStepFunctions } from '../support/fake-step-functions';
 import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
 import { LocalDynamoDb } from '../support/dynalite';
-import { apiGatewayEvent, githubSignature, stripeSignature } from '../support/signers';
+import { apiGatewayEvent, githubSignature, planasonixSignature, stripeSignature } from '../support/signers';
 import { acknowledgements } from '../support/nag';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
@@ -325,5 +326,84 @@ describe('example app, end to end against kinesalite', () => {
     // Powertools Metrics writes the count as an EMF line, which the alarm's metric reads.
     const emf = output.split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(emf).toEqual([expect.objectContaining({ QuarantinedEvents: 1, service: 'Stripe' })]);
+  });
+
+  describe('the export trigger', () => {
+    const TRIGGER_SECRET = 'planasonix-e2e-key';
+    const TRIGGER_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:planasonix-StUvWx';
+    const PIPELINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:ExportPipeline';
+
+    function flatten(value: unknown): string {
+      // The definition is a Fn::Join of literal parts and references; a reference becomes an ARN.
+      return String(resolveCfn(value, (id) => `arn:aws:lambda:us-east-1:111111111111:function:${id}`));
+    }
+
+    test('the example pipeline definition is valid Amazon States Language, and fails a run that carries validation errors', () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
+      const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine') as unknown as { Properties: { DefinitionString: unknown } };
+      const definition = JSON.parse(flatten(machine.Properties.DefinitionString)) as { States: Record<string, { Type: string; CausePath?: string; Choices?: { IsPresent?: boolean; Variable?: string }[] }> };
+      const result = aslValidator(definition);
+      expect(result.isValid).toBe(true);
+      expect(result.errorsText('\n')).toBe('');
+      expect(definition.States['Valid request?'].Choices).toEqual([expect.objectContaining({ Variable: '$.validationErrors', IsPresent: true })]);
+      expect(definition.States['Rejected request']).toMatchObject({ Type: 'Fail', CausePath: expect.stringContaining('$.validationErrors') });
+    });
+
+    test('the bundled trigger starts one run with the input the README shows, and a retry starts none', async () => {
+      const sfn = await FakeStepFunctions.start({ stateMachineArns: [PIPELINE_ARN] });
+      const secrets = await FakeSecretsManager.start({ [TRIGGER_SECRET_ARN]: TRIGGER_SECRET });
+      try {
+        const fn = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ExportTrigger'))![1].Properties;
+        const machineId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::StepFunctions::StateMachine') as string;
+        const secretId = Object.keys(template.Resources).find((id) => id.startsWith('PlanasonixSigningSecret') && template.Resources[id].Type === 'AWS::SecretsManager::Secret') as string;
+        const variables = resolveCfn((fn.Environment as { Variables: Record<string, unknown> }).Variables, (id) => {
+          if (id === machineId) return PIPELINE_ARN;
+          if (id === secretId) return TRIGGER_SECRET_ARN;
+          throw new Error(`unexpected reference ${id}`);
+        }) as Record<string, string>;
+        const assetDir = join(outdir, assets.files[String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')].source.path);
+        process.env = {
+          ...savedEnv, ...variables,
+          AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+          AWS_ENDPOINT_URL_SFN: sfn.endpoint, AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        };
+        let mod: { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> } | undefined;
+        jest.isolateModules(() => {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          mod = require(join(assetDir, 'index.js'));
+        });
+
+        // The README's request, as its curl sends it, at the README's receivedAt.
+        const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+        const curl = /<!-- trigger:curl -->\n```bash\n([\s\S]*?)```/.exec(readme)![1];
+        const shown = JSON.parse(/<!-- trigger:input -->\n```json\n([\s\S]*?)```/.exec(readme)![1]) as Record<string, unknown>;
+        const body = /BODY='([^']+)'/.exec(curl)![1];
+        const now = Math.floor(Date.now() / 1000);
+        const request = () => apiGatewayEvent(body, {
+          path: '/exports',
+          requestTimeEpoch: Date.parse(String(shown.receivedAt)),
+          headers: {
+            'Content-Type': 'application/json', 'Idempotency-Key': 'exp_2026_11_23',
+            'X-Planasonix-Timestamp': String(now), 'X-Planasonix-Signature': planasonixSignature(TRIGGER_SECRET, body, now),
+          },
+        });
+        const { result: first } = await capturingOutput(() => mod!.handler(request()));
+        expect(first.statusCode).toBe(202);
+        const answer = JSON.parse(first.body) as { correlationId: string; executionArn: string };
+        expect(answer).toEqual({ correlationId: 'exp_2026_11_23', executionArn: expect.stringMatching(/:execution:ExportPipeline:exp_2026_11_23$/) });
+        expect(sfn.calls).toHaveLength(1);
+        expect(JSON.parse(sfn.calls[0].input as string)).toEqual(shown);
+
+        // A retry of the same delivery, signed again later: the same correlation id, no second run.
+        const { result: retry } = await capturingOutput(() => mod!.handler(request()));
+        expect(retry.statusCode).toBe(202);
+        expect(JSON.parse(retry.body)).toMatchObject({ correlationId: 'exp_2026_11_23', executionArn: answer.executionArn });
+        expect(sfn.executions.size).toBe(1);
+      } finally {
+        await sfn.stop();
+        await secrets.stop();
+      }
+    });
   });
 });

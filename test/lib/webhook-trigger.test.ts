@@ -1,0 +1,131 @@
+import { App, Duration, Size, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/shared/trigger-config';
+import { ParameterType, TriggerParameter, TriggerTarget, TriggerValidation, WebhookAuth, WebhookTrigger, type WebhookTriggerProps } from '../../lib';
+import { resolveCfn } from '../support/cfn';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:planasonix-AbCdEf';
+
+function newStack(): Stack {
+  const app = new App({ context: { '@aws-cdk/core:strictCfnValidateErrors': true } });
+  return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+}
+
+function pipeline(stack: Stack, type = sfn.StateMachineType.STANDARD): sfn.StateMachine {
+  return new sfn.StateMachine(stack, 'Pipeline', { stateMachineType: type, definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Go')) });
+}
+
+function trigger(stack: Stack, props: Partial<WebhookTriggerProps> = {}): WebhookTrigger {
+  const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', SECRET_ARN);
+  return new WebhookTrigger(stack, 'Exports', {
+    target: props.target ?? TriggerTarget.stateMachine(pipeline(stack)),
+    auth: WebhookAuth.planasonix(secret),
+    path: 'exports',
+    parameters: { exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }) },
+    ...props,
+  });
+}
+
+function triggerPolicy(template: Template): unknown[] {
+  const [policy] = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ExportsTriggerRole')).map(([, p]) => p);
+  return (policy as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement;
+}
+
+function triggerConfig(template: Template): TriggerConfig {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes(TRIGGER_CONFIG_ENV_VAR)) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  return JSON.parse(resolveCfn(fn.Properties.Environment.Variables[TRIGGER_CONFIG_ENV_VAR], (id) => `ref:${id}`) as string) as TriggerConfig;
+}
+
+describe('WebhookTrigger', () => {
+  test('may start executions of its one state machine, and read its one secret, nothing else', () => {
+    const stack = newStack();
+    trigger(stack);
+    const template = Template.fromStack(stack);
+    expect(triggerPolicy(template)).toEqual([
+      { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ExportsTriggerLogs/), 'Arn'] } },
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: expect.stringMatching(/^Pipeline/) } },
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: SECRET_ARN },
+    ]);
+    template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestParameters: { 'method.request.header.X-Planasonix-Signature': true } });
+  });
+
+  test('the configuration maps parameters, and names the delivery headers', () => {
+    const stack = newStack();
+    trigger(stack, {
+      parameters: {
+        exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }),
+        firstUri: TriggerParameter.fromJsonPath("$.items[0]['uri']"),
+        tenant: TriggerParameter.fromHeader('X-Tenant', { required: true }),
+        environment: TriggerParameter.fromValue({ name: 'prod', tier: 1 }),
+      },
+      validation: TriggerValidation.STRICT,
+    });
+    const config = triggerConfig(Template.fromStack(stack));
+    expect(config).toMatchObject({
+      version: 1,
+      source: 'Exports',
+      validation: 'strict',
+      includeBody: false,
+      idempotencyHeaders: ['idempotency-key', 'x-planasonix-delivery'],
+      maxBodyBytes: 64 * 1024,
+      retryAfterSeconds: 10,
+      parameters: [
+        { name: 'exportId', from: { jsonPath: '$.export_id' }, required: true, type: 'string' },
+        { name: 'firstUri', from: { jsonPath: "$.items[0]['uri']" }, required: false },
+        { name: 'tenant', from: { header: 'x-tenant' }, required: true },
+        { name: 'environment', from: { value: { name: 'prod', tier: 1 } }, required: false },
+      ],
+    });
+    expect(config.target.arn).toBe(config.target.stateMachineArn);
+  });
+
+  test('version and alias targets: StartExecution on exactly that ARN', () => {
+    const stack = newStack();
+    const machine = pipeline(stack);
+    const version = new sfn.CfnStateMachineVersion(stack, 'V1', { stateMachineArn: machine.stateMachineArn });
+    const alias = new sfn.CfnStateMachineAlias(stack, 'Prod', { name: 'prod', deploymentPreference: { stateMachineVersionArn: version.attrArn, type: 'ALL_AT_ONCE' } });
+    trigger(stack, { target: TriggerTarget.alias(alias, machine) });
+    const template = Template.fromStack(stack);
+    expect(triggerPolicy(template)).toContainEqual({ Action: 'states:StartExecution', Effect: 'Allow', Resource: { 'Fn::GetAtt': ['Prod', 'Arn'] } });
+    const config = triggerConfig(template);
+    expect(config.target.arn).toMatch(/^ref:Prod/);
+    expect(config.target.stateMachineArn).toMatch(/^ref:Pipeline/);
+
+    const stack2 = newStack();
+    const machine2 = pipeline(stack2);
+    const v = new sfn.CfnStateMachineVersion(stack2, 'V1', { stateMachineArn: machine2.stateMachineArn });
+    trigger(stack2, { target: TriggerTarget.version(v, machine2) });
+    expect(triggerPolicy(Template.fromStack(stack2))).toContainEqual({ Action: 'states:StartExecution', Effect: 'Allow', Resource: { 'Fn::GetAtt': ['V1', 'Arn'] } });
+  });
+
+  describe('validation', () => {
+    test('fails when the target is an Express workflow, which StartExecution cannot make idempotent', () => {
+      const stack = newStack();
+      expect(() => trigger(stack, { target: TriggerTarget.stateMachine(pipeline(stack, sfn.StateMachineType.EXPRESS)) }))
+        .toThrow(/WebhookTrigger 'Test\/Exports': the target is an Express state machine; StartExecution is not idempotent/);
+    });
+
+    test('fails when strict validation has nothing to check', () => {
+      expect(() => trigger(newStack(), { parameters: { env: TriggerParameter.fromValue('prod') }, validation: TriggerValidation.STRICT }))
+        .toThrow(/strict validation needs at least one parameter that is required or typed/);
+    });
+
+    test('fails when the body could not fit in a run input', () => {
+      expect(() => trigger(newStack(), { maxBodySize: Size.kibibytes(300) })).toThrow(/maxBodySize must be between 1 byte and 256 KiB/);
+      expect(() => trigger(newStack(), { maxBodySize: Size.kibibytes(250), includeBody: true })).toThrow(/keep it at or under 200 KiB/);
+    });
+
+    test('fails on a bad parameter name, path, header or retryAfter', () => {
+      expect(() => trigger(newStack(), { parameters: { 'export id': TriggerParameter.fromValue(1) } })).toThrow(/parameter name 'export id'/);
+      expect(() => TriggerParameter.fromJsonPath('$..id')).toThrow(/'\$\.\.id' is not a supported path/);
+      expect(() => TriggerParameter.fromJsonPath('$.items[?(@.a)]')).toThrow(/not a supported path/);
+      expect(() => TriggerParameter.fromJsonPath('$.items[01]')).toThrow(/not a supported path/);
+      expect(() => TriggerParameter.fromHeader('X Tenant')).toThrow(/not a valid HTTP header name/);
+      expect(() => TriggerParameter.fromHeader('X-Count', { type: ParameterType.INTEGER })).toThrow(/its type can only be ParameterType.STRING/);
+      expect(() => TriggerParameter.fromValue(undefined)).toThrow(/the value is undefined/);
+      expect(() => trigger(newStack(), { retryAfter: Duration.hours(2) })).toThrow(/retryAfter must be a whole number of seconds between 1 second and 1 hour/);
+    });
+  });
+});
