@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
-import { Annotations, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Size, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +9,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
-  CONFIG_ENV_VAR,
   INGEST_CONFIG_VERSION,
   NEVER_FORWARDED_HEADERS,
   type AuthConfig,
@@ -20,6 +17,7 @@ import {
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';
+import { handlerDir, newHandlerFunction } from './private/handler-function';
 import { SpillQueue } from './private/spill-queue';
 import { WEBHOOK_PATH } from './private/http-names';
 import { Deduplication } from './deduplication';
@@ -259,18 +257,6 @@ export interface WebhookStreamSourceProps {
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-/** The prebundled handler folder shipped in the package (built by `npm run bundle`). */
-function handlerDir(name: string): string {
-  const dir = path.join(__dirname, '..', 'assets', name);
-  if (!existsSync(path.join(dir, 'index.js'))) {
-    throw new Error(`cdk-webhook-ingress: the ${name} handler bundle is missing at ${dir}; run 'npm run bundle'`);
-  }
-  return dir;
-}
-
-function handlerAsset(name: string): lambda.Code {
-  return lambda.Code.fromAsset(handlerDir(name));
-}
 
 /**
  * A webhook endpoint that writes every verified event to a Kinesis data stream.
@@ -430,14 +416,6 @@ export class WebhookStreamSource extends Construct {
     }
     this.quarantineStream = quarantineStream;
 
-    // The handler: its own role and log group, so it holds exactly the permissions below.
-    const logGroup = new logs.LogGroup(this, 'IngestLogs', { retention: logRetention });
-    const role = new iam.Role(this, 'IngestRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Ingest function of ${this.node.path}`,
-    });
-    logGroup.grantWrite(role);
-
     let spill: SpillQueue | undefined;
     if (backpressureBinding.spill !== undefined && backpressure.kind === 'queueAndSlowAccept') {
       spill = new SpillQueue(this, 'Spill', {
@@ -494,29 +472,18 @@ export class WebhookStreamSource extends Construct {
       },
     };
 
-    const fn = new lambda.Function(this, 'Ingest', {
+    const fn = newHandlerFunction(this, {
+      name: 'Ingest',
       description: `Verifies ${auth.preset} webhooks and writes them to Kinesis (${this.node.path})`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
       // With pinned schemas, their compiled module ships beside the prebundled handler.
-      code: validation === undefined ? handlerAsset('ingest') : lambda.Code.fromAsset(stageHandlerAsset(handlerDir('ingest'), validation.files)),
-      memorySize: 256,
+      code: lambda.Code.fromAsset(validation === undefined ? handlerDir('ingest') : stageHandlerAsset(handlerDir('ingest'), validation.files)),
+      config,
+      serviceName: config.source,
+      logRetention,
       // Under API Gateway's 29 s integration timeout, and above the retry budget plus one call.
       timeout: Duration.seconds(28),
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        [CONFIG_ENV_VAR]: Stack.of(this).toJsonString(config),
-        POWERTOOLS_SERVICE_NAME: config.source,
-      },
     });
     this.ingestFunction = fn;
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'The handler is bundled for and tested on Node.js 22 (esbuild target node22), a supported Lambda runtime.',
-    });
 
     // Least privilege: put records on this stream, read this secret, nothing else.
     for (const target of [stream, ...routes.map((r) => r.stream), ...(quarantineStream ? [quarantineStream] : [])]) {

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
-import { Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,13 +6,13 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { AuthConfig } from '../lambda/shared/config';
 import {
-  TRIGGER_CONFIG_ENV_VAR,
   TRIGGER_CONFIG_VERSION,
   type ParameterMapping,
   type ParameterSource,
   type TriggerConfig,
 } from '../lambda/shared/trigger-config';
 import { compileJsonPath } from '../lambda/shared/json-path';
+import { handlerDir, newHandlerFunction } from './private/handler-function';
 import { HEADER_NAME } from './private/http-names';
 import { WebhookAuth } from './webhook-auth';
 import { WebhookGateway } from './webhook-gateway';
@@ -323,37 +321,16 @@ export class WebhookTrigger extends Construct {
       retryAfterSeconds,
     };
 
-    const logGroup = new logs.LogGroup(this, 'TriggerLogs', { retention: logRetention });
-    const role = new iam.Role(this, 'TriggerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Trigger function of ${this.node.path}`,
-    });
-    logGroup.grantWrite(role);
-    const dir = path.join(__dirname, '..', 'assets', 'trigger');
-    if (!existsSync(path.join(dir, 'index.js'))) {
-      throw new Error(`cdk-webhook-ingress: the trigger handler bundle is missing at ${dir}; run 'npm run bundle'`);
-    }
-    const fn = new lambda.Function(this, 'Trigger', {
+    const fn = newHandlerFunction(this, {
+      name: 'Trigger',
       description: `Verifies ${auth.preset} requests and starts runs (${this.node.path})`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(dir),
-      memorySize: 256,
+      code: lambda.Code.fromAsset(handlerDir('trigger')),
+      config,
+      serviceName: config.source,
+      logRetention,
       timeout: Duration.seconds(28),
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        [TRIGGER_CONFIG_ENV_VAR]: Stack.of(this).toJsonString(config),
-        POWERTOOLS_SERVICE_NAME: config.source,
-      },
     });
     this.triggerFunction = fn;
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'The handler is bundled for and tested on Node.js 22 (esbuild target node22), a supported Lambda runtime.',
-    });
 
     // Least privilege: start executions of this one target, read this one secret.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['states:StartExecution'], resourceArns: [target.arn] });

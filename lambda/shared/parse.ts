@@ -88,31 +88,31 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 }
 
 /**
- * Reads the body by its content type. A JSON object is one event; a JSON array of objects is a
- * batch of events. Anything else is a 415 (unsupported type) or a 400 (unreadable body).
+ * Checks the content type (one of `accepted`, UTF-8) and decodes the body as text. Another type
+ * or charset is a 415; an empty body or invalid UTF-8 is a 400.
  */
-export function parseBody(request: WebhookRequest, maxBatchRecords: number): ParsedBody {
+function decodeBody(request: WebhookRequest, accepted: 'json' | 'jsonOrForm'): { type: string; text: string } {
+  const wanted = accepted === 'json' ? 'application/json' : `application/json or ${FORM}`;
   const header = singleHeader(request, 'content-type');
-  if (header === undefined) throw new UnsupportedMediaTypeError(`Content-Type header is required; send application/json or ${FORM}`);
+  if (header === undefined) throw new UnsupportedMediaTypeError(`Content-Type header is required; send ${wanted}`);
   const media = parseMediaType(header);
-  if (media === undefined || !(isJsonMediaType(media.type) || media.type === FORM)) {
-    throw new UnsupportedMediaTypeError(`unsupported Content-Type; send application/json or ${FORM}`);
+  if (media === undefined || !(isJsonMediaType(media.type) || (accepted === 'jsonOrForm' && media.type === FORM))) {
+    throw new UnsupportedMediaTypeError(`unsupported Content-Type; send ${wanted}`);
   }
   const charset = media.params.get('charset');
   if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
     throw new UnsupportedMediaTypeError('unsupported charset; send UTF-8');
   }
   if (request.rawBody.length === 0) throw new MalformedPayloadError('body is empty');
-
-  let text: string;
   try {
-    text = utf8.decode(request.rawBody);
+    return { type: media.type, text: utf8.decode(request.rawBody) };
   } catch (cause) {
     throw new MalformedPayloadError('body is not valid UTF-8', { cause });
   }
-  if (media.type === FORM) {
-    return { contentType: FORM, events: [formObject(formPairs(request.rawBody))], isBatch: false };
-  }
+}
+
+/** Parses JSON text, refusing nesting deeper than MAX_JSON_DEPTH. Errors never quote the text. */
+function parseJsonText(text: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -121,6 +121,31 @@ export function parseBody(request: WebhookRequest, maxBatchRecords: number): Par
     throw new MalformedPayloadError('body is not valid JSON', { cause });
   }
   if (nestsDeeperThan(value, MAX_JSON_DEPTH)) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
+}
+
+/**
+ * Reads the body as one JSON object (`application/json` or `application/*+json`, UTF-8), as a
+ * trigger takes it.
+ */
+export function parseJsonObject(request: WebhookRequest): JsonObject {
+  const value = parseJsonText(decodeBody(request, 'json').text);
+  if (!isJsonObject(value)) throw new MalformedPayloadError('body must be a JSON object');
+  return value;
+}
+
+/**
+ * Reads the body by its content type. A JSON object is one event; a JSON array of objects is a
+ * batch of events; a URL-encoded form is one event. Anything else is a 415 (unsupported type) or
+ * a 400 (unreadable body).
+ */
+export function parseBody(request: WebhookRequest, maxBatchRecords: number): ParsedBody {
+  const { type, text } = decodeBody(request, 'jsonOrForm');
+  if (type === FORM) {
+    return { contentType: FORM, events: [formObject(formPairs(request.rawBody))], isBatch: false };
+  }
+  const value = parseJsonText(text);
+  const media = { type };
 
   if (isJsonObject(value)) return { contentType: media.type, events: [value], isBatch: false };
   if (!Array.isArray(value)) throw new MalformedPayloadError('body must be a JSON object or an array of JSON objects');

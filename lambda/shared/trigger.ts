@@ -10,16 +10,11 @@ import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import { ConfigError } from './config';
-import {
-  MalformedPayloadError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-  WebhookError,
-} from './errors';
+import { PayloadTooLargeError, WebhookError } from './errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, singleHeader, withHeaderAliases, type WebhookRequest } from './http';
 import { correlationIdOf, type IngestLogger } from './ingest';
 import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } from './json-path';
-import { MAX_JSON_DEPTH, nestsDeeperThan, parseMediaType, type JsonObject } from './parse';
+import { parseJsonObject, type JsonObject } from './parse';
 import type { ParameterMapping, TriggerConfig } from './trigger-config';
 import { hasParameterType, parseStateMachineArn } from './trigger-config-parse';
 import {
@@ -95,47 +90,6 @@ export function executionArnOf(stateMachineArn: string, executionName: string): 
   return `arn:${arn.partition}:states:${arn.region}:${arn.account}:execution:${arn.name}:${executionName}`;
 }
 
-function isJsonMediaType(type: string): boolean {
-  return type === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(type);
-}
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Reads the body as one JSON object: `application/json` or `application/*+json`, UTF-8. Another
- * type or charset is a 415; an empty, unreadable or non-object body is a 400.
- */
-export function parseJsonObject(request: WebhookRequest): JsonObject {
-  const header = singleHeader(request, 'content-type');
-  if (header === undefined) throw new UnsupportedMediaTypeError('Content-Type header is required; send application/json');
-  const media = parseMediaType(header);
-  if (media === undefined || !isJsonMediaType(media.type)) throw new UnsupportedMediaTypeError('unsupported Content-Type; send application/json');
-  const charset = media.params.get('charset');
-  if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
-    throw new UnsupportedMediaTypeError('unsupported charset; send UTF-8');
-  }
-  if (request.rawBody.length === 0) throw new MalformedPayloadError('body is empty');
-  let text: string;
-  try {
-    text = utf8.decode(request.rawBody);
-  } catch (cause) {
-    throw new MalformedPayloadError('body is not valid UTF-8', { cause });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    if (cause instanceof RangeError) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`, { cause });
-    throw new MalformedPayloadError('body is not valid JSON', { cause });
-  }
-  if (!isJsonObject(value)) throw new MalformedPayloadError('body must be a JSON object');
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
-  return value;
-}
 
 /** A mapping with its path compiled. */
 interface CompiledMapping {

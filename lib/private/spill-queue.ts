@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -10,7 +8,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
+import { handlerDir, newHandlerFunction } from './handler-function';
 
 /**
  * The drain's configuration document. Kept in step with `DrainConfig` in lambda/shared/drain.ts
@@ -88,14 +86,6 @@ export interface SpillQueueProps {
   readonly ageAlarmThreshold?: Duration;
 }
 
-function drainAsset(): lambda.Code {
-  // lib/private/ in the source tree and in the package alike; the bundle is built by `npm run bundle`.
-  const dir = path.join(__dirname, '..', '..', 'assets', 'drain');
-  if (!existsSync(path.join(dir, 'index.js'))) {
-    throw new Error(`cdk-webhook-ingress: the drain handler bundle is missing at ${dir}; run 'npm run bundle'`);
-  }
-  return lambda.Code.fromAsset(dir);
-}
 
 /**
  * The "queue and slow accept" backpressure parts of a stream source: a FIFO queue that holds the
@@ -185,13 +175,6 @@ export class SpillQueue extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
-    // The drain: its own role and log group, so it holds exactly the permissions below.
-    const logGroup = new logs.LogGroup(this, 'DrainLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-    const role = new iam.Role(this, 'DrainRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Drain function of ${this.node.path}`,
-    });
-    logGroup.grantWrite(role);
     const config: DrainConfigDocument = {
       version: 1,
       streamNames: props.streams.map((s) => s.streamName),
@@ -200,25 +183,15 @@ export class SpillQueue extends Construct {
       // Leaves time for the last call (5 s request timeout) and the answer.
       writeDeadlineMs: (timeoutSeconds - 10) * 1000,
     };
-    this.drainFunction = new lambda.Function(this, 'Drain', {
+    // The drain: its own role and log group, so it holds exactly the permissions below.
+    this.drainFunction = newHandlerFunction(this, {
+      name: 'Drain',
       description: `Drains spilled webhook records into Kinesis in order (${this.node.path})`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: drainAsset(),
-      memorySize: 256,
+      code: lambda.Code.fromAsset(handlerDir('drain')),
+      config,
+      serviceName: props.serviceName,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       timeout: drainTimeout,
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        [CONFIG_ENV_VAR]: Stack.of(this).toJsonString(config),
-        POWERTOOLS_SERVICE_NAME: props.serviceName,
-      },
-    });
-    Validations.of(this.drainFunction).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason: 'The handler is bundled for and tested on Node.js 22 (esbuild target node22), a supported Lambda runtime.',
     });
     // Receive, delete and change visibility on this queue (and decrypt with its key, if any).
     this.drainFunction.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
