@@ -1,0 +1,23 @@
+// The rotation function of a webhook signing secret: wiring only. The steps live in ../shared/rotation.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { CONFIG_ENV_VAR } from '../shared/config';
+import { createRotationHandler, parseRotationConfig } from '../shared/rotation';
+
+const logger = new Logger();
+const config = parseRotationConfig(process.env[CONFIG_ENV_VAR]);
+
+// Nobody waits on a rotation step: a few attempts, each with short timeouts, well inside the
+// function's timeout. A step that still fails is retried by Secrets Manager with the same token.
+const secretsManager = new SecretsManagerClient({
+  maxAttempts: 3,
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+});
+const events = new EventBridgeClient({
+  maxAttempts: 3,
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+});
+
+export const handler = createRotationHandler({ secretsManager, events, config, logger });
