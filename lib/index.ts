@@ -5,6 +5,7 @@ export * from './event-field';
 export * from './payload-schema';
 export * from './webhook-auth';
 export * from './webhook-gateway';
+export * from './webhook-signing-secret';
 export * from './webhook-source-alarms';
 export * from './webhook-source-dashboard';
 export * from './webhook-stream-source';

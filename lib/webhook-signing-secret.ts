@@ -1,0 +1,147 @@
+import { Duration, Token, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { handlerDir, newHandlerFunction } from './private/handler-function';
+
+/** How a generated signing secret is written. */
+export enum SigningSecretFormat {
+  /** Standard Webhooks: `whsec_` and standard base64 of the key bytes. */
+  STANDARD_WEBHOOKS = 'whsec',
+  /** Lower-case hex of the key bytes. */
+  HEX = 'hex',
+  /** base64url of the token bytes, without padding: a bearer token. */
+  TOKEN = 'token',
+}
+
+/** Properties of a {@link WebhookSigningSecret}. */
+export interface WebhookSigningSecretProps {
+  /**
+   * How the secret's value is written; match the scheme that uses it.
+   *
+   * @default SigningSecretFormat.HEX
+   */
+  readonly format?: SigningSecretFormat;
+
+  /**
+   * Random bytes in each value. 16 to 64 (24 to 64 for Standard Webhooks).
+   *
+   * @default 32
+   */
+  readonly bytes?: number;
+
+  /**
+   * How often the secret rotates. Between 4 hours and 1000 days.
+   *
+   * @default Duration.days(30)
+   * @see https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_schedule.html
+   */
+  readonly automaticallyAfter?: Duration;
+
+  /**
+   * The event bus that receives the "Webhook signing secret pending" event when a new value is
+   * created, so the senders' side can pick it up.
+   *
+   * @default - the account's default event bus
+   */
+  readonly eventBus?: events.IEventBus;
+
+  /**
+   * The key that encrypts the secret.
+   *
+   * @default - the AWS managed key `aws/secretsmanager`
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * A description of the secret.
+   *
+   * @default - one naming the construct
+   */
+  readonly description?: string;
+
+  /**
+   * How long the rotation function's logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const BYTES: Record<SigningSecretFormat, [number, number]> = {
+  [SigningSecretFormat.STANDARD_WEBHOOKS]: [24, 64],
+  [SigningSecretFormat.HEX]: [16, 64],
+  [SigningSecretFormat.TOKEN]: [16, 64],
+};
+
+/**
+ * A signing secret or token that this stack generates and rotates on a calendar, in Secrets
+ * Manager's four steps: a new value is created as AWSPENDING, a "Webhook signing secret pending"
+ * event (never the value) goes to EventBridge so the senders can be updated, the value is
+ * checked, and it becomes AWSCURRENT. Pass `signingSecret.secret` to a `WebhookAuth`.
+ *
+ * A secret that a vendor issues (Stripe's `whsec_...`, a GitHub webhook secret) is not one of
+ * these: the vendor rotates it; store it in a plain `secretsmanager.Secret` without rotation.
+ */
+export class WebhookSigningSecret extends Construct {
+  /** The secret that holds the value. */
+  public readonly secret: secretsmanager.Secret;
+
+  /** The function that rotates it. */
+  public readonly rotationFunction: lambda.IFunction;
+
+  /** The rotation schedule. */
+  public readonly rotationSchedule: secretsmanager.RotationSchedule;
+
+  constructor(scope: Construct, id: string, props: WebhookSigningSecretProps = {}) {
+    super(scope, id);
+    const owner = `WebhookSigningSecret '${this.node.path}'`;
+    const format = props.format ?? SigningSecretFormat.HEX;
+    const bytes = props.bytes ?? 32;
+    const [min, max] = BYTES[format];
+    if (!Token.isUnresolved(bytes) && (!Number.isInteger(bytes) || bytes < min || bytes > max)) {
+      throw new Error(`${owner}: bytes must be a whole number from ${min} to ${max} for this format, got ${bytes}`);
+    }
+    const automaticallyAfter = props.automaticallyAfter ?? Duration.days(30);
+    if (!automaticallyAfter.isUnresolved()) {
+      const hours = automaticallyAfter.toHours({ integral: false });
+      if (hours < 4 || hours > 1000 * 24) {
+        throw new Error(`${owner}: automaticallyAfter must be between 4 hours and 1000 days, as Secrets Manager allows, got ${automaticallyAfter.toHumanString()}`);
+      }
+    }
+
+    // The first value is a placeholder that rotation replaces right at deployment, in the format.
+    this.secret = new secretsmanager.Secret(this, 'Secret', {
+      description: props.description ?? `Webhook signing secret of ${this.node.path}, rotated every ${automaticallyAfter.toHumanString()}`,
+      encryptionKey: props.encryptionKey,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+
+    const eventBus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    const fn = newHandlerFunction(this, {
+      name: 'Rotation',
+      description: `Rotates the webhook signing secret of ${this.node.path}`,
+      code: lambda.Code.fromAsset(handlerDir('rotation')),
+      config: { version: 1, format, bytes, ...(props.eventBus === undefined ? {} : { eventBusName: eventBus.eventBusName }) },
+      serviceName: this.node.id,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      timeout: Duration.minutes(2),
+    });
+    this.rotationFunction = fn;
+    eventBus.grantPutEventsTo(fn);
+
+    this.rotationSchedule = this.secret.addRotationSchedule('Rotation', {
+      rotationLambda: fn,
+      automaticallyAfter,
+      rotateImmediatelyOnUpdate: true,
+    });
+    // RotationSchedule grants secretsmanager:GetRandomPassword, which has no resource to scope to.
+    Validations.of(fn.role ?? fn).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'The one wildcard is secretsmanager:GetRandomPassword, which the rotation schedule grants and IAM cannot scope to a resource; it reads and writes no secret. Every other action is on this secret and this event bus only.',
+    });
+  }
+}
