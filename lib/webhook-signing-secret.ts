@@ -42,6 +42,15 @@ export interface WebhookSigningSecretProps {
   readonly automaticallyAfter?: Duration;
 
   /**
+   * How long each rotation may take to start, within its scheduled day: Secrets Manager starts
+   * it at some point in this window. Between 1 and 24 hours, in whole hours.
+   *
+   * @default - Secrets Manager's default: the whole day (24 hours), or 4 hours for schedules under a day
+   * @see https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_schedule.html
+   */
+  readonly rotationWindow?: Duration;
+
+  /**
    * The event bus that receives the "Webhook signing secret pending" event when a new value is
    * created, so the senders' side can pick it up.
    *
@@ -113,6 +122,17 @@ export class WebhookSigningSecret extends Construct {
       }
     }
 
+    const rotationWindow = props.rotationWindow;
+    if (rotationWindow !== undefined && !rotationWindow.isUnresolved()) {
+      const hours = rotationWindow.toHours({ integral: false });
+      if (!Number.isInteger(hours) || hours < 1 || hours > 24) {
+        throw new Error(`${owner}: rotationWindow must be a whole number of hours from 1 to 24, got ${rotationWindow.toHumanString()}`);
+      }
+      if (!automaticallyAfter.isUnresolved() && hours > automaticallyAfter.toHours({ integral: false })) {
+        throw new Error(`${owner}: rotationWindow (${rotationWindow.toHumanString()}) cannot be longer than automaticallyAfter (${automaticallyAfter.toHumanString()})`);
+      }
+    }
+
     // The first value is a placeholder that rotation replaces right at deployment, in the format.
     this.secret = new secretsmanager.Secret(this, 'Secret', {
       description: props.description ?? `Webhook signing secret of ${this.node.path}, rotated every ${automaticallyAfter.toHumanString()}`,
@@ -138,6 +158,11 @@ export class WebhookSigningSecret extends Construct {
       automaticallyAfter,
       rotateImmediatelyOnUpdate: true,
     });
+    if (rotationWindow !== undefined) {
+      // RotationScheduleOptions has no window; RotationRules.Duration is the CloudFormation field.
+      const cfn = this.rotationSchedule.node.defaultChild as secretsmanager.CfnRotationSchedule;
+      cfn.addPropertyOverride('RotationRules.Duration', `${rotationWindow.toHours()}h`);
+    }
     // RotationSchedule grants secretsmanager:GetRandomPassword, which has no resource to scope to.
     Validations.of(fn.role ?? fn).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -70,6 +70,14 @@ describe('WebhookSigningSecret', () => {
     expect(rotationConfig(template)).toEqual({ version: 1, format: 'whsec', bytes: 24 });
   });
 
+  test('an optional rotation window becomes RotationRules.Duration', () => {
+    const stack = newStack();
+    new WebhookSigningSecret(stack, 'Signing', { automaticallyAfter: Duration.days(14), rotationWindow: Duration.hours(3) });
+    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(14 days)', Duration: '3h' },
+    });
+  });
+
   test('a custom event bus is named in the configuration and is the one granted', () => {
     const stack = newStack();
     const bus = new events.EventBus(stack, 'Partners');
@@ -104,6 +112,9 @@ describe('WebhookSigningSecret', () => {
   test.each<[string, Partial<WebhookSigningSecretProps>, RegExp]>([
     ['a fractional byte count', { bytes: 31.5 }, /WebhookSigningSecret 'Test\/Signing': bytes must be a whole number from 16 to 64 for this format, got 31.5/],
     ['a schedule under 4 hours', { automaticallyAfter: Duration.hours(3) }, /automaticallyAfter must be between 4 hours and 1000 days, as Secrets Manager allows, got 3 hours/],
+    ['a window of 90 minutes', { rotationWindow: Duration.minutes(90) }, /rotationWindow must be a whole number of hours from 1 to 24, got 1 hour 30 minutes/],
+    ['a window of 25 hours', { rotationWindow: Duration.hours(25) }, /rotationWindow must be a whole number of hours from 1 to 24/],
+    ['a window longer than the schedule', { automaticallyAfter: Duration.hours(4), rotationWindow: Duration.hours(5) }, /rotationWindow \(5 hours\) cannot be longer than automaticallyAfter \(4 hours\)/],
     ['a schedule over 1000 days', { automaticallyAfter: Duration.days(1001) }, /automaticallyAfter must be between 4 hours and 1000 days/],
   ])('rejects %s at synth', (_name, props, message) => {
     expect(() => new WebhookSigningSecret(newStack(), 'Signing', props)).toThrow(message);
