@@ -17,7 +17,8 @@ import {
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';
-import { handlerDir, newHandlerFunction } from './private/handler-function';
+import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
+import { secretSettings } from './private/secret-settings';
 import { SpillQueue } from './private/spill-queue';
 import { WEBHOOK_PATH } from './private/http-names';
 import { Deduplication } from './deduplication';
@@ -248,6 +249,15 @@ export interface WebhookStreamSourceProps {
   readonly secretCacheTtl?: Duration;
 
   /**
+   * How long, after a rotation makes a new value current, the previous value (AWSPREVIOUS) is
+   * still accepted, so senders can move over. 0 stops accepting it at once. The new value is
+   * accepted as soon as it is pending (AWSPENDING). Between 0 and 30 days.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly previousSecretGrace?: Duration;
+
+  /**
    * How long the handler's logs and the API's access logs are kept.
    *
    * @default logs.RetentionDays.ONE_MONTH
@@ -343,11 +353,7 @@ export class WebhookStreamSource extends Construct {
     if (!Token.isUnresolved(maxBatchEvents) && (!Number.isInteger(maxBatchEvents) || maxBatchEvents < 1 || maxBatchEvents > 50_000)) {
       throw new Error(`${owner}: maxBatchEvents must be a whole number between 1 and 50000, got ${maxBatchEvents}`);
     }
-    const secretCacheTtl = props.secretCacheTtl ?? Duration.minutes(1);
-    const secretCacheTtlSeconds = secretCacheTtl.toSeconds({ integral: false });
-    if (secretCacheTtlSeconds < 1 || secretCacheTtlSeconds > 3600 || !Number.isInteger(secretCacheTtlSeconds)) {
-      throw new Error(`${owner}: secretCacheTtl must be a whole number of seconds between 1 second and 1 hour, got ${secretCacheTtl.toHumanString()}`);
-    }
+    const { secretCacheTtlSeconds, previousSecretGraceSeconds } = secretSettings(owner, props);
     const forwardedHeaders = (props.forwardedHeaders ?? [...auth.forwardedHeaders]).map((h) => h.toLowerCase());
     const credentialHeader = auth.requiredHeader?.toLowerCase();
     const forbidden = forwardedHeaders.filter((h) => NEVER_FORWARDED_HEADERS.includes(h) || h === credentialHeader);
@@ -440,6 +446,7 @@ export class WebhookStreamSource extends Construct {
       headerAliases: auth.headerAliases,
       challenge: auth.challenge,
       secretCacheTtlSeconds,
+      previousSecretGraceSeconds,
       metadata: {
         id: props.eventId?._toConfig() ?? auth.metadata.id,
         type: props.eventType?._toConfig() ?? auth.metadata.type,
@@ -498,14 +505,7 @@ export class WebhookStreamSource extends Construct {
     if (dedup !== undefined) {
       dedup.table.grant(fn, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     }
-    if (auth.secret !== undefined) {
-      iam.Grant.addToPrincipal({
-        grantee: fn,
-        actions: ['secretsmanager:GetSecretValue'],
-        resourceArns: [auth.secret.secretFullArn ?? `${auth.secret.secretArn}-??????`],
-      });
-      auth.secret.encryptionKey?.grantDecrypt(fn);
-    }
+    if (auth.secret !== undefined) grantSigningSecretRead(fn, auth.secret);
 
     // The path on the gateway. API Gateway itself turns away requests without the credential
     // header, before any Lambda runs, with the same 401 JSON shape the handler uses.
@@ -566,14 +566,18 @@ export class WebhookStreamSource extends Construct {
     return this.ingressMetric('ShedEvents', props);
   }
 
+  /**
+   * Requests verified with a secret that is not the current one: the pending value (senders that
+   * moved early) or the previous one, within its grace period (senders not yet moved). After a
+   * rotation finishes, this falling to zero is the cutover: every sender signs with the new value.
+   *
+   * Statistic: Sum. Period: 5 minutes.
+   */
+  public metricNonCurrentSecretRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return handlerMetric('NonCurrentSecretRequests', this.sourceName, props);
+  }
+
   private ingressMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'CdkWebhookIngress',
-      metricName,
-      dimensionsMap: { service: this.sourceName },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
-      ...props,
-    });
+    return handlerMetric(metricName, this.sourceName, props);
   }
 }

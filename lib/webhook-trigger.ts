@@ -1,4 +1,5 @@
 import { Duration, Size, Token } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -12,7 +13,8 @@ import {
   type TriggerConfig,
 } from '../lambda/shared/trigger-config';
 import { compileJsonPath } from '../lambda/shared/json-path';
-import { handlerDir, newHandlerFunction } from './private/handler-function';
+import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
+import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
 import { WebhookAuth } from './webhook-auth';
 import { WebhookGateway } from './webhook-gateway';
@@ -234,6 +236,15 @@ export interface WebhookTriggerProps {
   readonly secretCacheTtl?: Duration;
 
   /**
+   * How long, after a rotation makes a new value current, the previous value (AWSPREVIOUS) is
+   * still accepted, so senders can move over. 0 stops accepting it at once. The new value is
+   * accepted as soon as it is pending (AWSPENDING). Between 0 and 30 days.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly previousSecretGrace?: Duration;
+
+  /**
    * How long the handler's logs are kept.
    *
    * @default logs.RetentionDays.ONE_MONTH
@@ -260,6 +271,8 @@ export class WebhookTrigger extends Construct {
 
   /** The full URL callers POST to. */
   public readonly webhookUrl: string;
+
+  private readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: WebhookTriggerProps) {
     super(scope, id);
@@ -294,11 +307,7 @@ export class WebhookTrigger extends Construct {
     if (retryAfterSeconds < 1 || retryAfterSeconds > 3600 || !Number.isInteger(retryAfterSeconds)) {
       throw new Error(`${owner}: retryAfter must be a whole number of seconds between 1 second and 1 hour, got ${retryAfter.toHumanString()}`);
     }
-    const secretCacheTtl = props.secretCacheTtl ?? Duration.minutes(1);
-    const secretCacheTtlSeconds = secretCacheTtl.toSeconds({ integral: false });
-    if (secretCacheTtlSeconds < 1 || secretCacheTtlSeconds > 3600 || !Number.isInteger(secretCacheTtlSeconds)) {
-      throw new Error(`${owner}: secretCacheTtl must be a whole number of seconds between 1 second and 1 hour, got ${secretCacheTtl.toHumanString()}`);
-    }
+    const { secretCacheTtlSeconds, previousSecretGraceSeconds } = secretSettings(owner, props);
     if (auth.needsMutualTls && props.gateway?.truststoreBucket === undefined) {
       throw new Error(`${owner}: WebhookAuth.mtls() needs a gateway with an mTLS custom domain (domain.mtls), whose default endpoint is off; pass one as 'gateway'`);
     }
@@ -312,6 +321,7 @@ export class WebhookTrigger extends Construct {
       target,
       auth: (auth.secret === undefined ? auth.config : { ...auth.config, secretArn: auth.secret.secretArn }) as AuthConfig,
       secretCacheTtlSeconds,
+      previousSecretGraceSeconds,
       headerAliases: auth.headerAliases,
       parameters,
       validation,
@@ -320,6 +330,7 @@ export class WebhookTrigger extends Construct {
       maxBodyBytes,
       retryAfterSeconds,
     };
+    this.serviceName = config.source;
 
     const fn = newHandlerFunction(this, {
       name: 'Trigger',
@@ -334,17 +345,21 @@ export class WebhookTrigger extends Construct {
 
     // Least privilege: start executions of this one target, read this one secret.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['states:StartExecution'], resourceArns: [target.arn] });
-    if (auth.secret !== undefined) {
-      iam.Grant.addToPrincipal({
-        grantee: fn,
-        actions: ['secretsmanager:GetSecretValue'],
-        resourceArns: [auth.secret.secretFullArn ?? `${auth.secret.secretArn}-??????`],
-      });
-      auth.secret.encryptionKey?.grantDecrypt(fn);
-    }
+    if (auth.secret !== undefined) grantSigningSecretRead(fn, auth.secret);
 
     const webhookPath = props.path ?? 'trigger';
     this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired });
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
+  }
+
+  /**
+   * Requests verified with a secret that is not the current one: the pending value (senders that
+   * moved early) or the previous one, within its grace period (senders not yet moved). After a
+   * rotation finishes, this falling to zero is the cutover: every sender signs with the new value.
+   *
+   * Statistic: Sum. Period: 5 minutes.
+   */
+  public metricNonCurrentSecretRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return handlerMetric('NonCurrentSecretRequests', this.serviceName, props);
   }
 }

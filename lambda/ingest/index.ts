@@ -5,7 +5,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ClaimCheckStore } from '../shared/claim-check';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../shared/config';
@@ -15,7 +14,7 @@ import { createJwtVerifier } from '../shared/jwt';
 import { KinesisWriter } from '../shared/kinesis-writer';
 import { loadPayloadValidator } from '../shared/schema';
 import { SpillQueue } from '../shared/spill';
-import { SecretCache, secretsManagerFetcher } from '../shared/secrets';
+import { handlerSecretCache } from '../shared/secrets';
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: 'CdkWebhookIngress' });
@@ -26,10 +25,6 @@ const config = parseIngestConfig(process.env[CONFIG_ENV_VAR]);
 const kinesis = new KinesisClient({
   maxAttempts: 1,
   requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
-});
-const secretsManager = new SecretsManagerClient({
-  maxAttempts: 2,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000 }),
 });
 
 const ingest = createIngestHandler({
@@ -49,6 +44,10 @@ const ingest = createIngestHandler({
       metrics.addMetric('ShedEvents', MetricUnit.Count, shed);
       metricsPending = true;
     },
+    nonCurrentSecret: () => {
+      metrics.addMetric('NonCurrentSecretRequests', MetricUnit.Count, 1);
+      metricsPending = true;
+    },
   },
   payloadStore: config.claimCheck === undefined ? undefined : new ClaimCheckStore(new S3Client({
     maxAttempts: 2,
@@ -58,13 +57,7 @@ const ingest = createIngestHandler({
     maxAttempts: 2,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 2_000 }),
   }), config.dedup),
-  secrets: new SecretCache(secretsManagerFetcher(secretsManager), {
-    ttlMs: config.secretCacheTtlSeconds * 1_000,
-    maxStaleMs: 15 * 60 * 1_000,
-    onStale: (error) => logger.warn('serving a cached secret; Secrets Manager refresh failed', {
-      errorName: error instanceof Error ? error.name : typeof error,
-    }),
-  }),
+  secrets: handlerSecretCache(config, logger),
   writer: new KinesisWriter(kinesis, {
     streamName: config.streamName,
     maxAttempts: config.backpressure.maxAttempts,

@@ -1,8 +1,9 @@
 import type { AuthConfig } from './config';
 import { activeValues, verifyBearer, verifyClientCertificate } from './credentials';
-import { MissingCredentialsError } from './errors';
+import { InvalidTokenError, MissingCredentialsError, SignatureMismatchError } from './errors';
 import { requestUrl, type WebhookRequest } from './http';
 import { formPairs, isFormRequest } from './parse';
+import { SECRET_STAGES, type SecretCandidates, type SecretSource, type SecretStage } from './secrets';
 import { verifyEd25519, verifyHmac, verifyTwilio } from './verify';
 
 /** Who or what the request was authenticated as. Never holds a secret or a token. */
@@ -11,6 +12,13 @@ export interface AuthResult {
   readonly signedTimestamp?: number;
   /** The token's subject or the client certificate's subject DN, when the scheme has one. */
   readonly principal?: string;
+  /**
+   * The stage of the secret version that verified the request, for the schemes that use a secret
+   * (`hmac`, `bearer`, `twilio`) when the secret source tags its values with stages (a
+   * `SecretCache` does). Anything but `AWSCURRENT` means the sender has not moved to the
+   * current secret yet, or has moved ahead to the pending one.
+   */
+  readonly secretStage?: SecretStage;
 }
 
 /** Verifies a JWT from a request's Authorization header (see ./jwt). */
@@ -19,15 +27,73 @@ export interface JwtVerifier {
 }
 
 export interface AuthenticatorDependencies {
-  readonly secrets: { get(secretArn: string): Promise<readonly string[]> };
+  readonly secrets: SecretSource;
   /** Required when the scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
 }
 
-/** Every active value of the secret, a JSON `{"active": [...]}` list included. */
-async function secretValues(deps: AuthenticatorDependencies, secretArn: string): Promise<string[]> {
-  return (await deps.secrets.get(secretArn)).flatMap(activeValues);
+/** Tried in this order; each stage's values are expanded (`{"active": [...]}`) and kept together. */
+function byStage(candidates: SecretCandidates): [SecretStage, string[]][] {
+  return SECRET_STAGES
+    .map((stage): [SecretStage, string[]] => [stage, candidates.filter((c) => c.stage === stage).flatMap((c) => activeValues(c.value))])
+    .filter(([, values]) => values.length > 0);
 }
+
+const sameCandidates = (a: SecretCandidates, b: SecretCandidates) =>
+  a.length === b.length && a.every((c, i) => c.stage === b[i].stage && c.value === b[i].value);
+
+/** Verifies against one stage's values at a time; `isMiss` tells a wrong secret from any other failure. */
+function verifyByStage<T>(candidates: SecretCandidates, isMiss: (error: unknown) => boolean, verify: (values: readonly string[]) => T): { verified: T; stage: SecretStage } {
+  const groups = byStage(candidates);
+  if (groups.length === 0) {
+    verify([]);
+    throw new SignatureMismatchError(); // not reached: nothing verifies against no secret
+  }
+  let miss: unknown;
+  for (const [stage, values] of groups) {
+    try {
+      return { verified: verify(values), stage };
+    } catch (error) {
+      // A missing header or a stale signed timestamp is the same whichever secret is tried.
+      if (!isMiss(error)) throw error;
+      miss = error;
+    }
+  }
+  throw miss;
+}
+
+/**
+ * Verifies with the secret's candidates, stage by stage (AWSCURRENT, AWSPENDING, AWSPREVIOUS).
+ * Within a stage every value is compared in constant time; across stages the time shows at most
+ * which stage matched, never a secret. When nothing matches, the source may re-read the secret
+ * (at most once per interval, see SecretCache) and, if that changed anything, verification runs
+ * once more. A source with only `get` holds current values and reports no stage.
+ */
+async function verifyWithSecret<T>(
+  source: SecretSource,
+  secretArn: string,
+  isMiss: (error: unknown) => boolean,
+  verify: (values: readonly string[]) => T,
+): Promise<{ verified: T; secretStage?: SecretStage }> {
+  if (source.candidates === undefined) {
+    const values = (await source.get(secretArn)).flatMap(activeValues);
+    return { verified: verify(values) };
+  }
+  const candidates = await source.candidates(secretArn);
+  try {
+    const { verified, stage } = verifyByStage(candidates, isMiss, verify);
+    return { verified, secretStage: stage };
+  } catch (error) {
+    if (!isMiss(error) || source.refreshAfterMiss === undefined) throw error;
+    const fresh = await source.refreshAfterMiss(secretArn);
+    if (sameCandidates(candidates, fresh)) throw error;
+    const { verified, stage } = verifyByStage(fresh, isMiss, verify);
+    return { verified, secretStage: stage };
+  }
+}
+
+const signatureMiss = (error: unknown) => error instanceof SignatureMismatchError;
+const tokenMiss = (error: unknown) => error instanceof InvalidTokenError;
 
 /** Authenticates a request by its source's scheme. Throws a 401 or 403 WebhookError. */
 export async function authenticate(
@@ -37,19 +103,24 @@ export async function authenticate(
   deps: AuthenticatorDependencies,
 ): Promise<AuthResult> {
   switch (auth.kind) {
-    case 'hmac':
-      return verifyHmac(auth, request, await secretValues(deps, auth.secretArn), nowMs);
+    case 'hmac': {
+      const { verified, secretStage } = await verifyWithSecret(deps.secrets, auth.secretArn, signatureMiss, (secrets) => verifyHmac(auth, request, secrets, nowMs));
+      return secretStage === undefined ? verified : { ...verified, secretStage };
+    }
     case 'ed25519':
       return verifyEd25519(auth, request, nowMs);
-    case 'bearer':
-      verifyBearer(auth, request, await secretValues(deps, auth.secretArn));
-      return {};
+    case 'bearer': {
+      const { secretStage } = await verifyWithSecret(deps.secrets, auth.secretArn, tokenMiss, (tokens) => verifyBearer(auth, request, tokens));
+      return secretStage === undefined ? {} : { secretStage };
+    }
     case 'mtls':
       return { principal: verifyClientCertificate(auth, request) };
     case 'twilio': {
       const url = requestUrl(request);
       if (url === undefined) throw new MissingCredentialsError('cannot rebuild the URL Twilio signed: no Host header');
-      return verifyTwilio(request, await secretValues(deps, auth.secretArn), url, isFormRequest(request) ? formPairs(request.rawBody) : undefined);
+      const form = isFormRequest(request) ? formPairs(request.rawBody) : undefined;
+      const { verified, secretStage } = await verifyWithSecret(deps.secrets, auth.secretArn, signatureMiss, (secrets) => verifyTwilio(request, secrets, url, form));
+      return secretStage === undefined ? verified : { ...verified, secretStage };
     }
     case 'jwt': {
       if (deps.jwt === undefined) throw new Error('a jwt source needs a JWT verifier');

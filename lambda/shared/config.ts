@@ -202,6 +202,8 @@ export interface IngestConfig {
   readonly streamName: string;
   readonly auth: AuthConfig;
   readonly secretCacheTtlSeconds: number;
+  /** How long AWSPREVIOUS is still accepted after a rotation, in seconds. Absent: 24 hours. */
+  readonly previousSecretGraceSeconds?: number;
   /**
    * Headers read under another name when absent, canonical name to fallback (Standard
    * Webhooks: `webhook-id` falls back to `svix-id`). Lower-case.
@@ -266,6 +268,14 @@ export class ConfigError extends Error {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks the secret cache settings that the ingest and trigger configurations share. */
+export function checkSecretSettings(doc: Record<string, unknown>): void {
+  requirePositiveInt(doc, 'secretCacheTtlSeconds', 'config');
+  if (doc.previousSecretGraceSeconds !== undefined && !(Number.isInteger(doc.previousSecretGraceSeconds) && (doc.previousSecretGraceSeconds as number) >= 0)) {
+    throw new ConfigError('previousSecretGraceSeconds must be a whole number of seconds, 0 or more');
+  }
 }
 
 function requireString(obj: Record<string, unknown>, key: string, where: string): string {
@@ -391,7 +401,7 @@ export function parseIngestConfig(json: string | undefined): IngestConfig {
   requireString(doc, 'source', 'config');
   requireString(doc, 'streamName', 'config');
   checkAuth(doc.auth);
-  requirePositiveInt(doc, 'secretCacheTtlSeconds', 'config');
+  checkSecretSettings(doc);
   if (!isObject(doc.metadata)) throw new ConfigError('metadata must be an object');
   for (const key of ['id', 'type', 'timestamp', 'account']) checkFieldSource(doc.metadata[key], `metadata.${key}`);
   if (doc.routes !== undefined) {

@@ -17,6 +17,7 @@ import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesi
 import { parseMultipart } from './multipart';
 import { Redactor } from './redact';
 import { LoadShedder, PressureWindow } from './shed';
+import type { SecretSource } from './secrets';
 import { SpillFailure, type SpillQueue } from './spill';
 import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from './parse';
 import { describeViolations, SchemaViolationError, validateEvent, type PayloadValidator } from './schema';
@@ -30,7 +31,7 @@ export interface IngestLogger {
 
 export interface IngestDependencies {
   readonly config: IngestConfig;
-  readonly secrets: { get(secretArn: string): Promise<readonly string[]> };
+  readonly secrets: SecretSource;
   /** Required when the source's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
@@ -43,6 +44,8 @@ export interface IngestDependencies {
     quarantined(count: number): void;
     /** Sample-or-shed sources only: events written, and events shed, by one request. */
     sampled?(written: number, shed: number): void;
+    /** A request verified with a pending or previous secret, not the current one: a rotation is under way. */
+    nonCurrentSecret?(): void;
   };
   /** Required when the source has a claim check. */
   readonly payloadStore?: PayloadStore;
@@ -167,7 +170,9 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     if (request.rawBody.length > config.maxBodyBytes) {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this source accepts at most ${config.maxBodyBytes}`);
     }
-    await authenticate(config.auth, request, now(), deps);
+    const { secretStage } = await authenticate(config.auth, request, now(), deps);
+    if (secretStage !== undefined) log.secretStage = secretStage;
+    if (secretStage !== undefined && secretStage !== 'AWSCURRENT') deps.metrics?.nonCurrentSecret?.();
     const body = await readBody(request);
     redactor.collect(body.events);
     const challenge = config.challenge === 'slackUrlVerification' ? slackChallenge(body) : undefined;

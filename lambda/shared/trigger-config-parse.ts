@@ -3,7 +3,7 @@
  * document that fails here is a deployment bug: the handler refuses to start rather than answer
  * senders with a half-understood configuration.
  */
-import { checkAuth, ConfigError } from './config';
+import { checkAuth, checkSecretSettings, ConfigError } from './config';
 import { compileJsonPath, JsonPathSyntaxError } from './json-path';
 import { TRIGGER_CONFIG_VERSION, type ParameterTypeName, type TriggerConfig } from './trigger-config';
 
@@ -142,7 +142,7 @@ export function parseTriggerConfig(json: string | undefined): TriggerConfig {
   requireString(doc, 'source', 'config');
   checkTarget(doc.target);
   checkAuth(doc.auth);
-  requirePositiveInt(doc, 'secretCacheTtlSeconds', 'config');
+  checkSecretSettings(doc);
   if (doc.headerAliases !== undefined && !(isObject(doc.headerAliases)
     && Object.entries(doc.headerAliases).every(([k, v]) => HEADER_NAME.test(k) && typeof v === 'string' && HEADER_NAME.test(v)))) {
     throw new ConfigError('headerAliases must map lower-case header names to lower-case header names');

@@ -46,6 +46,8 @@ export interface TriggerConfig {
   };
   readonly auth: AuthConfig;
   readonly secretCacheTtlSeconds: number;
+  /** How long AWSPREVIOUS is still accepted after a rotation, in seconds. Absent: 24 hours. */
+  readonly previousSecretGraceSeconds?: number;
   /** Headers read under another name when absent (Standard Webhooks' svix-*). */
   readonly headerAliases?: Readonly<Record<string, string>>;
   readonly parameters: readonly ParameterMapping[];

@@ -16,6 +16,7 @@ import { correlationIdOf, type IngestLogger } from './ingest';
 import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } from './json-path';
 import { parseJsonObject, type JsonObject } from './parse';
 import type { ParameterMapping, TriggerConfig } from './trigger-config';
+import type { SecretSource, SecretStage } from './secrets';
 import { hasParameterType, parseStateMachineArn } from './trigger-config-parse';
 import {
   ParameterValidationError,
@@ -31,7 +32,9 @@ export type TriggerLogger = IngestLogger;
 
 export interface TriggerDependencies {
   readonly config: TriggerConfig;
-  readonly secrets: { get(secretArn: string): Promise<readonly string[]> };
+  readonly secrets: SecretSource;
+  /** Counts requests verified with a pending or previous secret: a rotation is under way. */
+  readonly metrics?: { nonCurrentSecret(): void };
   /** Required when the trigger's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly sfn: Pick<SFNClient, 'send'>;
@@ -212,13 +215,15 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
   executionArnOf(config.target.stateMachineArn, 'x');
 
   /** Mutable per request: what the log line says. */
-  interface Outcome { correlationId: string; executionName?: string; validationErrors?: number; duplicate?: boolean; inputBytes?: number }
+  interface Outcome { correlationId: string; secretStage?: SecretStage; executionName?: string; validationErrors?: number; duplicate?: boolean; inputBytes?: number }
 
   async function trigger(request: WebhookRequest, outcome: Outcome): Promise<APIGatewayProxyResult> {
     if (request.rawBody.length > config.maxBodyBytes) {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this trigger accepts at most ${config.maxBodyBytes}`);
     }
-    await authenticate(config.auth, request, now(), deps);
+    const { secretStage } = await authenticate(config.auth, request, now(), deps);
+    outcome.secretStage = secretStage;
+    if (secretStage !== undefined && secretStage !== 'AWSCURRENT') deps.metrics?.nonCurrentSecret();
     const body = parseJsonObject(request);
     const name = executionNameOf(request, config.idempotencyHeaders);
     outcome.executionName = name;
@@ -267,6 +272,7 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
       source: config.source,
       correlationId: outcome.correlationId,
       executionName: outcome.executionName,
+      ...(outcome.secretStage === undefined ? {} : { secretStage: outcome.secretStage }),
       bodyBytes: request.rawBody.length,
       ...(outcome.inputBytes === undefined ? {} : { inputBytes: outcome.inputBytes }),
       ...(outcome.validationErrors === undefined ? {} : { validationErrors: outcome.validationErrors }),

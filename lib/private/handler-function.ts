@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
 
@@ -66,4 +68,29 @@ export function newHandlerFunction(scope: Construct, props: HandlerFunctionProps
     reason: 'The handler is bundled for and tested on Node.js 22 (esbuild target node22), a supported Lambda runtime.',
   });
   return fn;
+}
+
+/**
+ * Lets a handler read every rotation stage of one signing secret: DescribeSecret for the
+ * version-to-label map, GetSecretValue for each version's value, and decrypt with its key.
+ */
+export function grantSigningSecretRead(fn: lambda.IFunction, secret: secretsmanager.ISecret): void {
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+    resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+  });
+  secret.encryptionKey?.grantDecrypt(fn);
+}
+
+/** A metric a handler writes with EMF: namespace `CdkWebhookIngress`, dimension `service`. Sum over 5 minutes. */
+export function handlerMetric(metricName: string, serviceName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'CdkWebhookIngress',
+    metricName,
+    dimensionsMap: { service: serviceName },
+    statistic: cloudwatch.Stats.SUM,
+    period: Duration.minutes(5),
+    ...props,
+  });
 }

@@ -4,6 +4,7 @@ import { DependencyUnavailableError } from '../../lambda/shared/errors';
 import { createIngestHandler, type IngestLogger } from '../../lambda/shared/ingest';
 import { DedupStore } from '../../lambda/shared/dedup';
 import { KinesisWriter } from '../../lambda/shared/kinesis-writer';
+import type { SecretCandidates } from '../../lambda/shared/secrets';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ClaimCheckStore } from '../../lambda/shared/claim-check';
 import { loadPayloadValidator } from '../../lambda/shared/schema';
@@ -262,6 +263,32 @@ describe('ingest handler', () => {
     const response = await handler(signedStripe(stripeEvent('evt_1')));
     expect(response.statusCode).toBe(503);
     expect(response.headers?.['Retry-After']).toBe('30');
+  });
+
+  test('during a rotation, a request signed with a non-current secret is counted, and its stage logged', async () => {
+    // GIVEN a secret whose current value is new, and the sender still signing with the previous one
+    const streamName = `ingest-${++streams}`;
+    await kinesis.createStream(streamName, 1);
+    let candidates: SecretCandidates = [{ stage: 'AWSCURRENT', value: 'whsec_newvalue' }, { stage: 'AWSPREVIOUS', value: STRIPE_SECRET }];
+    let nonCurrent = 0;
+    const handler = createIngestHandler({
+      config: ingestConfig(stripePreset, { streamName }),
+      logger,
+      now: () => NOW_MS,
+      secrets: { get: async () => candidates.map((c) => c.value), candidates: async () => candidates },
+      metrics: { quarantined: () => undefined, nonCurrentSecret: () => { nonCurrent += 1; } },
+      writer: new KinesisWriter(kinesis.client, { streamName, maxAttempts: 3, retryBudgetMs: 1000 }),
+    });
+    // WHEN it delivers, THEN it is accepted, counted once and logged with its stage
+    expect((await handler(signedStripe(stripeEvent('evt_old')))).statusCode).toBe(202);
+    expect(nonCurrent).toBe(1);
+    expect(JSON.parse(logger.lines.at(-1) as string)).toEqual(expect.objectContaining({ message: 'accepted', secretStage: 'AWSPREVIOUS' }));
+    // WHEN the same value is current, THEN it is not counted
+    candidates = [{ stage: 'AWSCURRENT', value: STRIPE_SECRET }];
+    expect((await handler(signedStripe(stripeEvent('evt_new')))).statusCode).toBe(202);
+    expect(nonCurrent).toBe(1);
+    expect(JSON.parse(logger.lines.at(-1) as string)).toEqual(expect.objectContaining({ message: 'accepted', secretStage: 'AWSCURRENT' }));
+    expect((await kinesis.readAll(streamName)).map((r) => r.PartitionKey)).toEqual(['evt_old', 'evt_new']);
   });
 
   test('503 when the stream does not exist (an operator problem, not the sender\'s)', async () => {

@@ -17,6 +17,7 @@ import * as fc from 'fast-check';
 import type { AuthConfig } from '../../lambda/shared/config';
 import { createTriggerHandler, executionArnOf, MAX_RUN_INPUT_BYTES, type TriggerLogger } from '../../lambda/shared/trigger';
 import type { ParameterMapping, TriggerConfig } from '../../lambda/shared/trigger-config';
+import type { SecretCandidates } from '../../lambda/shared/secrets';
 import { WebhookAuth } from '../../lib';
 import { FakeStepFunctions } from '../support/fake-step-functions';
 import { anyAuthConfig } from '../support/presets';
@@ -144,6 +145,23 @@ describe('trigger handler', () => {
   }
   const starts = () => sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
   const runInput = (i = 0) => JSON.parse(starts()[i].input as string) as Record<string, unknown>;
+
+  test('during a rotation, a run started with the previous secret is counted, and its stage logged', async () => {
+    let nonCurrent = 0;
+    const candidates: SecretCandidates = [{ stage: 'AWSCURRENT', value: 'a-new-planasonix-secret' }, { stage: 'AWSPREVIOUS', value: SECRET }];
+    const handler = createTriggerHandler({
+      config: triggerConfig(),
+      logger,
+      sfn: client,
+      now: () => NOW_MS,
+      secrets: { get: async () => candidates.map((c) => c.value), candidates: async () => candidates },
+      metrics: { nonCurrentSecret: () => { nonCurrent += 1; } },
+    });
+    const response = await handler(signed(JSON.stringify(EXPORT), { headers: { 'Idempotency-Key': 'rotating-1' } }));
+    expect(response.statusCode).toBe(202);
+    expect(nonCurrent).toBe(1);
+    expect(logger.lines.at(-1)).toEqual(expect.objectContaining({ message: 'run started', secretStage: 'AWSPREVIOUS' }));
+  });
 
   describe('mapping', () => {
     test('202: nested paths, array indices, quoted names, a header and static values become the run input, exactly', async () => {

@@ -94,7 +94,20 @@ describe('WebhookStreamSource', () => {
       allowedEventTypes: ['invoice.paid'],
       maxBodyBytes: 1024 * 1024,
       backpressure: { kind: 'rejectWith429', retryAfterSeconds: 30, retryBudgetMs: 5000, maxAttempts: 6 },
+      secretCacheTtlSeconds: 60,
+      previousSecretGraceSeconds: 86_400,
     });
+  });
+
+  test('the previous secret\'s grace period reaches the handler, and the rotation metric is the one it writes', () => {
+    const stack = newStack();
+    const source = stripeSource(stack, { previousSecretGrace: Duration.hours(2), sourceName: 'stripe-payments' });
+    const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    expect(parseIngestConfig(resolveCfn(fn.Properties.Environment.Variables[CONFIG_ENV_VAR], () => 'x') as string).previousSecretGraceSeconds).toBe(7200);
+    const metric = source.metricNonCurrentSecretRequests();
+    expect([metric.namespace, metric.metricName, metric.dimensions, metric.statistic]).toEqual(['CdkWebhookIngress', 'NonCurrentSecretRequests', { service: 'stripe-payments' }, 'Sum']);
+    expect(() => stripeSource(newStack(), { previousSecretGrace: Duration.days(31) })).toThrow(/previousSecretGrace must be a whole number of seconds from 0 to 30 days, got 31 days/);
+    expect(() => stripeSource(newStack(), { previousSecretGrace: Duration.seconds(0) })).not.toThrow();
   });
 
   test('grants exactly: write its logs, put records on its stream, read its secret', () => {
@@ -105,7 +118,7 @@ describe('WebhookStreamSource', () => {
     expect(policyStatements(template)).toEqual([
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StripeIngestLogs/), 'Arn'] } },
       { Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StripeStream/), 'Arn'] } },
-      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: SECRET_ARN },
+      { Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: SECRET_ARN },
     ]);
     // No managed policies: AWSLambdaBasicExecutionRole would allow writing to any log group.
     template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
@@ -151,7 +164,7 @@ describe('WebhookStreamSource', () => {
     new WebhookStreamSource(stack, 'GitHub', { auth: WebhookAuth.github(secret) });
     const statements = policyStatements(Template.fromStack(stack));
     expect(statements).toContainEqual(expect.objectContaining({
-      Action: 'secretsmanager:GetSecretValue',
+      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
       Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:eu-west-1:111111111111:secret:github/webhook-??????']] },
     }));
   });

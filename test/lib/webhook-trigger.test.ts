@@ -46,9 +46,21 @@ describe('WebhookTrigger', () => {
     expect(triggerPolicy(template)).toEqual([
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^ExportsTriggerLogs/), 'Arn'] } },
       { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: expect.stringMatching(/^Pipeline/) } },
-      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: SECRET_ARN },
+      { Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: SECRET_ARN },
     ]);
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestParameters: { 'method.request.header.X-Planasonix-Signature': true } });
+  });
+
+  test('the previous secret\'s grace period reaches the handler, 24 hours unless set, and the rotation metric is the one it writes', () => {
+    const stack = newStack();
+    const exports = trigger(stack);
+    expect(triggerConfig(Template.fromStack(stack)).previousSecretGraceSeconds).toBe(86_400);
+    const metric = exports.metricNonCurrentSecretRequests();
+    expect([metric.namespace, metric.metricName, metric.dimensions, metric.statistic]).toEqual(['CdkWebhookIngress', 'NonCurrentSecretRequests', { service: 'Exports' }, 'Sum']);
+    const other = newStack();
+    trigger(other, { previousSecretGrace: Duration.minutes(30) });
+    expect(triggerConfig(Template.fromStack(other)).previousSecretGraceSeconds).toBe(1800);
+    expect(() => trigger(newStack(), { previousSecretGrace: Duration.millis(1500) })).toThrow(/previousSecretGrace must be a whole number of seconds/);
   });
 
   test('the configuration maps parameters, and names the delivery headers', () => {

@@ -1,10 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FakeSecretVersions } from './fake-secret-versions';
+
+type Operation = 'DescribeSecret' | 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage';
+const OPERATIONS: readonly Operation[] = ['DescribeSecret', 'GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage'];
 
 /**
  * A stand-in Secrets Manager endpoint for handler bundles, which carry their own copy of the SDK
  * and so cannot be mocked in-process. No Secrets Manager emulator exists here; this answers
- * GetSecretValue in the real JSON 1.1 wire format, and nothing else.
+ * DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage in the real JSON 1.1
+ * wire format, from one {@link FakeSecretVersions} per secret, so a rotation can run against it.
  */
 export class FakeSecretsManager {
   static async start(secrets: Record<string, string>): Promise<FakeSecretsManager> {
@@ -14,9 +19,12 @@ export class FakeSecretsManager {
   }
 
   readonly calls: string[] = [];
+  /** Each secret's versions and labels, by ARN. */
+  readonly secrets = new Map<string, FakeSecretVersions>();
   private readonly server: Server;
 
-  private constructor(private readonly secrets: Record<string, string>) {
+  private constructor(initial: Record<string, string>) {
+    for (const [arn, value] of Object.entries(initial)) this.secrets.set(arn, new FakeSecretVersions(arn, { versionId: 'v1', value }));
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -24,12 +32,7 @@ export class FakeSecretsManager {
         const target = String(req.headers['x-amz-target']);
         const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string };
         this.calls.push(`${target} ${input.SecretId}`);
-        const value = input.SecretId === undefined ? undefined : this.secrets[input.SecretId];
-        const [status, body] = target !== 'secretsmanager.GetSecretValue'
-          ? [400, { __type: 'UnknownOperationException', message: target }]
-          : value === undefined
-            ? [400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }]
-            : [200, { ARN: input.SecretId, Name: 'secret', SecretString: value, VersionId: 'v1', VersionStages: ['AWSCURRENT'], CreatedDate: 1767225600 }];
+        const [status, body] = this.answer(target.replace(/^secretsmanager\./, ''), input);
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
         res.end(JSON.stringify(body));
       });
@@ -44,4 +47,20 @@ export class FakeSecretsManager {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+
+  private answer(operation: string, input: { SecretId?: string }): [number, unknown] {
+    if (!(OPERATIONS as readonly string[]).includes(operation)) return [400, { __type: 'UnknownOperationException', message: operation }];
+    const secret = input.SecretId === undefined ? undefined : this.secrets.get(input.SecretId);
+    if (secret === undefined) return [400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }];
+    try {
+      const { $metadata: _ignored, ...output } = (secret[camel(operation as Operation)] as (i: unknown) => { $metadata: unknown })(input);
+      return [200, output];
+    } catch (error) {
+      return [400, { __type: (error as Error).name, message: (error as Error).message }];
+    }
+  }
+}
+
+function camel(operation: Operation): 'describeSecret' | 'getSecretValue' | 'putSecretValue' | 'updateSecretVersionStage' {
+  return `${operation[0].toLowerCase()}${operation.slice(1)}` as ReturnType<typeof camel>;
 }
