@@ -4,7 +4,7 @@
 // With `-c domainName=hooks.example.com -c certificateArn=arn:aws:acm:...` it also builds a
 // second gateway on that custom domain, with mutual TLS, for internal services.
 import * as path from 'node:path';
-import { App, CfnOutput, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { App, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,7 +14,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import {
   BackpressurePolicy, Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway,
-  ParameterType, TriggerParameter, TriggerTarget, WebhookSourceAlarms, WebhookSourceDashboard, WebhookStreamSource, WebhookTrigger,
+  ParameterType, SigningSecretFormat, TriggerParameter, TriggerTarget, WebhookSigningSecret, WebhookSourceAlarms, WebhookSourceDashboard,
+  WebhookStreamSource, WebhookTrigger,
 } from '../lib';
 
 export interface WebhookIngressExampleProps extends StackProps {
@@ -93,14 +94,16 @@ export class WebhookIngressExampleStack extends Stack {
     });
 
     // An internal service that posts batches, signed with its own HMAC scheme, with an API key
-    // that meters it. Records keep their order per account.
-    const internalSecret = new secretsmanager.Secret(this, 'OrdersSigningSecret', {
-      description: 'HMAC key shared with the orders service',
+    // that meters it. Records keep their order per account. This stack issues its key and rotates
+    // it every 30 days; the orders service picks up each new key from the pending event.
+    const ordersKey = new WebhookSigningSecret(this, 'OrdersSigningSecret', {
+      format: SigningSecretFormat.HEX,
+      automaticallyAfter: Duration.days(30),
     });
     gateway.addSender('OrdersService', { throttle: { rateLimit: 50, burstLimit: 100 } });
     const orders = new WebhookStreamSource(this, 'Orders', {
       auth: WebhookAuth.hmac({
-        secret: internalSecret,
+        secret: ordersKey.secret,
         signatureHeader: 'X-Orders-Signature',
         signaturePrefix: 'v1=',
         signedContent: '{timestamp}.{body}',
@@ -113,6 +116,8 @@ export class WebhookIngressExampleStack extends Stack {
       eventType: EventField.fromJsonPointer('/kind'),
       eventTime: EventField.fromJsonPointer('/at'),
       partitionKey: EventField.fromJsonPointer('/account'),
+      // The previous key keeps working for 2 days after each rotation, while the service moves over.
+      previousSecretGrace: Duration.days(2),
     });
 
     // A pipeline run, started by a signed POST: the export to load and where it is.
@@ -152,10 +157,10 @@ export class WebhookIngressExampleStack extends Stack {
       },
     });
 
-    for (const secret of [stripeSecret, githubSecret, svixSecret, segmentSecret, internalSecret, triggerSecret]) {
+    for (const secret of [stripeSecret, githubSecret, svixSecret, segmentSecret, triggerSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, the orders service, Planasonix); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
+        reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, Planasonix); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
       });
     }
     Validations.of(gateway.api).acknowledge({

@@ -10,6 +10,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildExampleApp } from '../../bin/example-app';
 import { WebhookAuth, WebhookStreamSource } from '../../lib';
 import { resolveCfn } from '../support/cfn';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createRotationHandler } from '../../lambda/shared/rotation';
 import { FakeSecretsManager } from '../support/fake-secrets-manager';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { FakeStepFunctions } from '../support/fake-step-functions';
@@ -230,6 +232,72 @@ describe('example app, end to end against kinesalite', () => {
     expect(perAccount.size).toBe(12);
     for (const [account, seqs] of perAccount) {
       expect(seqs).toEqual(orders.filter((o) => o.account === account).map((o) => o.seq));
+    }
+  });
+
+  test('a rotation of the orders key drops no delivery: old and new keys both verify until the grace period ends', async () => {
+    // GIVEN the deployed Orders handler, reading its key from a Secrets Manager over the wire, and
+    // the rotation handler driving that same secret through its four steps. Only Date is faked, so
+    // the grace period (2 days in the example) and the cache TTL can pass without waiting.
+    const rotatingSecrets = await FakeSecretsManager.start({ [ORDERS_SECRET_ARN]: ORDERS_SECRET });
+    const shared = secretsManager;
+    secretsManager = rotatingSecrets;
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'hrtime', 'performance'], now: Date.now() });
+    try {
+      const { invoke, streamName } = await deployedHandler('Orders', ORDERS_SECRET_ARN);
+      const published: unknown[] = [];
+      const rotate = createRotationHandler({
+        secretsManager: new SecretsManagerClient({ endpoint: rotatingSecrets.endpoint, region: TEST_REGION, credentials: TEST_CREDENTIALS }),
+        events: { send: async (command: { input: unknown }) => { published.push(command.input); return { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }; } } as never,
+        config: { version: 1, format: 'hex', bytes: 32 },
+        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
+      let seq = 0;
+      const deliver = async (key: string) => {
+        const now = Math.floor(Date.now() / 1000);
+        const body = JSON.stringify([{ orderId: `ord-r${++seq}`, account: 'acct-r', kind: 'order.placed', at: new Date().toISOString() }]);
+        const signature = `v1=${createHmac('sha256', key).update(`${now}.${body}`).digest('hex')}`;
+        const { result, output } = await capturingOutput(() => invoke(apiGatewayEvent(body, {
+          headers: { 'content-type': 'application/json', 'x-orders-signature': signature, 'x-orders-timestamp': String(now) },
+        })));
+        return { status: result.statusCode, nonCurrent: output.includes('"NonCurrentSecretRequests"'), id: `ord-r${seq}` };
+      };
+      const accepted: string[] = [];
+      const expectAccepted = async (key: string, nonCurrent: boolean) => {
+        const answer = await deliver(key);
+        expect([answer.status, answer.nonCurrent]).toEqual([202, nonCurrent]);
+        accepted.push(answer.id);
+      };
+
+      await expectAccepted(ORDERS_SECRET, false);
+      // WHEN Secrets Manager starts a rotation, and the handler creates, announces and tests the new key
+      const versions = rotatingSecrets.secrets.get(ORDERS_SECRET_ARN)!;
+      versions.startRotation('v2');
+      for (const Step of ['createSecret', 'setSecret', 'testSecret']) await rotate({ Step, SecretId: ORDERS_SECRET_ARN, ClientRequestToken: 'v2' });
+      const newKey = versions.valueOf('v2')!;
+      expect(newKey).toMatch(/^[0-9a-f]{64}$/);
+      expect(JSON.stringify(published)).not.toContain(newKey);
+      // THEN a sender that moved early is accepted (one re-read after its miss), and the old key still is
+      jest.setSystemTime(Date.now() + 6_000);
+      await expectAccepted(newKey, true);
+      await expectAccepted(ORDERS_SECRET, false);
+      // WHEN the rotation finishes and the cache expires, THEN the old key is accepted, and counted
+      await rotate({ Step: 'finishSecret', SecretId: ORDERS_SECRET_ARN, ClientRequestToken: 'v2' });
+      jest.setSystemTime(Date.now() + 61_000);
+      await expectAccepted(ORDERS_SECRET, true);
+      await expectAccepted(newKey, false);
+      // Every accepted delivery is in the stream, in order (read now: kinesalite trims records past its 24-hour retention).
+      const ids = async () => (await kinesis.readAll(streamName)).map((r) => (decode(r) as { id: string }).id);
+      expect(await ids()).toEqual(accepted);
+      // WHEN the 2-day grace period has passed, THEN the old key is refused and the new one accepted
+      jest.setSystemTime(Date.now() + 2 * 86_400_000 + 60_000);
+      expect((await deliver(ORDERS_SECRET)).status).toBe(401);
+      await expectAccepted(newKey, false);
+      expect(await ids()).toEqual(accepted.slice(-1));
+    } finally {
+      jest.useRealTimers();
+      secretsManager = shared;
+      await rotatingSecrets.stop();
     }
   });
 
