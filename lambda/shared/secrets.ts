@@ -315,7 +315,7 @@ function isSnapshot(result: readonly string[] | SecretSnapshot): result is Secre
 
 /**
  * The secret cache a handler uses: every rotation stage, read through a client with short
- * timeouts; the previous value accepted for `previousGraceSeconds` (24 hours when absent) after a
+ * timeouts; the previous value accepted for `previousSecretGraceSeconds` (24 hours when absent) after a
  * rotation; a cached value served for up to 15 minutes while Secrets Manager is unavailable.
  */
 export function handlerSecretCache(
