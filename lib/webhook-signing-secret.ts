@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from '../lambda/shared/rotation-event';
 import { handlerDir, newHandlerFunction } from './private/handler-function';
 
 /** How a generated signing secret is written. */
@@ -105,6 +106,8 @@ export class WebhookSigningSecret extends Construct {
   /** The rotation schedule. */
   public readonly rotationSchedule: secretsmanager.RotationSchedule;
 
+  private readonly eventBus: events.IEventBus;
+
   constructor(scope: Construct, id: string, props: WebhookSigningSecretProps = {}) {
     super(scope, id);
     const owner = `WebhookSigningSecret '${this.node.path}'`;
@@ -141,6 +144,7 @@ export class WebhookSigningSecret extends Construct {
     });
 
     const eventBus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    this.eventBus = eventBus;
     const fn = newHandlerFunction(this, {
       name: 'Rotation',
       description: `Rotates the webhook signing secret of ${this.node.path}`,
@@ -168,5 +172,27 @@ export class WebhookSigningSecret extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'The one wildcard is secretsmanager:GetRandomPassword, which the rotation schedule grants and IAM cannot scope to a resource; it reads and writes no secret. Every other action is on this secret and this event bus only.',
     });
+  }
+
+  /**
+   * A rule on the "Webhook signing secret pending" events of this secret: one per rotation (or
+   * more: deduplicate on `detail.versionId`), pointing at the new version, never holding it. Give
+   * it a target that hands the new value to the senders.
+   */
+  public onSecretPending(id: string, options: events.OnEventOptions = {}): events.Rule {
+    const rule = new events.Rule(this, id, {
+      eventBus: this.eventBus,
+      description: options.description ?? `New signing secret pending for ${this.node.path}`,
+      ruleName: options.ruleName,
+      crossStackScope: options.crossStackScope,
+      eventPattern: {
+        ...options.eventPattern,
+        source: [ROTATION_EVENT_SOURCE],
+        detailType: [ROTATION_EVENT_DETAIL_TYPE],
+        detail: { ...options.eventPattern?.detail, secretArn: [this.secret.secretArn] },
+      },
+    });
+    if (options.target !== undefined) rule.addTarget(options.target);
+    return rule;
   }
 }

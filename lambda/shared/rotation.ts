@@ -21,6 +21,9 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from './config';
+import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from './rotation-event';
+
+export { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE };
 import { activeValues } from './credentials';
 
 /** Bumped whenever the rotation function's configuration document changes shape. */
@@ -132,10 +135,6 @@ export function secretFormatProblem(value: string, format: SecretFormat): string
   return undefined;
 }
 
-/** The pending event's source, for an EventBridge rule's pattern. */
-export const ROTATION_EVENT_SOURCE = 'cdk-webhook-ingress';
-/** The pending event's detail type, for an EventBridge rule's pattern. */
-export const ROTATION_EVENT_DETAIL_TYPE = 'Webhook signing secret pending';
 
 /**
  * The detail of the event setSecret publishes. It points at the new value and never holds it: a

@@ -1,11 +1,13 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Validations } from 'aws-cdk-lib';
 import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
-import { parseRotationConfig, SECRET_FORMATS } from '../../lambda/shared/rotation';
+import { parseRotationConfig, ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE, SECRET_FORMATS } from '../../lambda/shared/rotation';
 import { SigningSecretFormat, WebhookSigningSecret, type WebhookSigningSecretProps } from '../../lib';
 import { resolveCfn } from '../support/cfn';
 import { acknowledgements } from '../support/nag';
@@ -75,6 +77,24 @@ describe('WebhookSigningSecret', () => {
     new WebhookSigningSecret(stack, 'Signing', { automaticallyAfter: Duration.days(14), rotationWindow: Duration.hours(3) });
     Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
       RotationRules: { ScheduleExpression: 'rate(14 days)', Duration: '3h' },
+    });
+  });
+
+  test('onSecretPending matches the pending events of this secret only, on its bus', () => {
+    const stack = newStack();
+    const bus = new events.EventBus(stack, 'Partners');
+    const signing = new WebhookSigningSecret(stack, 'Signing', { eventBus: bus });
+    const queue = new sqs.Queue(stack, 'Senders', { enforceSSL: true });
+    signing.onSecretPending('Pending', { target: new targets.SqsQueue(queue) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^Partners') },
+      EventPattern: {
+        'source': [ROTATION_EVENT_SOURCE],
+        'detail-type': [ROTATION_EVENT_DETAIL_TYPE],
+        'detail': { secretArn: [{ Ref: Match.stringLikeRegexp('^SigningSecret') }] },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Senders'), 'Arn'] } })],
     });
   });
 
