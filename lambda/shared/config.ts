@@ -266,6 +266,25 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The common start of every function's configuration: the variable is set, is a JSON object, and
+ * has the version this code reads (`reader` says who, in the error: "this drain reads version").
+ */
+export function readConfigDocument(json: string | undefined, version: number, reader: string): Record<string, unknown> {
+  if (json === undefined || json === '') throw new ConfigError('the variable is not set');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    throw new ConfigError('not JSON');
+  }
+  if (!isObject(doc)) throw new ConfigError('must be a JSON object');
+  if (doc.version !== version) {
+    throw new ConfigError(`version ${String(doc.version)} is not supported; ${reader} ${version}`);
+  }
+  return doc;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -387,17 +406,7 @@ export function checkAuth(auth: unknown): void {
 
 /** Parses and validates the configuration document. Throws ConfigError. */
 export function parseIngestConfig(json: string | undefined): IngestConfig {
-  if (json === undefined || json === '') throw new ConfigError('the variable is not set');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json);
-  } catch {
-    throw new ConfigError('not JSON');
-  }
-  if (!isObject(doc)) throw new ConfigError('must be a JSON object');
-  if (doc.version !== INGEST_CONFIG_VERSION) {
-    throw new ConfigError(`version ${String(doc.version)} is not supported; this handler reads version ${INGEST_CONFIG_VERSION}`);
-  }
+  const doc = readConfigDocument(json, INGEST_CONFIG_VERSION, 'this handler reads version');
   requireString(doc, 'source', 'config');
   requireString(doc, 'streamName', 'config');
   checkAuth(doc.auth);

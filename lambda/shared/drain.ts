@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ConfigError } from './config';
+import { ConfigError, readConfigDocument } from './config';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { decodeSpillMessage, SpillMessageError } from './spill';
 
@@ -21,18 +21,7 @@ export interface DrainConfig {
 
 /** Parses and validates the drain's configuration document. Throws ConfigError. */
 export function parseDrainConfig(json: string | undefined): DrainConfig {
-  if (json === undefined || json === '') throw new ConfigError('the variable is not set');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json);
-  } catch {
-    throw new ConfigError('not JSON');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('must be a JSON object');
-  const { version, streamNames, maxAttempts, retryBudgetMs, writeDeadlineMs } = doc as Record<string, unknown>;
-  if (version !== DRAIN_CONFIG_VERSION) {
-    throw new ConfigError(`version ${String(version)} is not supported; this drain reads version ${DRAIN_CONFIG_VERSION}`);
-  }
+  const { streamNames, maxAttempts, retryBudgetMs, writeDeadlineMs } = readConfigDocument(json, DRAIN_CONFIG_VERSION, 'this drain reads version');
   if (!Array.isArray(streamNames) || streamNames.length === 0 || !streamNames.every((s) => typeof s === 'string' && s !== '')) {
     throw new ConfigError('streamNames must be a non-empty list of stream names');
   }

@@ -20,7 +20,7 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { ConfigError } from './config';
+import { ConfigError, readConfigDocument } from './config';
 import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from './rotation-event';
 
 export { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE };
@@ -62,18 +62,7 @@ export interface RotationConfig {
 
 /** Parses and validates the rotation function's configuration document. Throws ConfigError. */
 export function parseRotationConfig(json: string | undefined): RotationConfig {
-  if (json === undefined || json === '') throw new ConfigError('the variable is not set');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json);
-  } catch {
-    throw new ConfigError('not JSON');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ConfigError('must be a JSON object');
-  const { version, format, bytes, eventBusName } = doc as Record<string, unknown>;
-  if (version !== ROTATION_CONFIG_VERSION) {
-    throw new ConfigError(`version ${String(version)} is not supported; this rotation function reads version ${ROTATION_CONFIG_VERSION}`);
-  }
+  const { format, bytes, eventBusName } = readConfigDocument(json, ROTATION_CONFIG_VERSION, 'this rotation function reads version');
   if (typeof format !== 'string' || !Object.prototype.hasOwnProperty.call(SECRET_FORMATS, format)) {
     throw new ConfigError(`format must be one of ${Object.keys(SECRET_FORMATS).join(', ')}, got ${JSON.stringify(format)}`);
   }

@@ -3,7 +3,7 @@
  * document that fails here is a deployment bug: the handler refuses to start rather than answer
  * senders with a half-understood configuration.
  */
-import { checkAuth, checkSecretSettings, ConfigError } from './config';
+import { checkAuth, checkSecretSettings, ConfigError, readConfigDocument } from './config';
 import { compileJsonPath, JsonPathSyntaxError } from './json-path';
 import { TRIGGER_CONFIG_VERSION, type ParameterTypeName, type TriggerConfig } from './trigger-config';
 
@@ -128,17 +128,7 @@ function checkHeaderList(value: unknown, where: string): void {
 
 /** Parses and validates the trigger's configuration document. Throws ConfigError. */
 export function parseTriggerConfig(json: string | undefined): TriggerConfig {
-  if (json === undefined || json === '') throw new ConfigError('the variable is not set');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(json);
-  } catch {
-    throw new ConfigError('not JSON');
-  }
-  if (!isObject(doc)) throw new ConfigError('must be a JSON object');
-  if (doc.version !== TRIGGER_CONFIG_VERSION) {
-    throw new ConfigError(`version ${String(doc.version)} is not supported; this handler reads trigger version ${TRIGGER_CONFIG_VERSION}`);
-  }
+  const doc = readConfigDocument(json, TRIGGER_CONFIG_VERSION, 'this handler reads trigger version');
   requireString(doc, 'source', 'config');
   checkTarget(doc.target);
   checkAuth(doc.auth);
