@@ -195,6 +195,25 @@ export interface QueueAndSlowAcceptConfig {
 
 export type BackpressureConfig = RejectWith429Config | SampleOrShedConfig | QueueAndSlowAcceptConfig;
 
+/**
+ * Limits on one `multipart/form-data` body. Each is inclusive: a body exactly at a limit is
+ * accepted, one byte or one part over it is a 413 that names the limit.
+ */
+export interface MultipartLimits {
+  /** Parts of any kind, fields and files together. */
+  readonly maxParts: number;
+  /** Parts that are not files. */
+  readonly maxFields: number;
+  /** Bytes in one field value. */
+  readonly maxFieldBytes: number;
+  /** Parts that are files (a filename, or the type application/octet-stream). */
+  readonly maxFiles: number;
+  /** Bytes in one file. */
+  readonly maxFileBytes: number;
+  /** Bytes in all files together. */
+  readonly maxTotalFileBytes: number;
+}
+
 export interface IngestConfig {
   readonly version: number;
   /** Written into every envelope as `source`. */
@@ -238,14 +257,7 @@ export interface IngestConfig {
     readonly kmsKeyId?: string;
   };
   /** Limits of `multipart/form-data` bodies, accepted only with a claim check. */
-  readonly multipart?: {
-    readonly maxParts: number;
-    readonly maxFields: number;
-    readonly maxFieldBytes: number;
-    readonly maxFiles: number;
-    readonly maxFileBytes: number;
-    readonly maxTotalFileBytes: number;
-  };
+  readonly multipart?: MultipartLimits;
   /** Pinned JSON Schemas. Absent: events are not validated. */
   readonly payloadValidation?: PayloadValidationConfig;
   /** Where quarantined events go, with `payloadValidation` in quarantine mode. */

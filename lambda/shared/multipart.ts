@@ -1,25 +1,9 @@
 import { createHash } from 'node:crypto';
 import busboy from 'busboy';
+import type { MultipartLimits } from './config';
 import { MalformedPayloadError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 
-/**
- * Limits on one `multipart/form-data` body. Each is inclusive: a body exactly at a limit is
- * accepted, one byte or one part over it is a 413 that names the limit.
- */
-export interface MultipartLimits {
-  /** Parts of any kind, fields and files together. */
-  readonly maxParts: number;
-  /** Parts that are not files. */
-  readonly maxFields: number;
-  /** Bytes in one field value. */
-  readonly maxFieldBytes: number;
-  /** Parts that are files (a filename, or the type application/octet-stream). */
-  readonly maxFiles: number;
-  /** Bytes in one file. */
-  readonly maxFileBytes: number;
-  /** Bytes in all files together. */
-  readonly maxTotalFileBytes: number;
-}
+export type { MultipartLimits };
 
 export interface MultipartFile {
   /** The form field name the file was sent under. */
