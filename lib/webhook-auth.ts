@@ -1,6 +1,16 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { AuthConfig, FieldSource, SignatureFormat } from '../lambda/shared/config';
+import {
+  GITHUB_SCHEME,
+  PLANASONIX_SCHEME,
+  SEGMENT_SCHEME,
+  SHOPIFY_SCHEME,
+  SLACK_SCHEME,
+  STANDARD_WEBHOOKS_SCHEME,
+  STRIPE_SCHEME,
+  type HmacScheme,
+} from '../lambda/shared/signature-schemes';
 import { HEADER_NAME } from './private/http-names';
 
 /** The hash function of an HMAC signature. */
@@ -241,15 +251,7 @@ export class WebhookAuth {
    */
   public static stripe(secret: secretsmanager.ISecret, options: StripeAuthOptions = {}): WebhookAuth {
     return new WebhookAuth('stripe', secret, (owner) => ({
-      config: {
-        kind: 'hmac',
-        algorithm: 'sha256',
-        encoding: 'hex',
-        signatureHeader: 'stripe-signature',
-        signatureFormat: { kind: 'keyValueList', separator: ',', timestampKey: 't', signatureKey: 'v1' },
-        signedContent: '{timestamp}.{body}',
-        toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
-      },
+      config: { kind: 'hmac', ...STRIPE_SCHEME, toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES) },
       // Connect events name the connected account; platform events have none.
       metadata: { id: pointer('/id'), type: pointer('/type'), timestamp: pointer('/created'), account: pointer('/account') },
       forwardedHeaders: ['user-agent'],
@@ -268,8 +270,8 @@ export class WebhookAuth {
    * @see https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
    */
   public static github(secret: secretsmanager.ISecret): WebhookAuth {
-    return WebhookAuth.bodyHmac('github', secret, {
-      algorithm: 'sha256', encoding: 'hex', signatureHeader: 'X-Hub-Signature-256', prefix: 'sha256=',
+    return WebhookAuth.bodyHmac('github', secret, GITHUB_SCHEME, {
+      requiredHeader: 'X-Hub-Signature-256',
       metadata: { id: header('x-github-delivery'), type: header('x-github-event') },
       redelivers: false,
       forwardedHeaders: [
@@ -293,8 +295,8 @@ export class WebhookAuth {
    * @see https://segment.com/docs/connections/destinations/catalog/webhooks/
    */
   public static segment(secret: secretsmanager.ISecret): WebhookAuth {
-    return WebhookAuth.bodyHmac('segment', secret, {
-      algorithm: 'sha1', encoding: 'hex', signatureHeader: 'X-Signature',
+    return WebhookAuth.bodyHmac('segment', secret, SEGMENT_SCHEME, {
+      requiredHeader: 'X-Signature',
       metadata: { id: pointer('/messageId'), type: pointer('/type'), timestamp: pointer('/timestamp') },
       forwardedHeaders: ['user-agent'],
     });
@@ -310,8 +312,8 @@ export class WebhookAuth {
    * @see https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-2-validate-the-origin-of-your-webhook-to-ensure-its-coming-from-shopify
    */
   public static shopify(secret: secretsmanager.ISecret): WebhookAuth {
-    return WebhookAuth.bodyHmac('shopify', secret, {
-      algorithm: 'sha256', encoding: 'base64', signatureHeader: 'X-Shopify-Hmac-Sha256',
+    return WebhookAuth.bodyHmac('shopify', secret, SHOPIFY_SCHEME, {
+      requiredHeader: 'X-Shopify-Hmac-Sha256',
       metadata: { id: header('x-shopify-webhook-id'), type: header('x-shopify-topic') },
       forwardedHeaders: ['x-shopify-topic', 'x-shopify-shop-domain', 'x-shopify-webhook-id', 'x-shopify-api-version', 'x-shopify-event-id', 'x-shopify-triggered-at'],
     });
@@ -330,16 +332,7 @@ export class WebhookAuth {
    */
   public static slack(secret: secretsmanager.ISecret, options: SignedTimestampOptions = {}): WebhookAuth {
     return new WebhookAuth('slack', secret, (owner) => ({
-      config: {
-        kind: 'hmac',
-        algorithm: 'sha256',
-        encoding: 'hex',
-        signatureHeader: 'x-slack-signature',
-        signatureFormat: { kind: 'plain', prefix: 'v0=' },
-        signedContent: 'v0:{timestamp}:{body}',
-        timestampHeader: 'x-slack-request-timestamp',
-        toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
-      },
+      config: { kind: 'hmac', ...SLACK_SCHEME, toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES) },
       metadata: { id: pointer('/event_id'), type: pointer('/event/type'), timestamp: pointer('/event_time') },
       forwardedHeaders: ['x-slack-retry-num', 'x-slack-retry-reason'],
       requiredHeader: 'X-Slack-Signature',
@@ -381,12 +374,7 @@ export class WebhookAuth {
   public static standardWebhooks(secret: secretsmanager.ISecret, options: SignedTimestampOptions = {}): WebhookAuth {
     return new WebhookAuth('standard-webhooks', secret, (owner) => ({
       ...standardWebhooksPreset(),
-      config: {
-        kind: 'hmac',
-        algorithm: 'sha256',
-        keyEncoding: 'whsecBase64',
-        ...standardWebhooksSignature(owner, options, 'v1'),
-      },
+      config: { kind: 'hmac', ...STANDARD_WEBHOOKS_SCHEME, toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES) },
     }));
   }
 
@@ -409,7 +397,7 @@ export class WebhookAuth {
       }
       return {
         ...standardWebhooksPreset(),
-        config: { kind: 'ed25519', publicKeys: [...options.publicKeys], ...standardWebhooksSignature(owner, options, 'v1a') },
+        config: { kind: 'ed25519', publicKeys: [...options.publicKeys], ...standardWebhooksPublicKeySignature(owner, options) },
       };
     });
   }
@@ -423,16 +411,7 @@ export class WebhookAuth {
    */
   public static planasonix(secret: secretsmanager.ISecret, options: SignedTimestampOptions = {}): WebhookAuth {
     return new WebhookAuth('planasonix', secret, (owner) => ({
-      config: {
-        kind: 'hmac',
-        algorithm: 'sha256',
-        encoding: 'hex',
-        signatureHeader: 'x-planasonix-signature',
-        signatureFormat: { kind: 'plain' },
-        signedContent: '{timestamp}.{body}',
-        timestampHeader: 'x-planasonix-timestamp',
-        toleranceSeconds: checkTolerance(owner, options.tolerance ?? Duration.minutes(1)),
-      },
+      config: { kind: 'hmac', ...PLANASONIX_SCHEME, toleranceSeconds: checkTolerance(owner, options.tolerance ?? Duration.minutes(1)) },
       metadata: { id: header('x-planasonix-delivery'), type: header('x-planasonix-event') },
       forwardedHeaders: ['x-planasonix-delivery', 'x-planasonix-event'],
       requiredHeader: 'X-Planasonix-Signature',
@@ -576,27 +555,18 @@ export class WebhookAuth {
   }
 
   /** An HMAC over the raw body alone, in one header: GitHub, Segment, Shopify. */
-  private static bodyHmac(preset: string, secret: secretsmanager.ISecret, spec: {
-    readonly algorithm: 'sha1' | 'sha256';
-    readonly encoding: 'hex' | 'base64';
-    readonly signatureHeader: string;
-    readonly prefix?: string;
+  private static bodyHmac(preset: string, secret: secretsmanager.ISecret, scheme: HmacScheme, spec: {
+    /** The signature header as API Gateway requires it. */
+    readonly requiredHeader: string;
     readonly metadata: Preset['metadata'];
     readonly forwardedHeaders: readonly string[];
     readonly redelivers?: boolean;
   }): WebhookAuth {
     return new WebhookAuth(preset, secret, () => ({
-      config: {
-        kind: 'hmac',
-        algorithm: spec.algorithm,
-        encoding: spec.encoding,
-        signatureHeader: spec.signatureHeader.toLowerCase(),
-        signatureFormat: { kind: 'plain', prefix: spec.prefix },
-        signedContent: '{body}',
-      },
+      config: { kind: 'hmac', ...scheme },
       metadata: spec.metadata,
       forwardedHeaders: spec.forwardedHeaders,
-      requiredHeader: spec.signatureHeader,
+      requiredHeader: spec.requiredHeader,
       redelivers: spec.redelivers,
     }));
   }
@@ -624,13 +594,15 @@ export class WebhookAuth {
   }
 }
 
-function standardWebhooksSignature(owner: string, options: SignedTimestampOptions, version: string) {
+/** Standard Webhooks' asymmetric entries: the HMAC scheme's headers and content, with `v1a` entries. */
+function standardWebhooksPublicKeySignature(owner: string, options: SignedTimestampOptions) {
+  const { encoding, signatureHeader, signatureFormat, signedContent, timestampHeader } = STANDARD_WEBHOOKS_SCHEME;
   return {
-    encoding: 'base64' as const,
-    signatureHeader: 'webhook-signature',
-    signatureFormat: { kind: 'versionedList', entrySeparator: ' ', versionSeparator: ',', version } as const,
-    signedContent: '{header:webhook-id}.{timestamp}.{body}',
-    timestampHeader: 'webhook-timestamp',
+    encoding,
+    signatureHeader,
+    signatureFormat: { ...signatureFormat, version: 'v1a' },
+    signedContent,
+    timestampHeader,
     toleranceSeconds: checkTolerance(owner, options.tolerance ?? FIVE_MINUTES),
   };
 }

@@ -161,7 +161,7 @@ export function verifySignedRequest(
 }
 
 /** Standard Webhooks secrets are `whsec_` plus base64 (padding optional); the key is the decoded bytes. */
-function hmacKey(secret: string, encoding: HmacAuthConfig['keyEncoding']): Buffer {
+export function hmacKey(secret: string, encoding: HmacAuthConfig['keyEncoding']): Buffer {
   if (encoding === 'whsecBase64') return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   return Buffer.from(secret, 'utf8');
 }
@@ -202,6 +202,11 @@ export function verifyEd25519(config: Ed25519AuthConfig, request: WebhookRequest
     signature.length === 64 && keys.some((key) => verifySignatureBytes(null, content, key, signature)));
 }
 
+/** Orders name/value pairs as Twilio does before signing: by name, then by value. */
+export function sortedPairs(pairs: readonly (readonly [string, string])[]): (readonly [string, string])[] {
+  return [...pairs].sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+}
+
 /** Twilio signs the URL it called: with and without the default port, as Twilio's own libraries accept. */
 function urlVariants(url: URL): string[] {
   // WHATWG URL drops a default port, so the form with the port is written out by hand.
@@ -237,8 +242,7 @@ export function verifyTwilio(
     const claimed = decodeSignature(bodyHash, 'hex');
     if (claimed === undefined || !constantTimeEqual(actual, claimed)) throw new SignatureMismatchError();
   } else {
-    const sorted = [...(form ?? [])].sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-    suffix = sorted.map(([name, value]) => `${name}${value}`).join('');
+    suffix = sortedPairs(form ?? []).map(([name, value]) => `${name}${value}`).join('');
   }
   let matched = false;
   for (const candidate of urlVariants(url)) {

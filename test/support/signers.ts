@@ -1,19 +1,17 @@
-import { createHmac } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 
-/** Signs like Stripe: `t=<ts>,v1=<hex HMAC-SHA256 of "<ts>.<body>">`. */
-export function stripeSignature(secret: string, body: string | Buffer, timestamp: number): string {
-  return `t=${timestamp},v1=${stripeV1(secret, body, timestamp)}`;
-}
-
-export function stripeV1(secret: string, body: string | Buffer, timestamp: number): string {
-  return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
-}
-
-/** Signs like GitHub: `sha256=<hex HMAC-SHA256 of the body>`. */
-export function githubSignature(secret: string, body: string | Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
+// The tests sign with the library's own signing code, the same code the `sign` command runs.
+export {
+  githubSignature,
+  planasonixSignature,
+  segmentSignature,
+  shopifySignature,
+  slackSignature,
+  standardWebhooksSignature,
+  stripeSignature,
+  stripeV1,
+  twilioSignature,
+} from '../../lambda/shared/signing';
 
 export interface EventOptions {
   readonly query?: Record<string, string>;
@@ -50,36 +48,4 @@ export function apiGatewayEvent(body: string | Buffer, options: EventOptions = {
       identity: options.clientCertSubject === undefined ? {} : { clientCert: { subjectDN: options.clientCertSubject } },
     } as APIGatewayProxyEvent['requestContext'],
   };
-}
-
-/** Signs like Slack: `v0=<hex HMAC-SHA256 of "v0:<ts>:<body>">`. */
-export function slackSignature(secret: string, body: string | Buffer, timestamp: number): string {
-  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:`).update(body).digest('hex')}`;
-}
-
-/** Signs like Segment: hex HMAC-SHA1 of the body. */
-export function segmentSignature(secret: string, body: string | Buffer): string {
-  return createHmac('sha1', secret).update(body).digest('hex');
-}
-
-/** Signs like Shopify: base64 HMAC-SHA256 of the body. */
-export function shopifySignature(secret: string, body: string | Buffer): string {
-  return createHmac('sha256', secret).update(body).digest('base64');
-}
-
-/** Signs like Standard Webhooks: `v1,<base64 HMAC-SHA256 of "<id>.<ts>.<body>">`, key = base64 after whsec_. */
-export function standardWebhooksSignature(secret: string, id: string, timestamp: number, body: string | Buffer): string {
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64')}`;
-}
-
-/** Signs like Planasonix: hex HMAC-SHA256 of "<ts>.<body>". */
-export function planasonixSignature(secret: string, body: string | Buffer, timestamp: number): string {
-  return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
-}
-
-/** Signs like Twilio: base64 HMAC-SHA1 of the URL plus sorted name+value pairs. */
-export function twilioSignature(authToken: string, url: string, params: readonly (readonly [string, string])[] = []): string {
-  const sorted = [...params].sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-  return createHmac('sha1', authToken).update(url + sorted.map(([k, v]) => k + v).join('')).digest('base64');
 }
