@@ -2,7 +2,7 @@
 // The constructs load these folders with lambda.Code.fromAsset, so consumers of the npm package
 // need neither esbuild nor Docker at synth time.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -22,10 +22,59 @@ await Promise.all(
       platform: 'node',
       target: 'node22',
       format: 'cjs',
+      // The AWS SDK's ES module builds tree-shake better than its CommonJS ones (smaller, faster cold start).
       minify: true,
       legalComments: 'none',
       logLevel: 'warning',
     }),
   ),
 );
-console.log(`bundled ${handlers.length} handler(s): ${handlers.join(', ')}`);
+
+// Two fixes to kinesalite for bundling, checked so that a new version cannot slip past them:
+// - it loads its actions with require('./actions/' + name). esbuild bundles every file such a
+//   pattern can match, keyed with the extension, so the extension is written out;
+// - db/index.js assigns `buffer` without declaring it (a missing comma), which the bundle's strict
+//   mode refuses.
+const KINESALITE_PATCHES = [
+  [/[\\/]kinesalite[\\/]index\.js$/, [
+    ["require('./actions/' + action)", "require('./actions/' + action + '.js')"],
+    ["require('./validations/' + action)", "require('./validations/' + action + '.js')"],
+  ]],
+  [/[\\/]kinesalite[\\/]db[\\/]index\.js$/, [
+    ['exports.ITERATOR_PWD_IV)\n    buffer = ', 'exports.ITERATOR_PWD_IV),\n    buffer = '],
+  ]],
+];
+const patchKinesalite = {
+  name: 'patch-kinesalite',
+  setup(plugin) {
+    for (const [filter, replacements] of KINESALITE_PATCHES) {
+      plugin.onLoad({ filter }, (args) => {
+        let contents = readFileSync(args.path, 'utf8');
+        for (const [from, to] of replacements) {
+          if (!contents.includes(from)) throw new Error(`${args.path} changed: update the patch-kinesalite plugin`);
+          contents = contents.replace(from, to);
+        }
+        return { contents, loader: 'js' };
+      });
+    }
+  },
+};
+
+// The command-line tool (`npx cdk-webhook-ingress ...`): one self-contained file, with the
+// embedded Kinesis emulator, so that installing the package is all it needs.
+await build({
+  plugins: [patchKinesalite],
+  // Only kinesalite's on-disk mode loads leveldown (a native module); the CLI keeps streams in memory.
+  external: ['leveldown'],
+  entryPoints: [join(root, 'cli', 'index.ts')],
+  outfile: join(root, 'assets', 'cli', 'index.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  banner: { js: '#!/usr/bin/env node' },
+});
+console.log(`bundled ${handlers.length} handler(s): ${handlers.join(', ')}, and the cli`);

@@ -9,12 +9,12 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildExampleApp } from '../../bin/example-app';
 import { WebhookAuth, WebhookStreamSource } from '../../lib';
-import { resolveCfn } from '../support/cfn';
+import { resolveCfn } from '../../cli/local/cfn';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRotationHandler } from '../../lambda/shared/rotation';
-import { FakeSecretsManager } from '../support/fake-secrets-manager';
+import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
-import { FakeStepFunctions } from '../support/fake-step-functions';
+import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
 import { LocalDynamoDb } from '../support/dynalite';
 import { apiGatewayEvent, githubSignature, planasonixSignature, stripeSignature } from '../support/signers';
@@ -72,7 +72,7 @@ describe('example app, end to end against kinesalite', () => {
 
   let outdir: string;
   let kinesis: LocalKinesis;
-  let secretsManager: FakeSecretsManager;
+  let secretsManager: LocalSecretsManager;
   let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   let assets: { files: Record<string, { source: { path: string } }> };
   const savedEnv = { ...process.env };
@@ -86,7 +86,7 @@ describe('example app, end to end against kinesalite', () => {
     template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8'));
     assets = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.assets.json`), 'utf8'));
     kinesis = await LocalKinesis.start();
-    secretsManager = await FakeSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET, [GITHUB_SECRET_ARN]: GITHUB_SECRET });
+    secretsManager = await LocalSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET, [GITHUB_SECRET_ARN]: GITHUB_SECRET });
   });
 
   afterAll(async () => {
@@ -239,7 +239,7 @@ describe('example app, end to end against kinesalite', () => {
     // GIVEN the deployed Orders handler, reading its key from a Secrets Manager over the wire, and
     // the rotation handler driving that same secret through its four steps. Only Date is faked, so
     // the grace period (2 days in the example) and the cache TTL can pass without waiting.
-    const rotatingSecrets = await FakeSecretsManager.start({ [ORDERS_SECRET_ARN]: ORDERS_SECRET });
+    const rotatingSecrets = await LocalSecretsManager.start({ [ORDERS_SECRET_ARN]: ORDERS_SECRET });
     const shared = secretsManager;
     secretsManager = rotatingSecrets;
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'queueMicrotask', 'hrtime', 'performance'], now: Date.now() });
@@ -419,8 +419,8 @@ describe('example app, end to end against kinesalite', () => {
     });
 
     test('the bundled trigger starts one run with the input the README shows, and a retry starts none', async () => {
-      const sfn = await FakeStepFunctions.start({ stateMachineArns: [PIPELINE_ARN] });
-      const secrets = await FakeSecretsManager.start({ [TRIGGER_SECRET_ARN]: TRIGGER_SECRET });
+      const sfn = await LocalStepFunctions.start({ stateMachineArns: [PIPELINE_ARN] });
+      const secrets = await LocalSecretsManager.start({ [TRIGGER_SECRET_ARN]: TRIGGER_SECRET });
       try {
         const fn = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ExportTrigger'))![1].Properties;
         const machineId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::StepFunctions::StateMachine') as string;

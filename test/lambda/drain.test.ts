@@ -9,7 +9,7 @@ import { createDrainHandler, DRAIN_CONFIG_VERSION, parseDrainConfig, type DrainC
 import { KinesisWriter, StreamWriteFailure, type WriteRecord } from '../../lambda/shared/kinesis-writer';
 import { deduplicationIdOf, encodeSpillMessage, messageGroupIdOf, SpillQueue } from '../../lambda/shared/spill';
 import { SpillQueue as SpillQueueConstruct } from '../../lib/private/spill-queue';
-import { resolveCfn } from '../support/cfn';
+import { resolveCfn } from '../../cli/local/cfn';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { LocalSqs } from '../support/fauxqs';
 import { clientFor, decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';

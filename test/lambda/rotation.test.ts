@@ -20,7 +20,7 @@ import {
   type RotationEvent,
   type SecretFormat,
 } from '../../lambda/shared/rotation';
-import { FakeSecretVersions } from '../support/fake-secret-versions';
+import { SecretVersions } from '../../cli/local/secret-versions';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:webhook-signing-AbCdEf';
 const OLD = '11111111-1111-4111-8111-111111111111';
@@ -391,7 +391,7 @@ describe('createRotationHandler, guards', () => {
 
 describe("createRotationHandler, against Secrets Manager's version stages (in-memory fake)", () => {
   function fakeSecret(value = OLD_VALUE) {
-    return new FakeSecretVersions(ARN, { versionId: OLD, value }).install(sm);
+    return new SecretVersions(ARN, { versionId: OLD, value }).install(sm);
   }
 
   async function runSteps(rotate: (e: RotationEvent) => Promise<void>, steps: readonly string[], token = TOKEN) {

@@ -19,7 +19,7 @@ import { createTriggerHandler, executionArnOf, MAX_RUN_INPUT_BYTES, type Trigger
 import type { ParameterMapping, TriggerConfig } from '../../lambda/shared/trigger-config';
 import type { SecretCandidates } from '../../lambda/shared/secrets';
 import { WebhookAuth } from '../../lib';
-import { FakeStepFunctions } from '../support/fake-step-functions';
+import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { anyAuthConfig } from '../support/presets';
 import { apiGatewayEvent, planasonixSignature } from '../support/signers';
 
@@ -634,10 +634,10 @@ describe('trigger handler', () => {
   });
 });
 
-describe('trigger handler against the Step Functions wire protocol (FakeStepFunctions)', () => {
-  let fake: FakeStepFunctions;
+describe('trigger handler against the Step Functions wire protocol (LocalStepFunctions)', () => {
+  let fake: LocalStepFunctions;
   beforeAll(async () => {
-    fake = await FakeStepFunctions.start({ stateMachineArns: [SM_ARN] });
+    fake = await LocalStepFunctions.start({ stateMachineArns: [SM_ARN] });
   });
   afterAll(async () => {
     await fake.stop();

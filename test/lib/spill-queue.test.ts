@@ -8,7 +8,7 @@ import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
 import { parseDrainConfig } from '../../lambda/shared/drain';
 import { SQS_LIMITS } from '../../lambda/shared/spill';
 import { SpillQueue, type SpillQueueProps } from '../../lib/private/spill-queue';
-import { resolveCfn } from '../support/cfn';
+import { resolveCfn } from '../../cli/local/cfn';
 import { acknowledgements } from '../support/nag';
 
 function newStack(app = new App({ context: { '@aws-cdk/core:strictCfnValidateErrors': true } })): Stack {

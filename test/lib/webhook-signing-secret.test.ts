@@ -9,7 +9,7 @@ import { Validations } from 'aws-cdk-lib';
 import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
 import { parseRotationConfig, ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE, SECRET_FORMATS } from '../../lambda/shared/rotation';
 import { SigningSecretFormat, WebhookSigningSecret, type WebhookSigningSecretProps } from '../../lib';
-import { resolveCfn } from '../support/cfn';
+import { resolveCfn } from '../../cli/local/cfn';
 import { acknowledgements } from '../support/nag';
 
 function newApp(): App {

@@ -4,7 +4,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/shared/trigger-config';
 import { ParameterType, TriggerParameter, TriggerTarget, TriggerValidation, WebhookAuth, WebhookTrigger, type WebhookTriggerProps } from '../../lib';
-import { resolveCfn } from '../support/cfn';
+import { resolveCfn } from '../../cli/local/cfn';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:planasonix-AbCdEf';
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FakeSecretVersions } from './fake-secret-versions';
+import { SecretVersions } from './secret-versions';
 
 type Operation = 'DescribeSecret' | 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage';
 const OPERATIONS: readonly Operation[] = ['DescribeSecret', 'GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage'];
@@ -9,22 +9,22 @@ const OPERATIONS: readonly Operation[] = ['DescribeSecret', 'GetSecretValue', 'P
  * A stand-in Secrets Manager endpoint for handler bundles, which carry their own copy of the SDK
  * and so cannot be mocked in-process. No Secrets Manager emulator exists here; this answers
  * DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage in the real JSON 1.1
- * wire format, from one {@link FakeSecretVersions} per secret, so a rotation can run against it.
+ * wire format, from one {@link SecretVersions} per secret, so a rotation can run against it.
  */
-export class FakeSecretsManager {
-  static async start(secrets: Record<string, string>): Promise<FakeSecretsManager> {
-    const fake = new FakeSecretsManager(secrets);
+export class LocalSecretsManager {
+  static async start(secrets: Record<string, string>): Promise<LocalSecretsManager> {
+    const fake = new LocalSecretsManager(secrets);
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
     return fake;
   }
 
   readonly calls: string[] = [];
   /** Each secret's versions and labels, by ARN. */
-  readonly secrets = new Map<string, FakeSecretVersions>();
+  readonly secrets = new Map<string, SecretVersions>();
   private readonly server: Server;
 
   private constructor(initial: Record<string, string>) {
-    for (const [arn, value] of Object.entries(initial)) this.secrets.set(arn, new FakeSecretVersions(arn, { versionId: 'v1', value }));
+    for (const [arn, value] of Object.entries(initial)) this.secrets.set(arn, new SecretVersions(arn, { versionId: 'v1', value }));
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -22,12 +22,26 @@ export interface InjectedFault {
   readonly message?: string;
 }
 
-export interface FakeStepFunctionsOptions {
+export interface LocalStepFunctionsOptions {
   /**
    * The state machines that exist, by their own ARN. A call for another one (or its version or
    * alias) is answered `StateMachineDoesNotExist`. Absent: every state machine exists.
    */
   readonly stateMachineArns?: readonly string[];
+  /** Called once for each run started (not again when a retried delivery returns the same run). */
+  readonly onExecutionStarted?: (execution: StartedExecution) => void;
+}
+
+/** A run the stand-in started. */
+export interface StartedExecution {
+  readonly executionArn: string;
+  /** The state machine, version or alias ARN the caller named. */
+  readonly stateMachineArn: string;
+  /** The execution name: the trigger's correlation id. */
+  readonly name: string;
+  readonly input: string;
+  /** Seconds since the epoch. */
+  readonly startDate: number;
 }
 
 const MAX_INPUT_BYTES = 256 * 1024;
@@ -36,9 +50,9 @@ const QUALIFIED_ARN = /^(arn:[^:]+:states:[^:]+:\d{12}):stateMachine:([^:]+)(?::
 const INVALID_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * A stand-in Step Functions endpoint for handler tests and for bundled handlers, which carry their
- * own copy of the SDK and so cannot be mocked in-process. No Step Functions emulator exists here;
- * this answers StartExecution in the real JSON 1.0 wire format (`X-Amz-Target:
+ * A stand-in Step Functions endpoint for the local runner, which records the runs a trigger
+ * starts, and for handler tests (bundled handlers carry their own copy of the SDK and so cannot be
+ * mocked in-process). It is no workflow engine: a run is recorded, never executed. It answers StartExecution in the real JSON 1.0 wire format (`X-Amz-Target:
  * AWSStepFunctions.StartExecution`), as a Standard workflow does:
  * - a new name starts a run: 200 with `executionArn` and `startDate`;
  * - the same name with the same input returns the same run;
@@ -46,9 +60,9 @@ const INVALID_NAME_CHARS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009
  * - an input over 256 KiB is 400 `InvalidExecutionInput`; an invalid name is 400 `InvalidName`.
  * Every call is recorded in `calls`, and `executions` maps execution ARNs to their input.
  */
-export class FakeStepFunctions {
-  static async start(options: FakeStepFunctionsOptions = {}): Promise<FakeStepFunctions> {
-    const fake = new FakeStepFunctions(options);
+export class LocalStepFunctions {
+  static async start(options: LocalStepFunctionsOptions = {}): Promise<LocalStepFunctions> {
+    const fake = new LocalStepFunctions(options);
     await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
     return fake;
   }
@@ -58,7 +72,7 @@ export class FakeStepFunctions {
   private readonly faults: InjectedFault[] = [];
   private readonly server: Server;
 
-  private constructor(private readonly options: FakeStepFunctionsOptions) {
+  private constructor(private readonly options: LocalStepFunctionsOptions) {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -122,6 +136,7 @@ export class FakeStepFunctions {
     if (existing !== undefined && existing.input !== input) return error('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     const startDate = existing?.startDate ?? Date.now() / 1000;
     this.executions.set(executionArn, { input, startDate });
+    if (existing === undefined) this.options.onExecutionStarted?.({ executionArn, stateMachineArn: body.stateMachineArn as string, name, input, startDate });
     return [200, { executionArn, startDate }];
   }
 }

@@ -41,7 +41,7 @@ interface Version {
  * value for one; RotateSecret (`startRotation`) attaches AWSPENDING to an empty version and refuses
  * while another rotation is in progress. Versions without labels stay, deprecated, as they do.
  */
-export class FakeSecretVersions {
+export class SecretVersions {
   readonly versions = new Map<string, Version>();
   rotationEnabled = true;
 

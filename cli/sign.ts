@@ -1,0 +1,146 @@
+/**
+ * `sign` and `send`: sign a body the way a sender does, with the library's own signing code
+ * (lambda/shared/signing), and print the headers or a curl command, or post it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HmacAlgorithmName, SignatureEncodingName } from '../lambda/shared/config';
+import {
+  GITHUB_SCHEME,
+  PLANASONIX_SCHEME,
+  SEGMENT_SCHEME,
+  SHOPIFY_SCHEME,
+  SLACK_SCHEME,
+  STANDARD_WEBHOOKS_SCHEME,
+  STRIPE_SCHEME,
+  type HmacScheme,
+} from '../lambda/shared/signature-schemes';
+import { signHmac, signTwilio } from '../lambda/shared/signing';
+
+/** The schemes `--scheme` names. */
+export const SCHEME_NAMES = ['stripe', 'github', 'segment', 'shopify', 'slack', 'twilio', 'standard', 'planasonix', 'hmac'] as const;
+export type SchemeName = typeof SCHEME_NAMES[number];
+
+interface Preset {
+  readonly scheme: HmacScheme;
+  /** The header that carries the sender's delivery id, which `--id` (or a new UUID) fills. */
+  readonly deliveryHeader?: string;
+  readonly idPrefix?: string;
+}
+
+const PRESETS: Readonly<Record<Exclude<SchemeName, 'twilio' | 'hmac'>, Preset>> = {
+  stripe: { scheme: STRIPE_SCHEME },
+  github: { scheme: GITHUB_SCHEME, deliveryHeader: 'x-github-delivery' },
+  segment: { scheme: SEGMENT_SCHEME },
+  shopify: { scheme: SHOPIFY_SCHEME, deliveryHeader: 'x-shopify-webhook-id' },
+  slack: { scheme: SLACK_SCHEME },
+  standard: { scheme: STANDARD_WEBHOOKS_SCHEME, deliveryHeader: 'webhook-id', idPrefix: 'msg_' },
+  planasonix: { scheme: PLANASONIX_SCHEME, deliveryHeader: 'x-planasonix-delivery' },
+};
+
+/** The options of `--scheme hmac`, named as `WebhookAuth.hmac`'s. */
+export interface GenericHmacOptions {
+  readonly algorithm?: string;
+  readonly encoding?: string;
+  readonly signatureHeader?: string;
+  readonly signaturePrefix?: string;
+  readonly signedContent?: string;
+  readonly timestampHeader?: string;
+}
+
+export interface SignRequest {
+  readonly scheme: SchemeName;
+  readonly secret: string;
+  readonly body: Buffer;
+  readonly contentType: string;
+  /** Extra headers to send, by name. Headers the scheme signs (`{header:name}`) are read from here. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The signed timestamp in Unix seconds. @default now */
+  readonly timestamp?: number;
+  /** The delivery id, for schemes that send one in a header. @default a new UUID */
+  readonly id?: string;
+  /** The URL the request goes to. Twilio signs it; required for `twilio`. */
+  readonly url?: string;
+  readonly hmac?: GenericHmacOptions;
+}
+
+export interface SignedRequest {
+  /** The URL to call: Twilio's gains `bodySHA256` for a body that is not a form. */
+  readonly url?: string;
+  /** Every header to send, lower case, content-type included. */
+  readonly headers: Record<string, string>;
+}
+
+/** Thrown for a usage mistake; the CLI prints the message and exits with 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function genericScheme(options: GenericHmacOptions = {}): HmacScheme {
+  const algorithm = options.algorithm ?? 'sha256';
+  const encoding = options.encoding ?? 'hex';
+  if (!['sha1', 'sha256', 'sha512'].includes(algorithm)) throw new UsageError(`--algorithm must be sha1, sha256 or sha512, got ${algorithm}`);
+  if (!['hex', 'base64'].includes(encoding)) throw new UsageError(`--encoding must be hex or base64, got ${encoding}`);
+  if (options.signatureHeader === undefined) throw new UsageError('--scheme hmac needs --signature-header');
+  const signedContent = options.signedContent ?? '{body}';
+  if (signedContent.includes('{timestamp}') && options.timestampHeader === undefined) {
+    throw new UsageError('--signed-content includes {timestamp}, so --timestamp-header must name the header that carries it');
+  }
+  return {
+    algorithm: algorithm as HmacAlgorithmName,
+    encoding: encoding as SignatureEncodingName,
+    signatureHeader: options.signatureHeader.toLowerCase(),
+    signatureFormat: { kind: 'plain', prefix: options.signaturePrefix },
+    signedContent,
+    ...(options.timestampHeader === undefined ? {} : { timestampHeader: options.timestampHeader.toLowerCase() }),
+  };
+}
+
+function lowerCaseKeys(headers: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** Signs a request as the scheme's sender would. */
+export function signRequest(request: SignRequest): SignedRequest {
+  const headers: Record<string, string> = { 'content-type': request.contentType, ...lowerCaseKeys(request.headers) };
+  if (request.scheme === 'twilio') {
+    if (request.url === undefined) throw new UsageError('--scheme twilio signs the URL: pass --url (or send to one)');
+    const form = /^application\/x-www-form-urlencoded\b/i.test(request.contentType)
+      ? [...new URLSearchParams(request.body.toString('utf8'))] as [string, string][]
+      : undefined;
+    // API Gateway only serves https, and the handler rebuilds the URL Twilio signed with https.
+    const https = new URL(request.url);
+    https.protocol = 'https:';
+    const signed = signTwilio(request.secret, https.toString(), request.body, form);
+    const url = new URL(signed.url);
+    url.protocol = new URL(request.url).protocol;
+    return { url: url.toString(), headers: { ...headers, ...signed.headers } };
+  }
+  const preset: Preset = request.scheme === 'hmac' ? { scheme: genericScheme(request.hmac) } : PRESETS[request.scheme];
+  if (preset.deliveryHeader !== undefined && headers[preset.deliveryHeader] === undefined) {
+    headers[preset.deliveryHeader] = request.id ?? `${preset.idPrefix ?? ''}${randomUUID()}`;
+  }
+  const timestamp = request.timestamp ?? Math.floor(Date.now() / 1000);
+  const signed = signHmac(preset.scheme, request.secret, request.body, { timestamp, headers });
+  return { url: request.url, headers: { ...headers, ...signed } };
+}
+
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/** A curl command that sends the signed request; the body comes from `bodyFile` (`-` for stdin). */
+export function curlCommand(url: string, signed: SignedRequest, bodyFile: string): string {
+  const lines = [`curl -sS -X POST ${shellQuote(signed.url ?? url)}`];
+  for (const [name, value] of Object.entries(signed.headers)) lines.push(`  -H ${shellQuote(`${name}: ${value}`)}`);
+  lines.push(`  --data-binary ${shellQuote(`@${bodyFile}`)}`);
+  return lines.join(' \\\n');
+}
+
+/** `Name: value` lines. */
+export function headerLines(signed: SignedRequest): string {
+  return Object.entries(signed.headers).map(([name, value]) => `${name}: ${value}`).join('\n');
+}
+
+/** Posts a signed request and returns the answer. */
+export async function sendRequest(url: string, signed: SignedRequest, body: Buffer): Promise<{ status: number; headers: Headers; body: string }> {
+  const response = await fetch(signed.url ?? url, { method: 'POST', headers: signed.headers, body });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+}
