@@ -2,7 +2,7 @@
  * The `cdk-webhook-ingress` command: `local`, `tail`, `sign` and `send`. Bundled by
  * scripts/bundle.mjs into assets/cli/index.js, the package's bin.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -236,7 +236,16 @@ async function local(args: string[]): Promise<number> {
     if (eq <= 0) throw new UsageError(`--endpoint must be <service>=<url>, got '${pair}'`);
     endpoints[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  const assemblyDir = values['cdk-out'] ?? synthesize(process.cwd());
+  const synthesized = values['cdk-out'] === undefined ? synthesize(process.cwd()) : undefined;
+  const assemblyDir = values['cdk-out'] ?? synthesized as string;
+  try {
+    return await serve(assemblyDir, values, endpoints);
+  } finally {
+    if (synthesized !== undefined) rmSync(synthesized, { recursive: true, force: true });
+  }
+}
+
+async function serve(assemblyDir: string, values: { 'secrets-file'?: string; port?: string; host?: string; 'kinesis-endpoint'?: string; 'kinesis-port'?: string }, endpoints: Record<string, string>): Promise<number> {
   const app = readAssembly(assemblyDir);
   if (app.routes.length === 0) throw new UsageError(`no WebhookStreamSource or WebhookTrigger paths in ${assemblyDir}`);
   const secretValues = localSecretValues(values['secrets-file']);

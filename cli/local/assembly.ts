@@ -4,7 +4,7 @@
  * function, with that function's bundled code and its configuration document.
  */
 import { execSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
@@ -84,11 +84,16 @@ export function synthesize(projectDir: string): string {
     ...cdkJson.context,
   };
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-webhook-ingress-local-'));
-  execSync(cdkJson.app, {
-    cwd: projectDir,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_DISABLE_VERSION_CHECK: '1' },
-  });
+  try {
+    execSync(cdkJson.app, {
+      cwd: projectDir,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_DISABLE_VERSION_CHECK: '1' },
+    });
+  } catch (error) {
+    rmSync(outdir, { recursive: true, force: true });
+    throw error;
+  }
   return outdir;
 }
 

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,8 +41,19 @@ class Output {
   }
 }
 
+let outdir: string;
+
+beforeAll(() => {
+  // The example app, synthesized, with construct paths in the template as `cdk synth` writes them.
+  outdir = mkdtempSync(join(tmpdir(), 'local-runner-'));
+  const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true } });
+  buildExampleApp(app);
+  app.synth();
+});
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
 describe('cdk-webhook-ingress local', () => {
-  let outdir: string;
   let work: string;
   let runner: ChildProcessWithoutNullStreams;
   let output: Output;
@@ -51,13 +62,8 @@ describe('cdk-webhook-ingress local', () => {
   let exitCode: Promise<number | null>;
 
   beforeAll(async () => {
-    // GIVEN the example app, synthesized, and local values for two of its secrets
-    outdir = mkdtempSync(join(tmpdir(), 'local-runner-'));
+    // GIVEN local values for two of the example app's secrets
     work = mkdtempSync(join(tmpdir(), 'local-runner-work-'));
-    // Construct paths in the template, as `cdk synth` writes them.
-    const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true } });
-    buildExampleApp(app);
-    app.synth();
     const secretsFile = join(work, 'secrets.json');
     writeFileSync(secretsFile, JSON.stringify({ 'WebhookIngressExample/StripeSigningSecret': STRIPE_SECRET }));
 
@@ -74,7 +80,6 @@ describe('cdk-webhook-ingress local', () => {
 
   afterAll(async () => {
     if (runner.exitCode === null) runner.kill('SIGKILL');
-    rmSync(outdir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -151,6 +156,17 @@ describe('cdk-webhook-ingress local', () => {
     await output.match(/run started {2}\/exports {2}delivery-42/);
   });
 
+  test("sign's curl command, run by a shell, is accepted", async () => {
+    // GIVEN the README's way to test a deployed source: sign --format curl | sh
+    writeFileSync(join(work, 'event.json'), JSON.stringify({ id: 'evt_curl', type: 'invoice.paid', created: 1_700_000_000 }));
+    const { stdout } = await promisify(execFile)('bash', ['-c', `"${process.execPath}" "${CLI}" sign --scheme stripe --secret-env STRIPE_SECRET --body event.json --url "${url}/stripe" --format curl | sh`], {
+      cwd: work,
+      env: { ...process.env, STRIPE_SECRET },
+    });
+    // THEN curl's answer is the runner's 202
+    expect(JSON.parse(stdout)).toMatchObject({ accepted: 1, ids: ['evt_curl'] });
+  });
+
   test('an unknown path is 404 and lists the served paths', async () => {
     const response = await fetch(`${url}/nope`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(404);
@@ -166,5 +182,43 @@ describe('cdk-webhook-ingress local', () => {
     expect(output.text).toMatch(/stopped; 1 run\(s\) recorded\n {2}\/exports delivery-42/);
     await expect(fetch(`${url}/stripe`, { method: 'POST', body: '{}' })).rejects.toThrow();
     await expect(fetch(kinesisEndpoint, { method: 'POST', body: '{}' })).rejects.toThrow();
+  });
+});
+
+describe("the README's local loop", () => {
+  test('its four commands start the runner, sign, send, and show the record', async () => {
+    // GIVEN the README's block: set-up lines, then the four commands
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const block = /<!-- local:loop -->\n```bash\n([\s\S]*?)```/.exec(readme)![1];
+    const lines = block.split('\n').filter((l) => l.trim() !== '');
+    const setup = lines.filter((l) => !l.startsWith('npx '));
+    const [local, sign, send, tail] = lines.filter((l) => l.startsWith('npx cdk-webhook-ingress ')).map((l) => l.replace('npx cdk-webhook-ingress', `"${process.execPath}" "${CLI}"`));
+    expect([local, sign, send, tail].map((c) => c.split(' ')[2])).toEqual(['local', 'sign', 'send', 'tail']);
+
+    // WHEN they run in a shell, the runner on free ports, in the background as in its own terminal
+    const script = [
+      'set -euo pipefail',
+      ...setup,
+      `${local.replace('--cdk-out cdk.out', `--cdk-out "${outdir}"`)} --port 0 --kinesis-port 0 > local.log 2>&1 &`,
+      'for i in $(seq 1 150); do grep -q "runs: GET" local.log && break; sleep 0.2; done',
+      'URL=$(grep -o "serving on http://[0-9.:]*" local.log | cut -d" " -f3)',
+      'KINESIS=$(grep -o "kinesis: http://[0-9.:]*" local.log | cut -d" " -f2)',
+      `echo "--- sign"; ${sign}`,
+      `echo "--- send"; ${send.replace('http://127.0.0.1:3000', '$URL')}`,
+      `echo "--- tail"; ${tail} --endpoint "$KINESIS"`,
+      'kill -INT %1; wait %1',
+    ].join('\n');
+    const cwd = mkdtempSync(join(tmpdir(), 'readme-loop-'));
+    try {
+      const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd });
+      // THEN sign printed a Stripe signature, send was accepted, and tail shows the envelope
+      const [, signed, sent, tailed] = stdout.split(/^--- \w+$/m);
+      expect(signed).toMatch(/^stripe-signature: t=\d+,v1=[0-9a-f]{64}$/m);
+      expect(sent).toMatch(/^HTTP 202$/m);
+      expect(sent).toContain('"ids":["evt_1"]');
+      expect(JSON.parse(tailed.trim())).toMatchObject({ partitionKey: 'evt_1', data: { id: 'evt_1', type: 'invoice.paid', source: 'Stripe' } });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });
