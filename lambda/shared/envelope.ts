@@ -134,6 +134,36 @@ export function eventIdOf(config: IngestConfig, request: WebhookRequest, event: 
   return digest([config.source, '\n', isBatch ? JSON.stringify(event) : request.rawBody]);
 }
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * The sender's bytes of the request's one event, when its record can carry them as they are
+ * instead of serializing the parsed event again: the body was a single JSON object, parsed whole
+ * from these bytes (valid UTF-8, as the parser checked), and nothing changes an event between
+ * parsing and its envelope. Undefined for a batch, a form or a multipart body. A leading byte
+ * order mark, which the parser skips, is left out.
+ */
+function rawEventJson(request: WebhookRequest, body: ParsedBody): Buffer | undefined {
+  const json = body.contentType === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(body.contentType);
+  if (body.isBatch || !json) return undefined;
+  const raw = request.rawBody;
+  return raw.subarray(0, 3).equals(UTF8_BOM) ? raw.subarray(3) : raw;
+}
+
+/**
+ * The envelope as record bytes. With the event's raw JSON, the payload is spliced in byte for byte
+ * (same keys, in the same order, as JSON.stringify would write): re-serializing a large event
+ * costs more than verifying and parsing it.
+ */
+function serialize(envelope: Envelope, rawPayload: Buffer | undefined): Buffer {
+  if (rawPayload === undefined || envelope.payload === undefined) return Buffer.from(JSON.stringify(envelope), 'utf8');
+  const { payload: _spliced, quarantine, ...head } = envelope;
+  // `head` always has an id, so its JSON is `{...}` with at least one member.
+  const before = `${JSON.stringify(head).slice(0, -1)},"payload":`;
+  const after = quarantine === undefined ? '}' : `,"quarantine":${JSON.stringify(quarantine)}}`;
+  return Buffer.concat([Buffer.from(before, 'utf8'), rawPayload, Buffer.from(after, 'utf8')]);
+}
+
 function recordSize(data: Buffer, partitionKey: string): number {
   return data.length + Buffer.byteLength(partitionKey, 'utf8');
 }
@@ -154,6 +184,7 @@ export async function buildRecords(
   const headers = allowlistedHeaders(request, config.headerAllowlist);
   const receivedAt = new Date(request.receivedAtMs).toISOString();
   const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
+  const rawPayload = rawEventJson(request, body);
   const records: OutgoingRecord[] = [];
   let ignored = 0;
   let quarantined = 0;
@@ -181,7 +212,11 @@ export async function buildRecords(
     };
     const keyValue = config.partitionKey === undefined ? id : scalarText(rawField(config.partitionKey, request, event)) ?? id;
     const partitionKey = toPartitionKey(keyValue);
-    let data = Buffer.from(JSON.stringify(envelope), 'utf8');
+    let data = serialize(envelope, rawPayload);
+    if (rawPayload !== undefined && recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord) {
+      // The sender's whitespace must not be what pushes an event out of its record.
+      data = serialize(envelope, undefined);
+    }
     if (recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord && store !== undefined) {
       // The exact bytes received for a single event; the element's JSON for one of a batch.
       const bytes = body.isBatch || body.contentType !== 'application/json' ? Buffer.from(JSON.stringify(event), 'utf8') : request.rawBody;

@@ -94,6 +94,66 @@ describe('buildRecords', () => {
   });
 });
 
+describe('record bytes', () => {
+  const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'stripe' });
+  /** What JSON.stringify of the envelope, payload as parsed, would have written. */
+  const restringified = (envelope: unknown) => JSON.parse(JSON.stringify(envelope)) as unknown;
+
+  test('a single JSON event is spliced into its record as the sender\'s bytes, equal to the parsed event', async () => {
+    // A byte order mark, CRLF, tabs, escapes, non-ASCII and astral characters, a lone surrogate
+    // escape, numbers in non-canonical forms, and whitespace after the object.
+    const text = '{\r\n\t"id" : "evt_u",  "type":"invoice.paid",\n  "created": 1767225600,'
+      + ' "text": "caf\\u00e9 \\"q\\" \\\\ \\/ \\n \u2028 Größe 😀 \\ud83d\\ude00", "lone": "\\ud800",'
+      + ' "n": [1.50, 1e2, 12345678901234567890], "nested": {"a": [ {"b": null}, true, false ] }, "empty": {} }\n ';
+    const { records } = await build(config, `\uFEFF${text}`);
+
+    const data = records[0].data;
+    expect(data.includes(Buffer.from(text, 'utf8'))).toBe(true);
+    const record = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+    expect(record).toEqual(restringified(records[0].envelope));
+    expect(record.payload).toEqual(JSON.parse(text));
+    expect(Object.keys(record)).toEqual(Object.keys(records[0].envelope));
+  });
+
+  test('the record keeps the sender\'s number text, which JSON.parse reads as the parsed event has it', async () => {
+    // JSON.stringify would write -0 as 0; the spliced bytes keep the -0 the event was parsed with.
+    const { records } = await build(config, '{"id":"evt_n","n":-0,"big":12345678901234567890,"f":1.50}');
+    expect(records[0].data.toString('utf8')).toContain('"payload":{"id":"evt_n","n":-0,"big":12345678901234567890,"f":1.50}');
+    expect((JSON.parse(records[0].data.toString('utf8')) as { payload: unknown }).payload).toEqual(records[0].envelope.payload);
+  });
+
+  test('a quarantined event keeps its violations after the spliced payload', async () => {
+    const request = fromApiGatewayEvent(apiGatewayEvent(' {"id":"evt_q","type":"x"} ', {
+      headers: { 'content-type': 'application/problem+json' },
+      requestTimeEpoch: RECEIVED,
+    }), 0);
+    const quarantine = { reason: 'missing amount', violations: [{ path: '/amount', message: 'is required' }] };
+    const { records } = await buildRecords(
+      { ...config, quarantineStreamName: 'quarantine' },
+      request,
+      parseBody(request, config.maxBatchRecords),
+      'corr-1',
+      undefined,
+      () => ({ valid: false, ...quarantine }),
+    );
+    expect(records[0].data.toString('utf8')).toContain(',"payload": {"id":"evt_q","type":"x"} ,"quarantine":');
+    expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(restringified(records[0].envelope));
+    expect(records[0].envelope.quarantine).toEqual(quarantine);
+  });
+
+  test('events of a batch are each serialized from the parsed element', async () => {
+    const { records } = await build(config, '[ {"id":"evt_1", "n": 1.0},\n {"id":"evt_2"} ]');
+    expect(records.map((r) => r.data.toString('utf8'))).toEqual(records.map((r) => JSON.stringify(r.envelope)));
+  });
+
+  test('an event that fits a record only without the sender\'s whitespace is written compactly', async () => {
+    const big = { id: 'evt_ws', blob: 'x'.repeat(1000 * 1000) };
+    const body = JSON.stringify(big).replace('{', `{${' '.repeat(100 * 1000)}`);
+    const { records } = await build({ ...config, maxBodyBytes: 2 * 1024 * 1024 }, body);
+    expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
+  });
+});
+
 describe('helpers', () => {
   test('resolvePointer follows RFC 6901, escapes included', async () => {
     const doc = { 'a/b': { 'm~n': [10, 20] }, '': 1 };
