@@ -75,14 +75,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The deepest nesting of objects and arrays a JSON body may have. Vendors' events stay far below it. */
 export const MAX_JSON_DEPTH = 64;
 
-/** True when objects and arrays nest deeper than `max`. Iterative, so no input can overflow the stack. */
+/** True when objects and arrays nest deeper than `max`. The recursion goes at most `max + 1` deep, whatever the input. */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number];
-    if (typeof current !== 'object' || current === null) continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push([child, depth + 1]);
+  if (typeof value !== 'object' || value === null) return false;
+  if (max < 1) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestsDeeperThan(value[i], max - 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (nestsDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
   }
   return false;
 }
