@@ -47,8 +47,8 @@ test('every CDK expression in the README scheme table builds a valid scheme', ()
 });
 
 test('the README Stripe record is what the handler builds for the README curl body', async () => {
-  // GIVEN the body the README's curl call sends
-  const body = /BODY='(\{.*\})'/.exec(readme)![1];
+  // GIVEN the body the README's signed curl call sends
+  const body = /echo '(\{.*\})' > event\.json/.exec(blockAfter('stripe:send'))![1];
   const shown = JSON.parse(blockAfter('record:stripe')) as Record<string, unknown>;
   const request = fromApiGatewayEvent(apiGatewayEvent(body, {
     headers: { 'Content-Type': 'application/json', 'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' },

@@ -46,9 +46,15 @@ export class FunctionHost {
    * Starts the worker and waits until the handler has loaded (its configuration parsed).
    *
    * @param script the file that runs {@link runFunctionHost} in a worker (the CLI's own file)
+   * @param output where the handler's logs go: this process's stdout and stderr, or nowhere
    */
-  static async start(script: string, data: Omit<HostData, 'role'>, env: Record<string, string>): Promise<FunctionHost> {
-    const worker = new Worker(script, { workerData: { role: 'cdk-webhook-ingress-function-host', ...data } satisfies HostData, env, stdout: false, stderr: false });
+  static async start(script: string, data: Omit<HostData, 'role'>, env: Record<string, string>, output: 'inherit' | 'discard' = 'inherit'): Promise<FunctionHost> {
+    const discard = output === 'discard';
+    const worker = new Worker(script, { workerData: { role: 'cdk-webhook-ingress-function-host', ...data } satisfies HostData, env, stdout: discard, stderr: discard });
+    if (discard) {
+      worker.stdout.resume();
+      worker.stderr.resume();
+    }
     const host = new FunctionHost(worker);
     await new Promise<void>((resolve, reject) => {
       host.pending.set(0, { resolve: () => resolve(), reject });

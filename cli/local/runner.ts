@@ -41,6 +41,8 @@ export interface LocalRunnerOptions {
   readonly kinesisEndpoint?: string;
   /** Endpoints of other services by the SDK's service id, such as `dynamodb`, for resources with no stand-in. */
   readonly endpoints?: Readonly<Record<string, string>>;
+  /** Where the handlers' own log lines go. @default 'inherit', this process's stdout and stderr */
+  readonly handlerOutput?: 'inherit' | 'discard';
   /** Told about each request and each run. */
   readonly log?: (line: string) => void;
 }
@@ -102,7 +104,7 @@ export class LocalRunner {
           ...env,
           ...route.environment,
           AWS_LAMBDA_FUNCTION_NAME: route.functionId.replace(/[^A-Za-z0-9-_]/g, '-'),
-        });
+        }, options.handlerOutput);
         hosts.set(key, { route, host });
       }
     } catch (error) {
