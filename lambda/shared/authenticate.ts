@@ -19,6 +19,11 @@ export interface AuthResult {
    * current secret yet, or has moved ahead to the pending one.
    */
   readonly secretStage?: SecretStage;
+  /**
+   * The client certificate API Gateway verified (`mtls`), when its serial number is known: its
+   * normalized serial, and its notAfter in Unix milliseconds when known. Never its PEM.
+   */
+  readonly clientCertificate?: { readonly serialNumber: string; readonly notAfterMs?: number };
 }
 
 /** Verifies a JWT from a request's Authorization header (see ./jwt). */
@@ -113,8 +118,13 @@ export async function authenticate(
       const { secretStage } = await verifyWithSecret(deps.secrets, auth.secretArn, tokenMiss, (tokens) => verifyBearer(auth, request, tokens));
       return secretStage === undefined ? {} : { secretStage };
     }
-    case 'mtls':
-      return { principal: verifyClientCertificate(auth, request) };
+    case 'mtls': {
+      const { subject, serialNumber, notAfterMs } = verifyClientCertificate(auth, request);
+      return {
+        ...(subject === undefined ? {} : { principal: subject }),
+        ...(serialNumber === undefined ? {} : { clientCertificate: notAfterMs === undefined ? { serialNumber } : { serialNumber, notAfterMs } }),
+      };
+    }
     case 'twilio': {
       const url = requestUrl(request);
       if (url === undefined) throw new MissingCredentialsError('cannot rebuild the URL Twilio signed: no Host header');

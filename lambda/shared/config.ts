@@ -129,6 +129,10 @@ export interface MtlsAuthConfig {
   readonly kind: 'mtls';
   /** Subject DNs allowed, exactly as API Gateway reports them. Absent: any certificate the truststore accepts. */
   readonly allowedSubjects?: readonly string[];
+  /** Lower-case hex serial numbers (no separators, no leading zeros) of the only certificates accepted: a managed CA's issued, unrevoked client certificates. Absent: any certificate the truststore accepts. */
+  readonly allowedSerialNumbers?: readonly string[];
+  /** Managed mutual TLS: a request without a client certificate is refused with 403, like a revoked one. Absent: 401. */
+  readonly managed?: boolean;
 }
 
 /** Twilio's X-Twilio-Signature: HMAC-SHA1 over the URL plus the sorted form parameters, or a bodySHA256. */
@@ -386,6 +390,9 @@ function checkStringList(obj: Record<string, unknown>, key: string, where: strin
   }
 }
 
+/** A certificate serial number as the handler compares it (see normalizeSerialNumber in ./http). */
+const SERIAL_NUMBER = /^(?:0|[1-9a-f][0-9a-f]*)$/;
+
 export function checkAuth(auth: unknown): void {
   if (!isObject(auth)) throw new ConfigError('auth must be an object');
   const kind = checkOneOf(auth.kind, ['hmac', 'ed25519', 'bearer', 'jwt', 'mtls', 'twilio'], 'auth.kind');
@@ -409,6 +416,14 @@ export function checkAuth(auth: unknown): void {
       return;
     case 'mtls':
       if (auth.allowedSubjects !== undefined) checkStringList(auth, 'allowedSubjects', 'auth');
+      if (auth.allowedSerialNumbers !== undefined) {
+        checkStringList(auth, 'allowedSerialNumbers', 'auth');
+        const bad = (auth.allowedSerialNumbers as string[]).find((serial) => !SERIAL_NUMBER.test(serial));
+        if (bad !== undefined) {
+          throw new ConfigError(`auth.allowedSerialNumbers must be lower-case hex without separators or leading zeros, got '${bad}'`);
+        }
+      }
+      if (auth.managed !== undefined && typeof auth.managed !== 'boolean') throw new ConfigError('auth.managed must be a boolean');
       return;
     case 'twilio':
       requireString(auth, 'secretArn', 'auth');

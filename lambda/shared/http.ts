@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { MalformedPayloadError, WebhookError } from './errors';
 
@@ -15,6 +16,79 @@ export interface WebhookRequest {
   readonly query: readonly (readonly [string, string])[];
   /** The subject DN of the TLS client certificate API Gateway verified, with mTLS on. */
   readonly clientCertSubject?: string;
+  /**
+   * The serial number of that certificate, normalized (see {@link normalizeSerialNumber}): from
+   * API Gateway's `serialNumber`, or read from its PEM when API Gateway gives none.
+   */
+  readonly clientCertSerialNumber?: string;
+  /** When that certificate expires (its notAfter), in Unix milliseconds. Absent when unknown or unreadable. */
+  readonly clientCertNotAfterMs?: number;
+}
+
+/**
+ * One spelling of a certificate serial number: lower-case hex, without a `0x` prefix, separators
+ * (`:`, `-`, spaces) or leading zeros. `'A1:0B:FF'` and `'00a10bff'` are both `'a10bff'`; an
+ * all-zero serial is `'0'`. The issuing side (./client-ca) writes allowlists in this same form, so
+ * the two compare as strings. Unlike it, this never throws: a serial that is not hex comes back
+ * cleaned but not hex, and matches no allowlist.
+ */
+export function normalizeSerialNumber(serial: string): string {
+  return serial.trim().replace(/^0x/i, '').replace(/[\s:-]/g, '').toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+/** OpenSSL's certificate date, as API Gateway and node's X509Certificate write it: `Aug  5 09:36:04 2021 GMT`. */
+const OPENSSL_DATE = /^([A-Za-z]{3})\s+(\d{1,2})\s+(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?\s+(\d{4})\s+GMT$/;
+/** ISO 8601 with a time zone: `2021-08-05T09:36:04Z`. */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Reads a certificate validity date: OpenSSL's form (`Aug  5 09:36:04 2021 GMT`, which API
+ * Gateway uses) or ISO 8601 with a zone. Undefined for anything else, never a guess.
+ */
+export function parseCertificateDate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  const openssl = OPENSSL_DATE.exec(text);
+  if (openssl !== null) {
+    const [, month, day, hour, minute, second, year] = openssl;
+    const monthIndex = MONTHS.indexOf(month.toLowerCase());
+    if (monthIndex < 0) return undefined;
+    const ms = Date.UTC(Number(year), monthIndex, Number(day), Number(hour), Number(minute), Number(second));
+    // Date.UTC rolls Feb 30 over into March; a date that does not exist is unreadable.
+    return new Date(ms).getUTCDate() === Number(day) && Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60 ? ms : undefined;
+  }
+  if (ISO_DATE.test(text)) {
+    const ms = Date.parse(text);
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+  return undefined;
+}
+
+type ClientCert = NonNullable<APIGatewayProxyEvent['requestContext']['identity']['clientCert']>;
+
+/**
+ * The serial number and expiry of the client certificate API Gateway verified. The PEM is read
+ * only for what API Gateway left out, and never kept or logged.
+ */
+function clientCertFields(cert: Partial<ClientCert> | null | undefined): Pick<WebhookRequest, 'clientCertSerialNumber' | 'clientCertNotAfterMs'> {
+  if (cert === undefined || cert === null) return {};
+  let serial = typeof cert.serialNumber === 'string' && cert.serialNumber.trim() !== '' ? cert.serialNumber : undefined;
+  let notAfterMs = parseCertificateDate(typeof cert.validity?.notAfter === 'string' ? cert.validity.notAfter : undefined);
+  if ((serial === undefined || notAfterMs === undefined) && typeof cert.clientCertPem === 'string' && cert.clientCertPem !== '') {
+    try {
+      const x509 = new X509Certificate(cert.clientCertPem);
+      serial ??= x509.serialNumber;
+      notAfterMs ??= parseCertificateDate(x509.validTo);
+    } catch {
+      // Not a certificate: nothing more to read from it.
+    }
+  }
+  const normalized = serial === undefined ? undefined : normalizeSerialNumber(serial);
+  return {
+    ...(normalized === undefined || normalized === '' ? {} : { clientCertSerialNumber: normalized }),
+    ...(notAfterMs === undefined ? {} : { clientCertNotAfterMs: notAfterMs }),
+  };
 }
 
 /**
@@ -44,6 +118,7 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent, nowMs: number):
     requestPath: event.requestContext?.path,
     query,
     clientCertSubject: event.requestContext?.identity?.clientCert?.subjectDN,
+    ...clientCertFields(event.requestContext?.identity?.clientCert),
   };
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import type { IngestConfig } from './config';
+import { daysToExpiry } from './credentials';
 import type { DedupStore } from './dedup';
 import { buildRecords, eventIdOf, type EventCheck, type OutgoingRecord, type PayloadStore } from './envelope';
 import {
@@ -46,6 +47,11 @@ export interface IngestDependencies {
     sampled?(written: number, shed: number): void;
     /** A request verified with a pending or previous secret, not the current one: a rotation is under way. */
     nonCurrentSecret?(): void;
+    /**
+     * A request authenticated with a client certificate whose notAfter is known: its normalized
+     * serial number, and the days left until it expires (see daysToExpiry).
+     */
+    clientCertificateDaysToExpiry?(serialNumber: string, days: number): void;
   };
   /** Required when the source has a claim check. */
   readonly payloadStore?: PayloadStore;
@@ -170,9 +176,12 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     if (request.rawBody.length > config.maxBodyBytes) {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this source accepts at most ${config.maxBodyBytes}`);
     }
-    const { secretStage } = await authenticate(config.auth, request, now(), deps);
+    const { secretStage, clientCertificate } = await authenticate(config.auth, request, now(), deps);
     if (secretStage !== undefined) log.secretStage = secretStage;
     if (secretStage !== undefined && secretStage !== 'AWSCURRENT') deps.metrics?.nonCurrentSecret?.();
+    if (clientCertificate?.notAfterMs !== undefined) {
+      deps.metrics?.clientCertificateDaysToExpiry?.(clientCertificate.serialNumber, daysToExpiry(clientCertificate.notAfterMs, now()));
+    }
     const body = await readBody(request);
     redactor.collect(body.events);
     const challenge = config.challenge === 'slackUrlVerification' ? slackChallenge(body) : undefined;
@@ -308,7 +317,13 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   return async (event) => {
     const request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
     const correlationId = correlationIdOf(request);
-    const base = { source: config.source, correlationId, bodyBytes: request.rawBody.length };
+    const base = {
+      source: config.source,
+      correlationId,
+      bodyBytes: request.rawBody.length,
+      // A serial number is no secret, and tells the operator which certificate was refused.
+      ...(request.clientCertSerialNumber === undefined ? {} : { clientCertSerial: request.clientCertSerialNumber }),
+    };
     const redactor = new Redactor(config.redactPaths ?? []);
     const logger = redactor.wrap(deps.logger);
     try {

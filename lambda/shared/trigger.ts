@@ -10,6 +10,7 @@ import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import { ConfigError } from './config';
+import { daysToExpiry } from './credentials';
 import { PayloadTooLargeError, WebhookError } from './errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, singleHeader, withHeaderAliases, type WebhookRequest } from './http';
 import { correlationIdOf, type IngestLogger } from './ingest';
@@ -33,8 +34,15 @@ export type TriggerLogger = IngestLogger;
 export interface TriggerDependencies {
   readonly config: TriggerConfig;
   readonly secrets: SecretSource;
-  /** Counts requests verified with a pending or previous secret: a rotation is under way. */
-  readonly metrics?: { nonCurrentSecret(): void };
+  readonly metrics?: {
+    /** Counts requests verified with a pending or previous secret: a rotation is under way. */
+    nonCurrentSecret(): void;
+    /**
+     * A request authenticated with a client certificate whose notAfter is known: its normalized
+     * serial number, and the days left until it expires (see daysToExpiry).
+     */
+    clientCertificateDaysToExpiry?(serialNumber: string, days: number): void;
+  };
   /** Required when the trigger's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly sfn: Pick<SFNClient, 'send'>;
@@ -221,9 +229,12 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
     if (request.rawBody.length > config.maxBodyBytes) {
       throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this trigger accepts at most ${config.maxBodyBytes}`);
     }
-    const { secretStage } = await authenticate(config.auth, request, now(), deps);
+    const { secretStage, clientCertificate } = await authenticate(config.auth, request, now(), deps);
     outcome.secretStage = secretStage;
     if (secretStage !== undefined && secretStage !== 'AWSCURRENT') deps.metrics?.nonCurrentSecret();
+    if (clientCertificate?.notAfterMs !== undefined) {
+      deps.metrics?.clientCertificateDaysToExpiry?.(clientCertificate.serialNumber, daysToExpiry(clientCertificate.notAfterMs, now()));
+    }
     const body = parseJsonObject(request);
     const name = executionNameOf(request, config.idempotencyHeaders);
     outcome.executionName = name;
@@ -274,6 +285,8 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
       executionName: outcome.executionName,
       ...(outcome.secretStage === undefined ? {} : { secretStage: outcome.secretStage }),
       bodyBytes: request.rawBody.length,
+      // A serial number is no secret, and tells the operator which certificate was refused.
+      ...(request.clientCertSerialNumber === undefined ? {} : { clientCertSerial: request.clientCertSerialNumber }),
       ...(outcome.inputBytes === undefined ? {} : { inputBytes: outcome.inputBytes }),
       ...(outcome.validationErrors === undefined ? {} : { validationErrors: outcome.validationErrors }),
     });

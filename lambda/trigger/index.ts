@@ -32,6 +32,16 @@ const trigger = createTriggerHandler({
       metrics.addMetric('NonCurrentSecretRequests', MetricUnit.Count, 1);
       metricsPending = true;
     },
+    // Days left on the caller's client certificate (fractional; negative once expired), per serial
+    // number: its own EMF line, so that the serial dimension stays off the other metrics. Its only
+    // dimension is the serial, without `service`: one metric per certificate, whichever sources and
+    // triggers accept it, as MtlsClient.metricDaysToExpiry() reads it.
+    clientCertificateDaysToExpiry: (serialNumber, days) => {
+      const single = metrics.singleMetric();
+      single.clearDefaultDimensions();
+      single.addDimension('ClientCertificateSerial', serialNumber);
+      single.addMetric('ClientCertificateDaysToExpiry', MetricUnit.Count, days);
+    },
   },
 });
 

@@ -17,6 +17,12 @@ export interface EventOptions {
   readonly query?: Record<string, string>;
   readonly requestPath?: string;
   readonly clientCertSubject?: string;
+  /** The client certificate's serial number, as API Gateway writes it (`a1:b2:...`). Absent: none. */
+  readonly clientCertSerialNumber?: string;
+  /** The client certificate's notAfter, as API Gateway writes it (`Aug  5 09:36:04 2021 GMT`). Absent: none. */
+  readonly clientCertNotAfter?: string;
+  /** The client certificate's PEM. Absent: none. */
+  readonly clientCertPem?: string;
   readonly headers?: Record<string, string>;
   readonly path?: string;
   readonly requestId?: string;
@@ -29,6 +35,7 @@ export interface EventOptions {
  */
 export function apiGatewayEvent(body: string | Buffer, options: EventOptions = {}): APIGatewayProxyEvent {
   const headers = options.headers ?? {};
+  const clientCert = clientCertOf(options);
   return {
     resource: options.path ?? '/webhook',
     path: options.path ?? '/webhook',
@@ -45,7 +52,19 @@ export function apiGatewayEvent(body: string | Buffer, options: EventOptions = {
       requestId: options.requestId ?? 'c0ffee00-0000-4000-8000-000000000000',
       requestTimeEpoch: options.requestTimeEpoch ?? Date.now(),
       path: options.requestPath ?? `/prod${options.path ?? '/webhook'}`,
-      identity: options.clientCertSubject === undefined ? {} : { clientCert: { subjectDN: options.clientCertSubject } },
+      identity: clientCert === undefined ? {} : { clientCert },
     } as APIGatewayProxyEvent['requestContext'],
+  };
+}
+
+/** `requestContext.identity.clientCert` as API Gateway sends it, with only the fields a test gave. */
+function clientCertOf(options: EventOptions): object | undefined {
+  const { clientCertSubject, clientCertSerialNumber, clientCertNotAfter, clientCertPem } = options;
+  if ([clientCertSubject, clientCertSerialNumber, clientCertNotAfter, clientCertPem].every((v) => v === undefined)) return undefined;
+  return {
+    ...(clientCertPem === undefined ? {} : { clientCertPem }),
+    ...(clientCertSubject === undefined ? {} : { subjectDN: clientCertSubject }),
+    ...(clientCertSerialNumber === undefined ? {} : { serialNumber: clientCertSerialNumber }),
+    ...(clientCertNotAfter === undefined ? {} : { validity: { notAfter: clientCertNotAfter } }),
   };
 }
