@@ -181,25 +181,31 @@ export class WebhookIngressExampleStack extends Stack {
     }
   }
 
-  /** Internal services on a custom domain with mutual TLS; the execute-api endpoint is off. */
+  /**
+   * Internal services on a custom domain with mutual TLS; the execute-api endpoint is off. The
+   * gateway runs the client CA: its private key stays in Secrets Manager, and each service gets a
+   * certificate in a secret of its own.
+   */
   private addMutualTlsGateway(domainName: string, certificateArn: string): void {
     const internal = new WebhookGateway(this, 'InternalGateway', {
       domain: {
         domainName,
         certificate: acm.Certificate.fromCertificateArn(this, 'InternalCertificate', certificateArn),
-        mtls: { truststorePath: path.join(__dirname, 'truststore.pem') },
+        mtls: { managedCa: { commonName: 'Example internal services CA' } },
       },
     });
+    const inventoryClient = internal.addMtlsClient('InventoryService', { organization: 'Example Corp' });
     const inventory = new WebhookStreamSource(this, 'Inventory', {
-      auth: WebhookAuth.mtls({ allowedSubjects: ['CN=inventory.internal,O=Example Corp,C=US'] }),
+      auth: WebhookAuth.mtls({ clients: [inventoryClient] }),
       gateway: internal,
       path: 'inventory',
     });
     Validations.of(internal.api).acknowledge({
       id: 'AwsSolutions-APIG3',
-      reason: 'Only holders of a client certificate the truststore accepts can connect; this example does not pay for a web ACL.',
+      reason: 'Only holders of a client certificate the managed CA issued can connect; this example does not pay for a web ACL.',
     });
     new CfnOutput(this, 'InventoryWebhookUrl', { value: inventory.webhookUrl });
+    new CfnOutput(this, 'InventoryClientSecretArn', { value: inventoryClient.secret.secretArn });
   }
 }
 

@@ -2,6 +2,7 @@ export * from './backpressure-policy';
 export * from './claim-check';
 export * from './deduplication';
 export * from './event-field';
+export * from './mtls-client';
 export * from './payload-schema';
 export * from './webhook-auth';
 export * from './webhook-gateway';

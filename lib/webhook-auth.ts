@@ -11,6 +11,7 @@ import {
   STRIPE_SCHEME,
   type HmacScheme,
 } from '../lambda/shared/signature-schemes';
+import type { MtlsClient } from './mtls-client';
 import { HEADER_NAME } from './private/http-names';
 
 /** The hash function of an HMAC signature. */
@@ -164,6 +165,16 @@ export interface MtlsAuthOptions {
    * @default - any client certificate the gateway's truststore accepts
    */
   readonly allowedSubjects?: string[];
+
+  /**
+   * The managed clients allowed to send, issued by the gateway's managed CA
+   * (`gateway.addMtlsClient`). Only their current certificates are accepted, by serial number:
+   * a reissued or removed client's old certificate, and a request with no certificate, get 403.
+   * API Gateway itself checks no revocation.
+   *
+   * @default - any client certificate the gateway's truststore accepts
+   */
+  readonly clients?: MtlsClient[];
 }
 
 /** Options for {@link WebhookAuth.standardWebhooksPublicKey}. */
@@ -190,6 +201,8 @@ export interface AuthBinding {
   readonly challenge?: 'slackUrlVerification';
   /** The scheme relies on the gateway's mTLS domain. */
   readonly needsMutualTls?: boolean;
+  /** The managed clients the scheme accepts; they must come from the source's gateway. */
+  readonly mtlsClients?: readonly MtlsClient[];
   /** False for senders that never redeliver a failed delivery (GitHub): they default to the queue. */
   readonly redelivers?: boolean;
 }
@@ -539,17 +552,27 @@ export class WebhookAuth {
 
   /**
    * The TLS client certificate that a {@link WebhookGateway}'s mTLS custom domain verified against
-   * its truststore, optionally limited to some subject DNs. Only valid on a gateway with mTLS, whose
-   * default endpoint is disabled, so the check cannot be bypassed.
+   * its truststore, optionally limited to some subject DNs, or to the current certificates of some
+   * managed clients. Only valid on a gateway with mTLS, whose default endpoint is disabled, so the
+   * check cannot be bypassed.
    */
   public static mtls(options: MtlsAuthOptions = {}): WebhookAuth {
     return new WebhookAuth('mtls', undefined, (owner) => {
       if (options.allowedSubjects !== undefined) checkNonEmpty(owner, 'allowedSubjects', options.allowedSubjects);
+      const clients = options.clients;
+      if (clients !== undefined && clients.length === 0) {
+        throw new Error(`${owner}: clients must list at least one MtlsClient; omit it to accept any certificate the truststore accepts`);
+      }
       return {
-        config: { kind: 'mtls', ...(options.allowedSubjects === undefined ? {} : { allowedSubjects: [...options.allowedSubjects] }) },
+        config: {
+          kind: 'mtls',
+          ...(options.allowedSubjects === undefined ? {} : { allowedSubjects: [...options.allowedSubjects] }),
+          ...(clients === undefined ? {} : { allowedSerialNumbers: clients.map((c) => c.serialNumber), managed: true }),
+        },
         metadata: {},
         forwardedHeaders: [],
         needsMutualTls: true,
+        mtlsClients: clients,
       };
     });
   }

@@ -1,22 +1,47 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { Annotations, Names, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Names, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { MtlsClient, type MtlsClientOptions } from './mtls-client';
+import { handlerDir, newHandlerFunction } from './private/handler-function';
 import { HEADER_NAME, WEBHOOK_PATH } from './private/http-names';
 
 /**
+ * A client certificate authority that a {@link WebhookGateway} creates and keeps for mutual TLS,
+ * so that no one has to run a CA: `gateway.addMtlsClient()` issues each sender's certificate.
+ */
+export interface ManagedClientCaOptions {
+  /**
+   * The CA certificate's common name: letters, digits, spaces, `.`, `_` and `-`, at most 64.
+   *
+   * @default 'Webhook gateway client CA'
+   */
+  readonly commonName?: string;
+
+  /**
+   * How long the CA certificate is valid, in whole days up to 3650. The CA is created once and
+   * kept across deployments; a changed value applies only to a CA created anew.
+   *
+   * @default Duration.days(3650)
+   */
+  readonly validity?: Duration;
+}
+
+/**
  * Mutual TLS for a {@link WebhookGateway}'s custom domain: callers must present a client
- * certificate issued by one of the certificate authorities in the truststore.
+ * certificate issued by one of the certificate authorities in the truststore. Give exactly one of
+ * `truststorePath` (your own CA) and `managedCa` (a CA the gateway creates).
  *
  * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-mutual-tls.html
  */
@@ -29,8 +54,18 @@ export interface MtlsOptions {
    * The file is published as an asset and copied into the gateway's truststore bucket during
    * deployment; the custom domain is pinned to the copy's S3 object version, so editing the file
    * and deploying again rolls the domain over to the new truststore.
+   *
+   * @default - none: `managedCa` must be set
    */
-  readonly truststorePath: string;
+  readonly truststorePath?: string;
+
+  /**
+   * Let the gateway create and keep the client CA: its private key in a Secrets Manager secret,
+   * its certificate as the truststore. Issue senders' certificates with `addMtlsClient`.
+   *
+   * @default - none: `truststorePath` must be set
+   */
+  readonly managedCa?: ManagedClientCaOptions;
 
   /**
    * The bucket that receives the truststore bucket's S3 server access logs.
@@ -145,6 +180,7 @@ export interface SenderOptions {
 
 const DOMAIN = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const TRUSTSTORE_KEY = 'truststore.pem';
+const CA_NAME = /^[A-Za-z0-9 ._-]{1,64}$/;
 // API Gateway's truststore limits.
 const TRUSTSTORE_MAX_BYTES = 1024 * 1024;
 const TRUSTSTORE_MAX_CERTIFICATES = 1000;
@@ -198,6 +234,8 @@ export class WebhookGateway extends Construct {
   private readonly senders = new Map<string, apigw.IApiKey>();
   private sendersScope?: Construct;
   private requireParameters?: apigw.RequestValidator;
+  private managedCa?: _ManagedClientCa;
+  private mtlsClientsScope?: Construct;
 
   constructor(scope: Construct, id: string, props: WebhookGatewayProps = {}) {
     super(scope, id);
@@ -210,7 +248,19 @@ export class WebhookGateway extends Construct {
       throw new Error(`${owner}: domain.domainName must be a lowercase host name without a scheme or path, such as 'hooks.example.com', got '${domainOptions.domainName}'`);
     }
     const mtls = domainOptions?.mtls;
-    const truststoreFile = mtls ? readTruststore(this, owner, mtls.truststorePath) : undefined;
+    if (mtls && (mtls.truststorePath === undefined) === (mtls.managedCa === undefined)) {
+      throw new Error(`${owner}: domain.mtls needs exactly one of truststorePath (your own CA's certificates) and managedCa (a CA the gateway creates), got ${mtls.truststorePath === undefined ? 'neither' : 'both'}`);
+    }
+    const truststoreFile = mtls?.truststorePath !== undefined ? readTruststore(this, owner, mtls.truststorePath) : undefined;
+    const caCommonName = mtls?.managedCa?.commonName ?? 'Webhook gateway client CA';
+    if (!Token.isUnresolved(caCommonName) && !CA_NAME.test(caCommonName)) {
+      throw new Error(`${owner}: domain.mtls.managedCa.commonName must be 1 to 64 letters, digits, spaces, '.', '_' or '-', got '${caCommonName}'`);
+    }
+    const caValidity = mtls?.managedCa?.validity ?? Duration.days(3650);
+    const caValidityDays = caValidity.toDays({ integral: false });
+    if (!caValidity.isUnresolved() && (!Number.isInteger(caValidityDays) || caValidityDays < 1 || caValidityDays > 3650)) {
+      throw new Error(`${owner}: domain.mtls.managedCa.validity must be a whole number of days from 1 to 3650, got ${caValidity.toHumanString()}`);
+    }
 
     const allowedIpRanges = props.allowedIpRanges;
     if (allowedIpRanges !== undefined) {
@@ -272,9 +322,10 @@ export class WebhookGateway extends Construct {
       },
     });
 
-    // The truststore, copied into a bucket of its own, at a version the domain is pinned to.
+    // The truststore, in a bucket of its own, at a version the domain is pinned to: a copy of the
+    // given file, or the managed CA's certificate.
     let mtlsConfig: apigw.MTLSConfig | undefined;
-    if (mtls && truststoreFile) {
+    if (mtls) {
       const bucket = new s3.Bucket(this, 'TruststoreBucket', {
         versioned: true,
         encryption: s3.BucketEncryption.S3_MANAGED,
@@ -291,40 +342,10 @@ export class WebhookGateway extends Construct {
           reason: 'The bucket holds only the public CA certificates of the mTLS truststore. Only deployments write it (CloudTrail records them) and only API Gateway reads it, when the domain changes. Pass mtls.serverAccessLogsBucket to log access anyway.',
         });
       }
-
-      const source = new s3assets.Asset(this, 'TruststoreFile', { path: truststoreFile });
-      const upload = new cr.AwsCustomResource(this, 'TruststoreUpload', {
-        resourceType: 'Custom::WebhookGatewayTruststore',
-        // Runs on create, and again whenever the file (so its asset key) changes.
-        onUpdate: {
-          service: 'S3',
-          action: 'CopyObject',
-          parameters: {
-            Bucket: bucket.bucketName,
-            Key: TRUSTSTORE_KEY,
-            CopySource: `${source.s3BucketName}/${source.s3ObjectKey}`,
-            ContentType: 'application/x-pem-file',
-            MetadataDirective: 'REPLACE',
-          },
-          physicalResourceId: cr.PhysicalResourceId.of(`${this.node.addr}-truststore`),
-          outputPaths: ['VersionId'],
-        },
-        policy: cr.AwsCustomResourcePolicy.fromStatements([
-          new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [source.bucket.arnForObjects(source.s3ObjectKey)] }),
-          new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects(TRUSTSTORE_KEY)] }),
-        ]),
-        installLatestAwsSdk: false,
-      });
-      mtlsConfig = { bucket, key: TRUSTSTORE_KEY, version: upload.getResponseField('VersionId') };
-
-      // The copy runs in aws-cdk's AwsCustomResource provider, one Lambda function per stack.
-      const providerRole = upload.grantPrincipal;
-      if (Construct.isConstruct(providerRole)) {
-        Validations.of(providerRole).acknowledge({
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason: "This is aws-cdk's AwsCustomResource provider, shared by the stack. The managed policy only lets it write its own logs; the truststore copy adds s3:GetObject on the one asset object and s3:PutObject on the one truststore key.",
-        });
-      }
+      const version = truststoreFile !== undefined
+        ? copyTruststore(this, bucket, truststoreFile)
+        : this.createManagedCa(bucket, caCommonName, caValidityDays, props.logRetention ?? logs.RetentionDays.ONE_MONTH);
+      mtlsConfig = { bucket, key: TRUSTSTORE_KEY, version };
     }
 
     // The custom domain, mapped at its root to the API's stage.
@@ -422,6 +443,78 @@ export class WebhookGateway extends Construct {
     plan.addApiKey(key);
     this.senders.set(id, key);
     return key;
+  }
+
+  /**
+   * Issues a client certificate for one sender from the gateway's managed client CA
+   * (`domain.mtls.managedCa`), into the sender's own Secrets Manager secret. Let a source accept
+   * it with `WebhookAuth.mtls({ clients: [client] })`.
+   *
+   * @param id the sender's construct id, such as `Inventory`; also the certificate's default CN
+   * @param options the certificate's names, validity and expiry warning
+   */
+  public addMtlsClient(id: string, options: MtlsClientOptions = {}): MtlsClient {
+    this._managedClientCa(`${this.owner}: mTLS client '${id}'`);
+    this.mtlsClientsScope ??= new Construct(this, 'MtlsClients');
+    return new MtlsClient(this.mtlsClientsScope, id, { ...options, gateway: this });
+  }
+
+  /**
+   * The managed client CA, for the certificates of its senders.
+   *
+   * @param owner names the caller in the error when the gateway has no managed CA
+   * @internal
+   */
+  public _managedClientCa(owner: string): _ManagedClientCa {
+    if (this.managedCa === undefined) {
+      throw new Error(`${owner}: the gateway ${this.node.path} has no managed client CA; set domain.mtls.managedCa to issue client certificates`);
+    }
+    return this.managedCa;
+  }
+
+  /** The managed CA: its secret, the custom resource that creates it and writes the truststore. */
+  private createManagedCa(bucket: s3.IBucket, commonName: string, validityDays: number, logRetention: logs.RetentionDays): string {
+    const secret = new secretsmanager.Secret(this, 'ClientCaSecret', {
+      description: `Private key and certificate of the mTLS client CA of ${this.node.path}; written by its ClientCa custom resource`,
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'The client CA is not rotated by Secrets Manager: replacing it would invalidate every issued client certificate at once. Client certificates are reissued by deployments instead.',
+    });
+    const provider = newHandlerFunction(this, {
+      name: 'ClientCaProvider',
+      description: `Creates the mTLS client CA of ${this.node.path} and issues its client certificates`,
+      code: lambda.Code.fromAsset(handlerDir('mtls-ca')),
+      config: { version: 1 },
+      serviceName: `${this.node.id}ClientCa`,
+      logRetention,
+      timeout: Duration.minutes(1),
+    });
+    const resource = new CustomResource(this, 'ClientCa', {
+      serviceToken: provider.functionArn,
+      resourceType: 'Custom::WebhookGatewayClientCa',
+      properties: {
+        Kind: 'ca',
+        CaSecretArn: secret.secretArn,
+        TruststoreBucket: bucket.bucketName,
+        TruststoreKey: TRUSTSTORE_KEY,
+        CommonName: commonName,
+        ValidityDays: String(validityDays),
+      },
+    });
+    // The CA's secret, read and written; the truststore object, read (is it current?) and written.
+    iam.Grant.addToPrincipal({
+      grantee: provider,
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+      resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+    }).applyBefore(resource);
+    iam.Grant.addToPrincipal({
+      grantee: provider,
+      actions: ['s3:GetObject', 's3:PutObject'],
+      resourceArns: [bucket.arnForObjects(TRUSTSTORE_KEY)],
+    }).applyBefore(resource);
+    this.managedCa = { provider, secret, resource };
+    return resource.getAttString('TruststoreVersion');
   }
 
   /**
@@ -524,6 +617,57 @@ export class WebhookGateway extends Construct {
     }
     return this.requireParameters;
   }
+}
+
+/** Copies the truststore file into the bucket during deployment; returns the copy's version. */
+function copyTruststore(scope: Construct, bucket: s3.IBucket, truststoreFile: string): string {
+  const source = new s3assets.Asset(scope, 'TruststoreFile', { path: truststoreFile });
+  const upload = new cr.AwsCustomResource(scope, 'TruststoreUpload', {
+    resourceType: 'Custom::WebhookGatewayTruststore',
+    // Runs on create, and again whenever the file (so its asset key) changes.
+    onUpdate: {
+      service: 'S3',
+      action: 'CopyObject',
+      parameters: {
+        Bucket: bucket.bucketName,
+        Key: TRUSTSTORE_KEY,
+        CopySource: `${source.s3BucketName}/${source.s3ObjectKey}`,
+        ContentType: 'application/x-pem-file',
+        MetadataDirective: 'REPLACE',
+      },
+      physicalResourceId: cr.PhysicalResourceId.of(`${scope.node.addr}-truststore`),
+      outputPaths: ['VersionId'],
+    },
+    policy: cr.AwsCustomResourcePolicy.fromStatements([
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [source.bucket.arnForObjects(source.s3ObjectKey)] }),
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects(TRUSTSTORE_KEY)] }),
+    ]),
+    installLatestAwsSdk: false,
+  });
+
+  // The copy runs in aws-cdk's AwsCustomResource provider, one Lambda function per stack.
+  const providerRole = upload.grantPrincipal;
+  if (Construct.isConstruct(providerRole)) {
+    Validations.of(providerRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: "This is aws-cdk's AwsCustomResource provider, shared by the stack. The managed policy only lets it write its own logs; the truststore copy adds s3:GetObject on the one asset object and s3:PutObject on the one truststore key.",
+    });
+  }
+  return upload.getResponseField('VersionId');
+}
+
+/**
+ * A gateway's managed client CA, as its clients need it.
+ *
+ * @internal
+ */
+export interface _ManagedClientCa {
+  /** The custom resource provider that creates the CA and issues certificates. */
+  readonly provider: lambda.IFunction;
+  /** The CA's certificate and private key. */
+  readonly secret: secretsmanager.ISecret;
+  /** The custom resource that creates the CA; certificates are issued after it. */
+  readonly resource: CustomResource;
 }
 
 /** Reads and checks the truststore, returning its absolute path. */

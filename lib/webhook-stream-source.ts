@@ -21,6 +21,7 @@ import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction }
 import { secretSettings } from './private/secret-settings';
 import { SpillQueue } from './private/spill-queue';
 import { WEBHOOK_PATH } from './private/http-names';
+import { checkMutualTls } from './private/mutual-tls';
 import { Deduplication } from './deduplication';
 import { EventField } from './event-field';
 import { WebhookAuth } from './webhook-auth';
@@ -341,9 +342,7 @@ export class WebhookStreamSource extends Construct {
     if (!Token.isUnresolved(webhookPath) && !WEBHOOK_PATH.test(webhookPath)) {
       throw new Error(`${owner}: path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${webhookPath}'`);
     }
-    if (auth.needsMutualTls && props.gateway?.truststoreBucket === undefined) {
-      throw new Error(`${owner}: WebhookAuth.mtls() needs a gateway with an mTLS custom domain (domain.mtls), whose default endpoint is off; pass one as 'gateway'`);
-    }
+    checkMutualTls(owner, auth, props.gateway);
     const maxBodySize = props.maxBodySize ?? Size.mebibytes(1);
     const maxBodyBytes = maxBodySize.toBytes();
     if (!Token.isUnresolved(maxBodyBytes) && (maxBodyBytes < 1 || maxBodyBytes > MAX_BODY_BYTES)) {

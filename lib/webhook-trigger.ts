@@ -16,6 +16,7 @@ import { compileJsonPath } from '../lambda/shared/json-path';
 import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
 import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
+import { checkMutualTls } from './private/mutual-tls';
 import { WebhookAuth } from './webhook-auth';
 import { WebhookGateway } from './webhook-gateway';
 
@@ -308,9 +309,7 @@ export class WebhookTrigger extends Construct {
       throw new Error(`${owner}: retryAfter must be a whole number of seconds between 1 second and 1 hour, got ${retryAfter.toHumanString()}`);
     }
     const { secretCacheTtlSeconds, previousSecretGraceSeconds } = secretSettings(owner, props);
-    if (auth.needsMutualTls && props.gateway?.truststoreBucket === undefined) {
-      throw new Error(`${owner}: WebhookAuth.mtls() needs a gateway with an mTLS custom domain (domain.mtls), whose default endpoint is off; pass one as 'gateway'`);
-    }
+    checkMutualTls(owner, auth, props.gateway);
     const deliveryIdHeader = auth.metadata.id !== undefined && 'header' in auth.metadata.id ? [auth.metadata.id.header] : [];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });
