@@ -460,6 +460,15 @@ export class WebhookGateway extends Construct {
   }
 
   /**
+   * Whether the gateway runs a managed client CA.
+   *
+   * @internal
+   */
+  public get _hasManagedClientCa(): boolean {
+    return this.managedCa !== undefined;
+  }
+
+  /**
    * The managed client CA, for the certificates of its senders.
    *
    * @param owner names the caller in the error when the gateway has no managed CA

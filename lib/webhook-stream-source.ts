@@ -342,7 +342,7 @@ export class WebhookStreamSource extends Construct {
     if (!Token.isUnresolved(webhookPath) && !WEBHOOK_PATH.test(webhookPath)) {
       throw new Error(`${owner}: path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${webhookPath}'`);
     }
-    checkMutualTls(owner, auth, props.gateway);
+    checkMutualTls(this, owner, auth, props.gateway);
     const maxBodySize = props.maxBodySize ?? Size.mebibytes(1);
     const maxBodyBytes = maxBodySize.toBytes();
     if (!Token.isUnresolved(maxBodyBytes) && (maxBodyBytes < 1 || maxBodyBytes > MAX_BODY_BYTES)) {

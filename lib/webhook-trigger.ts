@@ -309,7 +309,7 @@ export class WebhookTrigger extends Construct {
       throw new Error(`${owner}: retryAfter must be a whole number of seconds between 1 second and 1 hour, got ${retryAfter.toHumanString()}`);
     }
     const { secretCacheTtlSeconds, previousSecretGraceSeconds } = secretSettings(owner, props);
-    checkMutualTls(owner, auth, props.gateway);
+    checkMutualTls(this, owner, auth, props.gateway);
     const deliveryIdHeader = auth.metadata.id !== undefined && 'header' in auth.metadata.id ? [auth.metadata.id.header] : [];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -172,6 +172,13 @@ describe('WebhookGateway managed client CA', () => {
       const stack = newStack();
       const plain = new WebhookGateway(stack, 'Plain');
       expect(() => plain.addMtlsClient('Inventory')).toThrow(/the gateway Test\/Plain has no managed client CA; set domain.mtls.managedCa/);
+    });
+
+    test('warns when a source on a managed-CA gateway lists no clients, since revocation would not reach it', () => {
+      const stack = newStack();
+      const gateway = managedGateway(stack);
+      new WebhookStreamSource(stack, 'Any', { gateway, auth: WebhookAuth.mtls() });
+      Annotations.fromStack(stack).hasWarning('/Test/Any', Match.stringLikeRegexp('lists no clients, so it also accepts removed or reissued clients'));
     });
 
     test('fails when a source lists a client of another gateway', () => {
