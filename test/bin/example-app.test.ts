@@ -19,6 +19,7 @@ import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/
 import { LocalDynamoDb } from '../support/dynalite';
 import { apiGatewayEvent, githubSignature, planasonixSignature, stripeSignature } from '../support/signers';
 import { acknowledgements } from '../support/nag';
+import { capturingOutput } from '../support/output';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 
@@ -146,19 +147,6 @@ describe('example app, end to end against kinesalite', () => {
     });
     expect(fn.Handler).toBe('index.handler');
     return { invoke: mod!.handler, streamName, quarantineStreamName };
-  }
-
-  /** Runs fn while capturing everything written to stdout and stderr (Powertools logs there). */
-  async function capturingOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
-    const chunks: string[] = [];
-    const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
-    const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
-    try {
-      return { result: await fn(), output: chunks.join('') };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
   }
 
   test('a Stripe-signed event lands in the Stripe stream as an envelope', async () => {

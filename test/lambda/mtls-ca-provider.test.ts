@@ -10,6 +10,7 @@ import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { normalizeSerialNumber, parseCertificateAuthority } from '../../lambda/shared/client-ca';
 import { onEvent, type CaProperties, type ClientProperties, type ClientSecretValue, type ProviderEvent } from '../../lambda/shared/mtls-ca-provider';
 import { TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
+import { capturingOutput } from '../support/output';
 
 const CA_SECRET = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:ClientCa-AbCdEf';
 const CLIENT_SECRET = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:Inventory-GhIjKl';
@@ -161,8 +162,7 @@ describe('managed mTLS custom resources', () => {
     process.env.AWS_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secretsManager.endpoint;
     process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:9';
-    const logged: string[] = [];
-    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => { logged.push(String(chunk)); return true; });
+    let logged = '';
     try {
       let mod: { handler: (e: unknown) => Promise<void> } | undefined;
       jest.isolateModules(() => {
@@ -171,10 +171,11 @@ describe('managed mTLS custom resources', () => {
       });
       const cfn = { StackId: 'stack-1', RequestId: 'req-1', LogicalResourceId: 'InventoryCertificate', ResponseURL: responseUrl };
       // WHEN CloudFormation creates a client, and then a CA whose bucket cannot be reached
-      await mod!.handler({ ...cfn, RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayMtlsClient', ResourceProperties: { ServiceToken: 'arn', ...clientProps } });
-      await mod!.handler({ ...cfn, RequestId: 'req-2', RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayClientCa', ResourceProperties: { ServiceToken: 'arn', ...caProps } });
+      ({ output: logged } = await capturingOutput(async () => {
+        await mod!.handler({ ...cfn, RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayMtlsClient', ResourceProperties: { ServiceToken: 'arn', ...clientProps } });
+        await mod!.handler({ ...cfn, RequestId: 'req-2', RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayClientCa', ResourceProperties: { ServiceToken: 'arn', ...caProps } });
+      }));
     } finally {
-      spy.mockRestore();
       process.env = saved;
       server.close();
     }
@@ -185,7 +186,7 @@ describe('managed mTLS custom resources', () => {
       PhysicalResourceId: `${CLIENT_SECRET}/${serial}`, Data: expect.objectContaining({ SerialNumber: serial }),
     });
     expect(responses[1]).toMatchObject({ method: 'PUT', Status: 'FAILED', RequestId: 'req-2', PhysicalResourceId: 'InventoryCertificate-failed', Reason: expect.any(String) });
-    expect(logged.join('')).toContain(serial);
-    expect(logged.join('')).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+    expect(logged).toContain(serial);
+    expect(logged).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
   });
 });

@@ -14,6 +14,7 @@ import { WebhookAuth } from '../../lib';
 import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
 import { apiGatewayEvent, type EventOptions } from '../support/signers';
+import { capturingOutput } from '../support/output';
 
 const NOW_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
 const DAY_MS = 86_400_000;
@@ -80,18 +81,6 @@ class CapturingLogger implements IngestLogger {
   error(message: string, attributes: Record<string, unknown>) { this.lines.push(JSON.stringify({ message, ...attributes })); }
 }
 
-/** Everything the function writes to stdout and stderr while `fn` runs. */
-async function capturingOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
-  const chunks: string[] = [];
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
-  try {
-    return { result: await fn(), output: chunks.join('') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 const emfLines = (output: string) => output.split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('normalizeSerialNumber', () => {
