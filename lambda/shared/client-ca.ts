@@ -7,6 +7,7 @@
 import 'reflect-metadata';
 import { createPrivateKey, KeyObject, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { normalizeSerialNumber as normalizeRequestSerial } from './http';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -135,11 +136,12 @@ export async function issueClientCertificate(
 
 /** Lower-case hex without separators or leading zeros, from forms like 'A1:0B:...', '0a0b', 'a1b2'. */
 export function normalizeSerialNumber(serial: string): string {
-  const hex = serial.trim().replace(/^0x/i, '').replace(/[\s:-]/g, '').toLowerCase();
+  // The verifier's normalization (which never throws on a request), with the input checked.
+  const hex = normalizeRequestSerial(serial);
   if (!/^[0-9a-f]+$/.test(hex)) {
     throw new Error('A serial number must be hexadecimal digits, optionally separated by colons');
   }
-  return hex.replace(/^0+(?=.)/, '');
+  return hex;
 }
 
 /**
