@@ -64,6 +64,13 @@ export interface ClientSecretValue {
   readonly serialNumber: string;
   readonly subject: string;
   readonly notAfter: string;
+  /** The options it was issued for (see clientOptions). */
+  readonly options?: string;
+  /**
+   * The certificate this one replaced, kept so that a rolled-back deployment gets it back rather
+   * than a third certificate its restored allowlist does not name.
+   */
+  readonly previous?: Omit<ClientSecretValue, 'previous'>;
 }
 
 function validityDays(value: string): number {
@@ -112,7 +119,7 @@ async function ensureTruststore(deps: ProviderDependencies, props: CaProperties,
   return put.VersionId;
 }
 
-async function issue(deps: ProviderDependencies, props: ClientProperties): Promise<ProviderResult> {
+async function issue(deps: ProviderDependencies, props: ClientProperties, current: ClientSecretValue | undefined): Promise<ProviderResult> {
   const ca = await readCa(deps, props.CaSecretArn);
   if (ca === undefined) throw new Error('the gateway\'s client CA secret holds no CA; it is created by the gateway\'s ClientCa resource');
   const issued = await issueClientCertificate(ca, {
@@ -128,9 +135,27 @@ async function issue(deps: ProviderDependencies, props: ClientProperties): Promi
     serialNumber: issued.serialNumber,
     subject: issued.subject,
     notAfter: issued.notAfter,
+    options: clientOptions(props),
+    ...(current === undefined ? {} : { previous: withoutPrevious(current) }),
   };
   await deps.secrets.send(new PutSecretValueCommand({ SecretId: props.ClientSecretArn, SecretString: JSON.stringify(value) }));
   return clientResult(props, value);
+}
+
+function withoutPrevious(value: ClientSecretValue): Omit<ClientSecretValue, 'previous'> {
+  const { previous: _older, ...rest } = value;
+  return rest;
+}
+
+/** The certificate in the sender's secret, if it holds one (it starts with a placeholder). */
+async function storedClient(deps: ProviderDependencies, secretArn: string): Promise<ClientSecretValue | undefined> {
+  const stored = await readSecret(deps, secretArn);
+  try {
+    const value = stored === undefined ? undefined : JSON.parse(stored) as Partial<ClientSecretValue>;
+    return typeof value?.serialNumber === 'string' && typeof value.certificate === 'string' ? value as ClientSecretValue : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function clientResult(props: ClientProperties, value: ClientSecretValue): ProviderResult {
@@ -161,15 +186,16 @@ export async function onEvent(event: ProviderEvent, deps: ProviderDependencies):
     // Deleting the old physical id after a reissue, or the client itself: nothing to undo here.
     // The certificate is revoked by leaving the verifiers' allowlist of serial numbers.
     if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId as string };
+    const current = event.RequestType === 'Update' ? await storedClient(deps, props.ClientSecretArn) : undefined;
     const old = event.OldResourceProperties;
-    if (event.RequestType === 'Update' && old?.Kind === 'client' && clientOptions(old) === clientOptions(props)) {
-      const stored = await readSecret(deps, props.ClientSecretArn);
-      const value = stored === undefined ? undefined : JSON.parse(stored) as Partial<ClientSecretValue>;
-      if (value?.serialNumber !== undefined && value.notAfter !== undefined && value.subject !== undefined) {
-        return clientResult(props, value as ClientSecretValue);
-      }
+    if (current !== undefined && old?.Kind === 'client' && clientOptions(old) === clientOptions(props)) return clientResult(props, current);
+    if (current?.previous !== undefined && current.previous.options === clientOptions(props)) {
+      // A rollback to the options of the certificate this one replaced: that certificate again.
+      const restored: ClientSecretValue = { ...current.previous, previous: withoutPrevious(current) };
+      await deps.secrets.send(new PutSecretValueCommand({ SecretId: props.ClientSecretArn, SecretString: JSON.stringify(restored) }));
+      return clientResult(props, restored);
     }
-    return issue(deps, props);
+    return issue(deps, props, current);
   }
   throw new Error(`unknown resource kind '${(props as { Kind?: unknown }).Kind}'`);
 }

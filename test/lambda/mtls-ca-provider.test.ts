@@ -123,6 +123,24 @@ describe('managed mTLS custom resources', () => {
     s3.restore();
   });
 
+  test('a rolled-back reissue gets the replaced certificate back, the one its allowlist names', async () => {
+    const { s3 } = versionedBucket();
+    const deps = { secrets, s3: new S3Client({}) };
+    await onEvent(event('Create', caProps), deps);
+    const first = await onEvent(event('Create', clientProps), deps);
+    const firstCertificate = JSON.parse(await secretValue(CLIENT_SECRET)).certificate as string;
+    const next = { ...clientProps, Generation: '1' };
+    const reissued = await onEvent(event('Update', next, { PhysicalResourceId: first.PhysicalResourceId, OldResourceProperties: clientProps }), deps);
+
+    // WHEN the deployment fails later and CloudFormation rolls this resource back to its old options
+    const rolledBack = await onEvent(event('Update', clientProps, { PhysicalResourceId: reissued.PhysicalResourceId, OldResourceProperties: next }), deps);
+
+    // THEN the first certificate is current again, not a third one
+    expect(rolledBack).toEqual(first);
+    expect(JSON.parse(await secretValue(CLIENT_SECRET)).certificate).toBe(firstCertificate);
+    s3.restore();
+  });
+
   test('a delete changes nothing: revocation is the allowlist\'s job', async () => {
     const { s3, versions } = versionedBucket();
     const deps = { secrets, s3: new S3Client({}) };
