@@ -29,8 +29,8 @@ export interface MtlsClientOptions {
   readonly validity?: Duration;
 
   /**
-   * How long before the certificate expires its alarm goes off. The handlers report each
-   * certificate's days to expiry as it is used, so the alarm watches certificates in use.
+   * How long before the certificate expires its alarm goes off. The gateway reports every client
+   * certificate's days to expiry every 6 hours, and the handlers on each request it authenticates.
    *
    * @default Duration.days(30)
    */
@@ -84,7 +84,7 @@ export class MtlsClient extends Construct {
   /** The gateway whose CA issued the certificate. */
   public readonly gateway: WebhookGateway;
 
-  /** Goes off `expiryWarning` before the certificate expires, while it is in use. */
+  /** Goes off `expiryWarning` before the certificate expires. */
   public readonly expiryAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: MtlsClientProps) {
@@ -153,16 +153,18 @@ export class MtlsClient extends Construct {
       threshold: warningDays,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      // Until the first scheduled check (up to 6 hours after deployment) there is no data: the
+      // alarm shows INSUFFICIENT_DATA then, and again if the check ever stops, rather than OK.
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
     });
   }
 
   /**
-   * Days until the certificate expires, as the handlers of the sources that accept it report on
-   * each request it authenticates (EMF, namespace `CdkWebhookIngress`, dimension
-   * `ClientCertificateSerial`). No data while the sender sends nothing.
+   * Days until the certificate expires (EMF, namespace `CdkWebhookIngress`, dimension
+   * `ClientCertificateSerial`): reported every 6 hours by the gateway's scheduled check, and on
+   * each request the certificate authenticates.
    *
-   * Statistic: Minimum. Period: 1 hour.
+   * Statistic: Minimum. Period: 6 hours.
    */
   public metricDaysToExpiry(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -170,7 +172,7 @@ export class MtlsClient extends Construct {
       metricName: 'ClientCertificateDaysToExpiry',
       dimensionsMap: { ClientCertificateSerial: this.serialNumber },
       statistic: cloudwatch.Stats.MINIMUM,
-      period: Duration.hours(1),
+      period: Duration.hours(6),
       ...props,
     });
   }

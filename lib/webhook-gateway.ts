@@ -1,10 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { Annotations, CustomResource, Duration, Names, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Lazy, Names, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -236,6 +238,7 @@ export class WebhookGateway extends Construct {
   private requireParameters?: apigw.RequestValidator;
   private managedCa?: _ManagedClientCa;
   private mtlsClientsScope?: Construct;
+  private readonly mtlsClients: MtlsClient[] = [];
 
   constructor(scope: Construct, id: string, props: WebhookGatewayProps = {}) {
     super(scope, id);
@@ -454,9 +457,26 @@ export class WebhookGateway extends Construct {
    * @param options the certificate's names, validity and expiry warning
    */
   public addMtlsClient(id: string, options: MtlsClientOptions = {}): MtlsClient {
-    this._managedClientCa(`${this.owner}: mTLS client '${id}'`);
-    this.mtlsClientsScope ??= new Construct(this, 'MtlsClients');
-    return new MtlsClient(this.mtlsClientsScope, id, { ...options, gateway: this });
+    const ca = this._managedClientCa(`${this.owner}: mTLS client '${id}'`);
+    if (this.mtlsClientsScope === undefined) {
+      this.mtlsClientsScope = new Construct(this, 'MtlsClients');
+      // Every 6 hours, the days to expiry of every client certificate, in use or not, so that each
+      // client's expiry alarm also watches a sender that is quiet.
+      new events.Rule(this.mtlsClientsScope, 'ExpiryCheck', {
+        description: `Reports the days to expiry of the mTLS client certificates of ${this.node.path}`,
+        schedule: events.Schedule.rate(Duration.hours(6)),
+        targets: [new targets.LambdaFunction(ca.provider, {
+          event: events.RuleTargetInput.fromObject({
+            Kind: 'expiryCheck',
+            Certificates: Lazy.any({ produce: () => this.mtlsClients.map((c) => ({ SerialNumber: c.serialNumber, NotAfter: c.notAfter })) }),
+          }),
+          retryAttempts: 2,
+        })],
+      });
+    }
+    const client = new MtlsClient(this.mtlsClientsScope, id, { ...options, gateway: this });
+    this.mtlsClients.push(client);
+    return client;
   }
 
   /**

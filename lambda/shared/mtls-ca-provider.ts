@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createCertificateAuthority, issueClientCertificate, parseCertificateAuthority, type CertificateMaterial } from './client-ca';
+import { daysToExpiry } from './credentials';
 
 /** The properties of the `ca` resource, as the construct writes them. */
 export interface CaProperties {
@@ -198,4 +199,28 @@ export async function onEvent(event: ProviderEvent, deps: ProviderDependencies):
     return issue(deps, props, current);
   }
   throw new Error(`unknown resource kind '${(props as { Kind?: unknown }).Kind}'`);
+}
+
+/**
+ * The scheduled check of a gateway's client certificates: their serial numbers and expiry dates,
+ * as the construct knows them from the custom resources. The check reports their days to expiry,
+ * so that the expiry alarms also watch certificates that are not in use.
+ */
+export interface ExpiryCheckEvent {
+  readonly Kind: 'expiryCheck';
+  readonly Certificates: readonly { readonly SerialNumber: string; readonly NotAfter: string }[];
+}
+
+export function isExpiryCheck(event: unknown): event is ExpiryCheckEvent {
+  return typeof event === 'object' && event !== null && (event as { Kind?: unknown }).Kind === 'expiryCheck'
+    && Array.isArray((event as { Certificates?: unknown }).Certificates);
+}
+
+/** Days to expiry per serial number; an unreadable date fails the check rather than hiding it. */
+export function expiryReport(event: ExpiryCheckEvent, nowMs: number): { serialNumber: string; days: number }[] {
+  return event.Certificates.map((certificate) => {
+    const notAfterMs = Date.parse(certificate.NotAfter);
+    if (Number.isNaN(notAfterMs)) throw new Error(`certificate ${certificate.SerialNumber} has an unreadable NotAfter '${certificate.NotAfter}'`);
+    return { serialNumber: certificate.SerialNumber, days: daysToExpiry(notAfterMs, nowMs) };
+  });
 }

@@ -8,7 +8,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { mockClient } from 'aws-sdk-client-mock';
 import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { normalizeSerialNumber, parseCertificateAuthority } from '../../lambda/shared/client-ca';
-import { onEvent, type CaProperties, type ClientProperties, type ClientSecretValue, type ProviderEvent } from '../../lambda/shared/mtls-ca-provider';
+import { expiryReport, onEvent, type CaProperties, type ClientProperties, type ClientSecretValue, type ProviderEvent } from '../../lambda/shared/mtls-ca-provider';
 import { TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
 import { capturingOutput } from '../support/output';
 
@@ -141,6 +141,13 @@ describe('managed mTLS custom resources', () => {
     s3.restore();
   });
 
+  test('the expiry check reports days to expiry, and fails on a date it cannot read', () => {
+    const now = Date.parse('2026-11-23T00:00:00Z');
+    expect(expiryReport({ Kind: 'expiryCheck', Certificates: [{ SerialNumber: 'a1', NotAfter: '2026-12-03T12:00:00.000Z' }, { SerialNumber: 'b2', NotAfter: '2026-11-22T00:00:00Z' }] }, now))
+      .toEqual([{ serialNumber: 'a1', days: 10.5 }, { serialNumber: 'b2', days: -1 }]);
+    expect(() => expiryReport({ Kind: 'expiryCheck', Certificates: [{ SerialNumber: 'c3', NotAfter: 'soon' }] }, now)).toThrow(/certificate c3 has an unreadable NotAfter 'soon'/);
+  });
+
   test('a delete changes nothing: revocation is the allowlist\'s job', async () => {
     const { s3, versions } = versionedBucket();
     const deps = { secrets, s3: new S3Client({}) };
@@ -192,6 +199,8 @@ describe('managed mTLS custom resources', () => {
       ({ output: logged } = await capturingOutput(async () => {
         await mod!.handler({ ...cfn, RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayMtlsClient', ResourceProperties: { ServiceToken: 'arn', ...clientProps } });
         await mod!.handler({ ...cfn, RequestId: 'req-2', RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayClientCa', ResourceProperties: { ServiceToken: 'arn', ...caProps } });
+        // AND the scheduled expiry check runs
+        await mod!.handler({ Kind: 'expiryCheck', Certificates: [{ SerialNumber: 'a1b2', NotAfter: new Date(Date.now() + 10 * 86_400_000).toISOString() }] });
       }));
     } finally {
       process.env = saved;
@@ -206,5 +215,11 @@ describe('managed mTLS custom resources', () => {
     expect(responses[1]).toMatchObject({ method: 'PUT', Status: 'FAILED', RequestId: 'req-2', PhysicalResourceId: 'InventoryCertificate-failed', Reason: expect.any(String) });
     expect(logged).toContain(serial);
     expect(logged).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+    // The check answers no one: it writes one EMF line per certificate, dimensioned by its serial alone.
+    expect(responses).toHaveLength(2);
+    const emf = logged.split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ ClientCertificateSerial: 'a1b2', _aws: { CloudWatchMetrics: [{ Namespace: 'CdkWebhookIngress', Dimensions: [['ClientCertificateSerial']] }] } });
+    expect(emf[0].ClientCertificateDaysToExpiry).toBeCloseTo(10, 1);
   });
 });

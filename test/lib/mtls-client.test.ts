@@ -143,8 +143,30 @@ describe('WebhookGateway managed client CA', () => {
       Statistic: 'Minimum',
       Threshold: 14,
       ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'notBreaching',
+      TreatMissingData: 'missing',
+      Period: 21600,
     });
+  });
+
+  test('reports every client\'s days to expiry every 6 hours, so a quiet sender is watched too', () => {
+    const stack = newStack();
+    const { gateway } = managedApp(stack);
+    gateway.addMtlsClient('Billing');
+    const template = Template.fromStack(stack);
+    const clients = Object.keys(template.findResources('Custom::WebhookGatewayMtlsClient')).sort();
+    expect(clients).toHaveLength(2);
+    const rules = template.findResources('AWS::Events::Rule');
+    expect(Object.keys(rules)).toHaveLength(1);
+    const rule = Object.values(rules)[0].Properties;
+    expect(rule.ScheduleExpression).toBe('rate(6 hours)');
+    const provider = Object.keys(template.findResources('AWS::Lambda::Function')).find((id) => id.startsWith('GatewayClientCaProvider'))!;
+    expect(rule.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [provider, 'Arn'] });
+    const input = JSON.stringify(rule.Targets[0].Input);
+    for (const id of clients) {
+      expect(input).toContain(`{\\"SerialNumber\\":\\"",{"Fn::GetAtt":["${id}","SerialNumber"]},"\\",\\"NotAfter\\":\\"",{"Fn::GetAtt":["${id}","NotAfter"]}`);
+    }
+    expect(input).toContain('expiryCheck');
+    template.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [provider, 'Arn'] } });
   });
 
   test('has no unacknowledged cdk-nag finding, and every acknowledgement gives its reason', () => {
