@@ -1,6 +1,5 @@
 // The stream source's Lambda entry point: wiring only. The request path lives in ../shared/ingest.
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -9,6 +8,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ClaimCheckStore } from '../shared/claim-check';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../shared/config';
 import { DedupStore } from '../shared/dedup';
+import { HandlerMetrics } from '../shared/handler-metrics';
 import { createIngestHandler } from '../shared/ingest';
 import { createJwtVerifier } from '../shared/jwt';
 import { KinesisWriter } from '../shared/kinesis-writer';
@@ -17,8 +17,7 @@ import { SpillQueue } from '../shared/spill';
 import { handlerSecretCache } from '../shared/secrets';
 
 const logger = new Logger();
-const metrics = new Metrics({ namespace: 'CdkWebhookIngress' });
-let metricsPending = false;
+const metrics = new HandlerMetrics();
 const config = parseIngestConfig(process.env[CONFIG_ENV_VAR]);
 
 // HTTP/1.1 with short timeouts; the writer owns retries, inside the request's budget.
@@ -34,29 +33,12 @@ const ingest = createIngestHandler({
   // The schemas were compiled at synth into a module beside this file.
   validator: config.payloadValidation === undefined ? undefined : loadPayloadValidator(__dirname, config.payloadValidation),
   metrics: {
-    quarantined: (count) => {
-      metrics.addMetric('QuarantinedEvents', MetricUnit.Count, count);
-      metricsPending = true;
-    },
+    ...metrics.authentication,
+    quarantined: (count) => metrics.count('QuarantinedEvents', count),
     // Both, on every request of a sample-or-shed source: the loss alarm divides one by the other.
     sampled: (written, shed) => {
-      metrics.addMetric('WrittenEvents', MetricUnit.Count, written);
-      metrics.addMetric('ShedEvents', MetricUnit.Count, shed);
-      metricsPending = true;
-    },
-    nonCurrentSecret: () => {
-      metrics.addMetric('NonCurrentSecretRequests', MetricUnit.Count, 1);
-      metricsPending = true;
-    },
-    // Days left on the caller's client certificate (fractional; negative once expired), per serial
-    // number: its own EMF line, so that the serial dimension stays off the other metrics. Its only
-    // dimension is the serial, without `service`: one metric per certificate, whichever sources and
-    // triggers accept it, as MtlsClient.metricDaysToExpiry() reads it.
-    clientCertificateDaysToExpiry: (serialNumber, days) => {
-      const single = metrics.singleMetric();
-      single.clearDefaultDimensions();
-      single.addDimension('ClientCertificateSerial', serialNumber);
-      single.addMetric('ClientCertificateDaysToExpiry', MetricUnit.Count, days);
+      metrics.count('WrittenEvents', written);
+      metrics.count('ShedEvents', shed);
     },
   },
   payloadStore: config.claimCheck === undefined ? undefined : new ClaimCheckStore(new S3Client({
@@ -81,12 +63,5 @@ const ingest = createIngestHandler({
   }), { queueUrl: config.backpressure.queueUrl, deadlineMs: 5_000 }),
 });
 
-export const handler: typeof ingest = async (event) => {
-  try {
-    return await ingest(event);
-  } finally {
-    // EMF: one log line with the request's metrics, when it recorded any.
-    if (metricsPending) metrics.publishStoredMetrics();
-    metricsPending = false;
-  }
-};
+// EMF: one log line with the request's metrics, when it recorded any.
+export const handler: typeof ingest = metrics.publishAfter(ingest);

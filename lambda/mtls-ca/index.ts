@@ -3,15 +3,15 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { HandlerMetrics } from '../shared/handler-metrics';
 import { expiryReport, isExpiryCheck, onEvent, type ExpiryCheckEvent, type ProviderEvent, type ProviderResult } from '../shared/mtls-ca-provider';
 
 const logger = new Logger();
-const metrics = new Metrics({ namespace: 'CdkWebhookIngress' });
+const metrics = new HandlerMetrics();
 const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000 });
 const deps = {
   secrets: new SecretsManagerClient({ maxAttempts: 3, requestHandler: requestHandler() }),
@@ -39,10 +39,7 @@ function respond(event: CloudFormationCustomResourceEvent, body: Record<string, 
  */
 function reportExpiry(event: ExpiryCheckEvent): void {
   for (const { serialNumber, days } of expiryReport(event, Date.now())) {
-    const single = metrics.singleMetric();
-    single.clearDefaultDimensions();
-    single.addDimension('ClientCertificateSerial', serialNumber);
-    single.addMetric('ClientCertificateDaysToExpiry', MetricUnit.Count, days);
+    metrics.clientCertificateDaysToExpiry(serialNumber, days);
   }
 }
 
