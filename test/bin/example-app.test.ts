@@ -20,6 +20,7 @@ import { LocalDynamoDb } from '../support/dynalite';
 import { apiGatewayEvent, githubSignature, planasonixSignature, stripeSignature } from '../support/signers';
 import { acknowledgements } from '../support/nag';
 import { capturingOutput } from '../support/output';
+import { loadBundledHandler } from '../support/bundle';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 
@@ -129,24 +130,15 @@ describe('example app, end to end against kinesalite', () => {
     const assetHash = String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
     const assetDir = join(outdir, assets.files[assetHash].source.path);
 
-    process.env = {
-      ...savedEnv,
+    const mod = loadBundledHandler<{ handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }>(assetDir, {
       ...variables,
-      AWS_REGION: TEST_REGION,
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_KINESIS: kinesisEndpoint ?? kinesis.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
       ...(dynamo === undefined ? {} : { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }),
       AWS_LAMBDA_FUNCTION_NAME: `${source}Ingest`,
-    };
-    let mod: { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> } | undefined;
-    jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      mod = require(join(assetDir, 'index.js'));
-    });
+    }, savedEnv);
     expect(fn.Handler).toBe('index.handler');
-    return { invoke: mod!.handler, streamName, quarantineStreamName };
+    return { invoke: mod.handler, streamName, quarantineStreamName };
   }
 
   test('a Stripe-signed event lands in the Stripe stream as an envelope', async () => {
@@ -419,16 +411,11 @@ describe('example app, end to end against kinesalite', () => {
           throw new Error(`unexpected reference ${id}`);
         }) as Record<string, string>;
         const assetDir = join(outdir, assets.files[String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')].source.path);
-        process.env = {
-          ...savedEnv, ...variables,
-          AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-          AWS_ENDPOINT_URL_SFN: sfn.endpoint, AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-        };
-        let mod: { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> } | undefined;
-        jest.isolateModules(() => {
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
-          mod = require(join(assetDir, 'index.js'));
-        });
+        const mod = loadBundledHandler<{ handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }>(assetDir, {
+          ...variables,
+          AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        }, savedEnv);
 
         // The README's request, as its curl sends it, at the README's receivedAt.
         const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -444,7 +431,7 @@ describe('example app, end to end against kinesalite', () => {
             'X-Planasonix-Timestamp': String(now), 'X-Planasonix-Signature': planasonixSignature(TRIGGER_SECRET, body, now),
           },
         });
-        const { result: first } = await capturingOutput(() => mod!.handler(request()));
+        const { result: first } = await capturingOutput(() => mod.handler(request()));
         expect(first.statusCode).toBe(202);
         const answer = JSON.parse(first.body) as { correlationId: string; executionArn: string };
         expect(answer).toEqual({ correlationId: 'exp_2026_11_23', executionArn: expect.stringMatching(/:execution:ExportPipeline:exp_2026_11_23$/) });
@@ -452,7 +439,7 @@ describe('example app, end to end against kinesalite', () => {
         expect(JSON.parse(sfn.calls[0].input as string)).toEqual(shown);
 
         // A retry of the same delivery, signed again later: the same correlation id, no second run.
-        const { result: retry } = await capturingOutput(() => mod!.handler(request()));
+        const { result: retry } = await capturingOutput(() => mod.handler(request()));
         expect(retry.statusCode).toBe(202);
         expect(JSON.parse(retry.body)).toMatchObject({ correlationId: 'exp_2026_11_23', executionArn: answer.executionArn });
         expect(sfn.executions.size).toBe(1);

@@ -12,7 +12,8 @@ import { SpillQueue as SpillQueueConstruct } from '../../lib/private/spill-queue
 import { resolveCfn } from '../../cli/local/cfn';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { LocalSqs } from '../support/fauxqs';
-import { clientFor, decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
+import { clientFor, decode, LocalKinesis, TEST_REGION } from '../support/kinesalite';
+import { loadBundledHandler } from '../support/bundle';
 
 interface Item {
   readonly i: number;
@@ -360,20 +361,11 @@ describe('the drain', () => {
         throw new Error(`unexpected reference ${id}`);
       }) as Record<string, string>;
       expect(Object.keys(variables)).toEqual(expect.arrayContaining([CONFIG_ENV_VAR, 'POWERTOOLS_SERVICE_NAME']));
-      process.env = {
-        ...savedEnv,
+      const mod = loadBundledHandler<{ handler: DrainHandler }>(join(__dirname, '..', '..', 'assets', 'drain'), {
         ...variables,
-        AWS_REGION: TEST_REGION,
-        AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
         AWS_LAMBDA_FUNCTION_NAME: 'SpillDrain',
-      };
-      let mod: { handler: DrainHandler } | undefined;
-      jest.isolateModules(() => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        mod = require(join(__dirname, '..', '..', 'assets', 'drain', 'index.js'));
-      });
+      }, savedEnv);
       expect(fn.Properties.Handler).toBe('index.handler');
 
       // WHEN it gets a batch with a poison message
@@ -383,7 +375,7 @@ describe('the drain', () => {
       const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { chunks.push(String(c)); return true; });
       let response: SQSBatchResponse;
       try {
-        response = await mod!.handler(sqsEvent([
+        response = await mod.handler(sqsEvent([
           { i: 0, key: 'a', streamName },
           { i: 1, key: 'b', streamName, body: poison },
           { i: 2, key: 'a', streamName },

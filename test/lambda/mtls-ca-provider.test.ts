@@ -10,6 +10,7 @@ import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { normalizeSerialNumber, parseCertificateAuthority } from '../../lambda/shared/client-ca';
 import { expiryReport, onEvent, type CaProperties, type ClientProperties, type ClientSecretValue, type ProviderEvent } from '../../lambda/shared/mtls-ca-provider';
 import { TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
+import { loadBundledHandler } from '../support/bundle';
 import { capturingOutput } from '../support/output';
 
 const CA_SECRET = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:ClientCa-AbCdEf';
@@ -181,26 +182,20 @@ describe('managed mTLS custom resources', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const responseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`;
-    const saved = { ...process.env };
-    process.env.AWS_REGION = TEST_REGION;
-    process.env.AWS_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
-    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secretsManager.endpoint;
-    process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:9';
+    const saved = process.env;
     let logged = '';
     try {
-      let mod: { handler: (e: unknown) => Promise<void> } | undefined;
-      jest.isolateModules(() => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        mod = require(join(__dirname, '..', '..', 'assets', 'mtls-ca', 'index.js'));
+      const mod = loadBundledHandler<{ handler: (e: unknown) => Promise<void> }>(join(__dirname, '..', '..', 'assets', 'mtls-ca'), {
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+        AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9',
       });
       const cfn = { StackId: 'stack-1', RequestId: 'req-1', LogicalResourceId: 'InventoryCertificate', ResponseURL: responseUrl };
       // WHEN CloudFormation creates a client, and then a CA whose bucket cannot be reached
       ({ output: logged } = await capturingOutput(async () => {
-        await mod!.handler({ ...cfn, RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayMtlsClient', ResourceProperties: { ServiceToken: 'arn', ...clientProps } });
-        await mod!.handler({ ...cfn, RequestId: 'req-2', RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayClientCa', ResourceProperties: { ServiceToken: 'arn', ...caProps } });
+        await mod.handler({ ...cfn, RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayMtlsClient', ResourceProperties: { ServiceToken: 'arn', ...clientProps } });
+        await mod.handler({ ...cfn, RequestId: 'req-2', RequestType: 'Create', ResourceType: 'Custom::WebhookGatewayClientCa', ResourceProperties: { ServiceToken: 'arn', ...caProps } });
         // AND the scheduled expiry check runs
-        await mod!.handler({ Kind: 'expiryCheck', Certificates: [{ SerialNumber: 'a1b2', NotAfter: new Date(Date.now() + 10 * 86_400_000).toISOString() }] });
+        await mod.handler({ Kind: 'expiryCheck', Certificates: [{ SerialNumber: 'a1b2', NotAfter: new Date(Date.now() + 10 * 86_400_000).toISOString() }] });
       }));
     } finally {
       process.env = saved;

@@ -11,10 +11,11 @@ import { createIngestHandler, type IngestLogger } from '../../lambda/shared/inge
 import { createTriggerHandler, executionArnOf } from '../../lambda/shared/trigger';
 import type { TriggerConfig } from '../../lambda/shared/trigger-config';
 import { WebhookAuth } from '../../lib';
-import { decode, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
+import { decode, LocalKinesis } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
 import { apiGatewayEvent, type EventOptions } from '../support/signers';
 import { capturingOutput } from '../support/output';
+import { loadBundledHandler } from '../support/bundle';
 
 const NOW_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
 const DAY_MS = 86_400_000;
@@ -332,22 +333,12 @@ describe('the bundled handlers emit ClientCertificateDaysToExpiry in EMF', () =>
   });
 
   function load(name: 'ingest' | 'trigger', env: Record<string, string>): (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
-    process.env = {
-      ...savedEnv,
-      ...env,
-      POWERTOOLS_SERVICE_NAME: 'orders',
-      AWS_REGION: TEST_REGION,
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-    };
-    delete process.env.POWERTOOLS_DEV;
-    delete process.env.POWERTOOLS_METRICS_DISABLED;
-    let mod: { handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> } | undefined;
-    jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      mod = require(join(__dirname, '..', '..', 'assets', name, 'index.js'));
-    });
-    return mod!.handler;
+    const { POWERTOOLS_DEV: _dev, POWERTOOLS_METRICS_DISABLED: _disabled, ...base } = savedEnv;
+    return loadBundledHandler<{ handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }>(
+      join(__dirname, '..', '..', 'assets', name),
+      { ...env, POWERTOOLS_SERVICE_NAME: 'orders' },
+      base,
+    ).handler;
   }
 
   /**
