@@ -12,6 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { WebhookGateway, type WebhookGatewayProps } from '../../lib/webhook-gateway';
 import { acknowledgements } from '../support/nag';
+import { flattenJoin } from '../support/cfn-text';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 const TRUSTSTORE = join(__dirname, '..', 'fixtures', 'truststore.pem');
@@ -204,7 +205,7 @@ describe('WebhookGateway', () => {
       const upload = Object.values(uploads)[0] as { Properties: { Create: unknown; Update: unknown; Delete?: unknown; InstallLatestAwsSdk: boolean } };
       expect(upload.Properties.InstallLatestAwsSdk).toBe(false);
       expect(upload.Properties.Delete).toBeUndefined();
-      const call = JSON.parse(flatten(stack.resolve(upload.Properties.Update)));
+      const call = JSON.parse(flattenJoin(stack.resolve(upload.Properties.Update)));
       expect(call).toMatchObject({
         service: 'S3',
         action: 'CopyObject',
@@ -235,7 +236,7 @@ describe('WebhookGateway', () => {
         const stack = newStack();
         gatewayWithRoute(stack, { domain: mtlsDomain(stack, file) });
         const upload = Object.values(Template.fromStack(stack).findResources('Custom::WebhookGatewayTruststore'))[0] as { Properties: { Update: unknown } };
-        return JSON.parse(flatten(stack.resolve(upload.Properties.Update))).parameters.CopySource;
+        return JSON.parse(flattenJoin(stack.resolve(upload.Properties.Update))).parameters.CopySource;
       };
       const edited = tempFile('truststore.pem', `${readFileSync(TRUSTSTORE, 'utf8')}\n`);
       // WHEN both are synthesized
@@ -507,16 +508,3 @@ describe('cdk-nag AwsSolutions over a locked-down gateway', () => {
     expect(() => app.synth()).toThrow(/APIG3/);
   });
 });
-
-/** Renders a resolved Fn::Join of strings and references as one string, with `<Ref X>` placeholders. */
-function flatten(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const obj = value as Record<string, unknown>;
-  if ('Fn::Join' in obj) {
-    const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
-    return parts.map(flatten).join(sep);
-  }
-  if ('Ref' in obj) return `<Ref ${String(obj.Ref)}>`;
-  if ('Fn::GetAtt' in obj) return `<GetAtt ${(obj['Fn::GetAtt'] as string[]).join('.')}>`;
-  return JSON.stringify(obj);
-}

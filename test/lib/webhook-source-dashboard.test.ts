@@ -11,6 +11,7 @@ import { WebhookSourceAlarms } from '../../lib/webhook-source-alarms';
 import { WebhookSourceDashboard, type WebhookSourceDashboardProps } from '../../lib/webhook-source-dashboard';
 import { WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib/webhook-stream-source';
 import { acknowledgements } from '../support/nag';
+import { flattenJoin } from '../support/cfn-text';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/webhook-AbCdEf';
@@ -29,18 +30,6 @@ function quarantine(): PayloadValidation {
   return PayloadValidation.quarantine(PayloadSchema.fromObject({ type: 'object', required: ['id'], properties: { id: { type: 'string' } } }));
 }
 
-/** Renders a Fn::Join of strings and references as one string, with `<Ref X>` placeholders. */
-function flatten(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const obj = value as Record<string, unknown>;
-  if ('Fn::Join' in obj) {
-    const [sep, parts] = obj['Fn::Join'] as [string, unknown[]];
-    return parts.map(flatten).join(sep);
-  }
-  if ('Ref' in obj) return `<Ref ${String(obj.Ref)}>`;
-  if ('Fn::GetAtt' in obj) return `<GetAtt ${(obj['Fn::GetAtt'] as string[]).join('.')}>`;
-  throw new Error(`unexpected intrinsic in the dashboard body: ${JSON.stringify(value)}`);
-}
 
 type MetricRow = (string | { [key: string]: unknown })[];
 interface Widget {
@@ -63,7 +52,7 @@ interface Widget {
 function widgetsOf(stack: Stack): Widget[] {
   const dashboards = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
   expect(dashboards).toHaveLength(1);
-  const body = flatten((dashboards[0] as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody);
+  const body = flattenJoin((dashboards[0] as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody);
   return (JSON.parse(body) as { widgets: Widget[] }).widgets;
 }
 
