@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from './read-body';
 import { SecretVersions } from './secret-versions';
 
 type Operation = 'DescribeSecret' | 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage';
@@ -26,11 +27,9 @@ export class LocalSecretsManager {
   private constructor(initial: Record<string, string>) {
     for (const [arn, value] of Object.entries(initial)) this.secrets.set(arn, new SecretVersions(arn, { versionId: 'v1', value }));
     this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      void readBody(req).then((raw) => {
         const target = String(req.headers['x-amz-target']);
-        const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { SecretId?: string };
+        const input = JSON.parse(raw.toString('utf8') || '{}') as { SecretId?: string };
         this.calls.push(`${target} ${input.SecretId}`);
         const [status, body] = this.answer(target.replace(/^secretsmanager\./, ''), input);
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from './read-body';
 
 /** One StartExecution call as the fake received it. */
 export interface StartExecutionCall {
@@ -74,14 +75,12 @@ export class LocalStepFunctions {
 
   private constructor(private readonly options: LocalStepFunctionsOptions) {
     this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      void readBody(req).then((raw) => {
         const target = String(req.headers['x-amz-target']);
         const contentType = String(req.headers['content-type']);
         let body: { stateMachineArn?: string; name?: string; input?: string } = {};
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof body;
+          body = JSON.parse(raw.toString('utf8') || '{}') as typeof body;
         } catch {
           body = {};
         }

@@ -1,5 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from '../../cli/local/read-body';
 
 /** What the proxy does with one PutRecords call. */
 export type PutRecordsFault =
@@ -26,15 +27,6 @@ interface PutRecordsBody {
   StreamName?: string;
   StreamARN?: string;
   Records: { Data: string; PartitionKey: string; ExplicitHashKey?: string }[];
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { TEST_CREDENTIALS, TEST_REGION } from './kinesalite';
+import { readBody } from '../../cli/local/read-body';
 
 /**
  * fauxqs, an SQS emulator with FIFO queues, in this process on a free 127.0.0.1 port.
@@ -215,15 +216,6 @@ export interface SeenEntry {
   readonly deduplicationId?: string;
   readonly bodyBytes: number;
   readonly accepted: boolean;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { TEST_REGION } from './kinesalite';
+import { readBody } from '../../cli/local/read-body';
 
 // s3rver has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -92,10 +93,8 @@ export class LocalS3 {
     s3rverPort: number,
   ) {
     this.front = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        let body: Buffer = Buffer.concat(chunks);
+      void readBody(req).then((received) => {
+        let body: Buffer = received;
         this.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
         if (this.tamper !== undefined && body.length > 0) body = this.tamper(body);
         const refuse = this.check(req.headers, body);
