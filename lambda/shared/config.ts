@@ -301,7 +301,8 @@ export function readConfigDocument(json: string | undefined, version: number, re
   return doc;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not an array, not null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -313,7 +314,8 @@ export function checkSecretSettings(doc: Record<string, unknown>): void {
   }
 }
 
-function requireString(obj: Record<string, unknown>, key: string, where: string): string {
+/** `obj[key]` as a non-empty string, or a ConfigError naming `where.key`. */
+export function requireString(obj: Record<string, unknown>, key: string, where: string): string {
   const value = obj[key];
   if (typeof value !== 'string' || value.length === 0) {
     throw new ConfigError(`${where}.${key} must be a non-empty string`);
@@ -321,7 +323,8 @@ function requireString(obj: Record<string, unknown>, key: string, where: string)
   return value;
 }
 
-function requirePositiveInt(obj: Record<string, unknown>, key: string, where: string): number {
+/** `obj[key]` as a positive integer, or a ConfigError naming `where.key`. */
+export function requirePositiveInt(obj: Record<string, unknown>, key: string, where: string): number {
   const value = obj[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     throw new ConfigError(`${where}.${key} must be a positive integer`);

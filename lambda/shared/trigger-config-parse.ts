@@ -3,7 +3,7 @@
  * document that fails here is a deployment bug: the handler refuses to start rather than answer
  * senders with a half-understood configuration.
  */
-import { checkAuth, checkSecretSettings, ConfigError, readConfigDocument } from './config';
+import { checkAuth, checkSecretSettings, ConfigError, isObject, readConfigDocument, requirePositiveInt, requireString } from './config';
 import { compileJsonPath, JsonPathSyntaxError } from './json-path';
 import { TRIGGER_CONFIG_VERSION, type ParameterTypeName, type TriggerConfig } from './trigger-config';
 
@@ -37,22 +37,6 @@ export function hasParameterType(value: unknown, type: ParameterTypeName): boole
     case 'object': return typeof value === 'object' && value !== null && !Array.isArray(value);
     case 'array': return Array.isArray(value);
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function requireString(obj: Record<string, unknown>, key: string, where: string): string {
-  const value = obj[key];
-  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`${where}.${key} must be a non-empty string`);
-  return value;
-}
-
-function requirePositiveInt(obj: Record<string, unknown>, key: string, where: string): number {
-  const value = obj[key];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new ConfigError(`${where}.${key} must be a positive integer`);
-  return value;
 }
 
 function requireBoolean(obj: Record<string, unknown>, key: string, where: string): boolean {
