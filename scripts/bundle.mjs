@@ -2,8 +2,9 @@
 // The constructs load these folders with lambda.Code.fromAsset, so consumers of the npm package
 // need neither esbuild nor Docker at synth time.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import notices from './third-party-notices.cjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const handlers = readdirSync(join(root, 'lambda'), { withFileTypes: true })
@@ -19,14 +20,21 @@ rmSync(join(root, 'assets'), { recursive: true, force: true });
 // in a vm context (jest) as they do in Lambda.
 const handlerOptions = JSON.parse(readFileSync(join(root, 'scripts', 'handler-build-options.json'), 'utf8'));
 
+/** Writes the licenses of every package in a bundle beside it, as THIRD-PARTY-LICENSES. */
+function writeNotices(name, result) {
+  writeFileSync(join(root, 'assets', name, 'THIRD-PARTY-LICENSES'), notices.thirdPartyNotices(result.metafile, root, `assets/${name}/index.js`));
+}
+
 await Promise.all(
-  handlers.map((name) =>
-    build({
+  handlers.map(async (name) => {
+    const result = await build({
       ...handlerOptions,
+      metafile: true,
       entryPoints: [join(root, 'lambda', name, 'index.ts')],
       outfile: join(root, 'assets', name, 'index.js'),
-    }),
-  ),
+    });
+    writeNotices(name, result);
+  }),
 );
 
 // Two fixes to kinesalite for bundling, checked so that a new version cannot slip past them:
@@ -61,7 +69,8 @@ const patchKinesalite = {
 
 // The command-line tool (`npx cdk-webhook-ingress ...`): one self-contained file, with the
 // embedded Kinesis emulator, so that installing the package is all it needs.
-await build({
+const cli = await build({
+  metafile: true,
   plugins: [patchKinesalite],
   // Only kinesalite's on-disk mode loads leveldown (a native module); the CLI keeps streams in memory.
   external: ['leveldown'],
@@ -76,4 +85,5 @@ await build({
   logLevel: 'warning',
   banner: { js: '#!/usr/bin/env node' },
 });
+writeNotices('cli', cli);
 console.log(`bundled ${handlers.length} handler(s): ${handlers.join(', ')}, and the cli`);
