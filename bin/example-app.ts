@@ -151,8 +151,8 @@ export class WebhookIngressExampleStack extends Stack {
       gateway,
       path: 'exports',
       parameters: {
-        exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }),
-        location: TriggerParameter.fromJsonPath('$.location', { required: true, type: ParameterType.STRING }),
+        exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, jsonType: ParameterType.STRING }),
+        location: TriggerParameter.fromJsonPath('$.location', { required: true, jsonType: ParameterType.STRING }),
         environment: TriggerParameter.fromValue('production'),
       },
     });

@@ -46,11 +46,11 @@ export interface TriggerParameterOptions {
   readonly required?: boolean;
 
   /**
-   * The JSON type it must have.
+   * The JSON type it must have. (Named `jsonType`, not `type`, which is a reserved word in Go.)
    *
    * @default - any type
    */
-  readonly type?: ParameterType;
+  readonly jsonType?: ParameterType;
 }
 
 
@@ -73,8 +73,8 @@ export class TriggerParameter {
   /** A request header's value. */
   public static fromHeader(name: string, options: TriggerParameterOptions = {}): TriggerParameter {
     if (!HEADER_NAME.test(name)) throw new Error(`TriggerParameter.fromHeader: '${name}' is not a valid HTTP header name`);
-    if (options.type !== undefined && options.type !== ParameterType.STRING) {
-      throw new Error(`TriggerParameter.fromHeader: a header's value is a string, so its type can only be ParameterType.STRING, got ${options.type}`);
+    if (options.jsonType !== undefined && options.jsonType !== ParameterType.STRING) {
+      throw new Error(`TriggerParameter.fromHeader: a header's value is a string, so its jsonType can only be ParameterType.STRING, got ${options.jsonType}`);
     }
     return new TriggerParameter({ header: name.toLowerCase() }, options);
   }
@@ -93,7 +93,7 @@ export class TriggerParameter {
       name,
       from: this.source,
       required: this.options.required ?? false,
-      ...(this.options.type === undefined ? {} : { type: this.options.type }),
+      ...(this.options.jsonType === undefined ? {} : { type: this.options.jsonType }),
     };
   }
 }

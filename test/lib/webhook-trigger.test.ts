@@ -23,7 +23,7 @@ function trigger(stack: Stack, props: Partial<WebhookTriggerProps> = {}): Webhoo
     target: props.target ?? TriggerTarget.stateMachine(pipeline(stack)),
     auth: WebhookAuth.planasonix(secret),
     path: 'exports',
-    parameters: { exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }) },
+    parameters: { exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, jsonType: ParameterType.STRING }) },
     ...props,
   });
 }
@@ -67,7 +67,7 @@ describe('WebhookTrigger', () => {
     const stack = newStack();
     trigger(stack, {
       parameters: {
-        exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }),
+        exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, jsonType: ParameterType.STRING }),
         firstUri: TriggerParameter.fromJsonPath("$.items[0]['uri']"),
         tenant: TriggerParameter.fromHeader('X-Tenant', { required: true }),
         environment: TriggerParameter.fromValue({ name: 'prod', tier: 1 }),
@@ -135,7 +135,7 @@ describe('WebhookTrigger', () => {
       expect(() => TriggerParameter.fromJsonPath('$.items[?(@.a)]')).toThrow(/not a supported path/);
       expect(() => TriggerParameter.fromJsonPath('$.items[01]')).toThrow(/not a supported path/);
       expect(() => TriggerParameter.fromHeader('X Tenant')).toThrow(/not a valid HTTP header name/);
-      expect(() => TriggerParameter.fromHeader('X-Count', { type: ParameterType.INTEGER })).toThrow(/its type can only be ParameterType.STRING/);
+      expect(() => TriggerParameter.fromHeader('X-Count', { jsonType: ParameterType.INTEGER })).toThrow(/its jsonType can only be ParameterType.STRING/);
       expect(() => TriggerParameter.fromValue(undefined)).toThrow(/the value is undefined/);
       expect(() => trigger(newStack(), { retryAfter: Duration.hours(2) })).toThrow(/retryAfter must be a whole number of seconds between 1 second and 1 hour/);
     });
