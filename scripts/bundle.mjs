@@ -78,7 +78,7 @@ const cli = await build({
   outfile: join(root, 'assets', 'cli', 'index.js'),
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   minify: true,
   legalComments: 'none',

@@ -19,21 +19,20 @@ import { readBody } from '../../cli/local/read-body';
  * fauxqs, an SQS emulator with FIFO queues, in this process on a free 127.0.0.1 port.
  *
  * fauxqs is an ES module and jest runs tests as CommonJS, so it runs in a worker thread of this
- * process. fauxqs 2.x imports `node:sqlite` (Node 22.5+) for its optional persistence, which these
- * tests never use; on Node 20 a module hook in the worker answers that import with a stub.
+ * process. fauxqs 2.x imports `node:sqlite` for its optional persistence, which these tests never
+ * use; a module hook in the worker answers that import with a stub, so that Node's experimental
+ * SQLite module (and its ExperimentalWarning) is never loaded.
  * `startFauxqs()` listens on 0.0.0.0, so the worker builds the app itself and listens on
  * 127.0.0.1 only.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const STUB = 'export class DatabaseSync { constructor() { throw new Error("fauxqs persistence needs node:sqlite (Node 22.5+)"); } }';
+const STUB = 'export class DatabaseSync { constructor() { throw new Error("fauxqs persistence is not used in these tests"); } }';
 const HOOK = 'export async function resolve(specifier, context, next) {'
   + ' if (specifier === "node:sqlite") return { url: "data:text/javascript," + encodeURIComponent(' + JSON.stringify(STUB) + '), shortCircuit: true };'
   + ' return next(specifier, context); }';
 (async () => {
-  let hasSqlite = true;
-  try { require('node:sqlite'); } catch { hasSqlite = false; }
-  if (!hasSqlite) require('node:module').register('data:text/javascript,' + encodeURIComponent(HOOK));
+  require('node:module').register('data:text/javascript,' + encodeURIComponent(HOOK));
   const { buildApp } = await import(workerData.app);
   const { SqsStore } = await import(workerData.store);
   const sqsStore = new SqsStore();
