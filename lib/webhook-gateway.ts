@@ -216,9 +216,9 @@ const MAX_QUOTA_OFFSET: Record<apigw.Period, number> = {
  * One REST API shared by many webhook sources and triggers, each mounted on its own POST path.
  *
  * It creates a regional REST API that passes every media type through as binary (so bodies reach
- * the handlers byte for byte), with access logs, default stage throttling and, optionally, a
- * custom domain with mutual TLS, an IP allowlist and API keys with usage plans for internal
- * senders.
+ * the handlers byte for byte), with access logs, a stage throttle under which each path gets its
+ * own and, optionally, a custom domain with mutual TLS, an IP allowlist, an AWS WAF web ACL that
+ * rate-limits each address per path, and API keys with usage plans for internal senders.
  *
  * @example
  * declare const certificate: acm.ICertificate;
