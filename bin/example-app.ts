@@ -2,7 +2,9 @@
 // only. `npm run synth` synthesizes it to cdk.out, offline, with no AWS account.
 //
 // With `-c domainName=hooks.example.com -c certificateArn=arn:aws:acm:...` it also builds a
-// second gateway on that custom domain, with mutual TLS, for internal services.
+// second gateway on that custom domain, with mutual TLS, for internal services. With `-c waf=true`
+// the shared gateway gets an AWS WAF web ACL that rate-limits each address per path (billed, so
+// opt-in; it synthesizes offline like the rest).
 import * as path from 'node:path';
 import { App, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
@@ -15,7 +17,7 @@ import type { Construct } from 'constructs';
 import {
   BackpressurePolicy, Deduplication, EventField, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway,
   ParameterType, SigningSecretFormat, TriggerParameter, TriggerTarget, WebhookSigningSecret, WebhookSourceAlarms, WebhookSourceDashboard,
-  WebhookStreamSource, WebhookTrigger,
+  WebhookStreamSource, WebhookTrigger, WebhookWaf,
 } from '../lib';
 
 export interface WebhookIngressExampleProps extends StackProps {
@@ -23,14 +25,19 @@ export interface WebhookIngressExampleProps extends StackProps {
   readonly domainName?: string;
   /** An ACM certificate for `domainName` in the stack's region. */
   readonly certificateArn?: string;
+  /** Whether the shared gateway gets a rate-limiting AWS WAF web ACL. */
+  readonly waf?: boolean;
 }
 
 export class WebhookIngressExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: WebhookIngressExampleProps = {}) {
     super(scope, id, props);
 
-    // One API for every vendor; each source mounts its own path.
-    const gateway = new WebhookGateway(this, 'Gateway');
+    // One API for every vendor; each source mounts its own path. A web ACL also blocks any one
+    // address that floods a path; AWS WAF is billed, so it is opt-in here.
+    const gateway = new WebhookGateway(this, 'Gateway', {
+      waf: props.waf ? WebhookWaf.rateLimit({ evaluationWindow: Duration.minutes(1) }) : undefined,
+    });
 
     // Stripe: paste the endpoint's signing secret (whsec_...) into this secret after deploying.
     const stripeSecret = new secretsmanager.Secret(this, 'StripeSigningSecret', {
@@ -73,6 +80,9 @@ export class WebhookIngressExampleStack extends Stack {
       auth: WebhookAuth.standardWebhooks(svixSecret),
       gateway,
       path: 'svix',
+      // A small sender: its path takes at most 10 requests a second, burst 20, whatever the
+      // other paths get; past that API Gateway answers 429 before the function runs.
+      throttle: { rateLimit: 10, burstLimit: 20 },
     });
 
     // Segment: track and identify calls go to typed streams; everything else to the source's.
@@ -163,10 +173,12 @@ export class WebhookIngressExampleStack extends Stack {
         reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, Planasonix); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
       });
     }
-    Validations.of(gateway.api).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason: 'Every request is authenticated by its signature before anything is written; this example does not pay for a web ACL.',
-    });
+    if (!props.waf) {
+      Validations.of(gateway.api).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason: 'Every request is authenticated by its signature before anything is written, and each path has its own method throttle; this example adds the billed web ACL only with -c waf=true.',
+      });
+    }
 
     new CfnOutput(this, 'StripeWebhookUrl', { value: stripe.webhookUrl });
     new CfnOutput(this, 'GitHubWebhookUrl', { value: github.webhookUrl });
@@ -214,6 +226,8 @@ export function buildExampleApp(app: App): WebhookIngressExampleStack {
   const stack = new WebhookIngressExampleStack(app, 'WebhookIngressExample', {
     domainName: app.node.tryGetContext('domainName'),
     certificateArn: app.node.tryGetContext('certificateArn'),
+    // From the command line, `-c waf=true` arrives as a string.
+    waf: [true, 'true'].includes(app.node.tryGetContext('waf')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -11,3 +11,4 @@ export * from './webhook-source-alarms';
 export * from './webhook-source-dashboard';
 export * from './webhook-stream-source';
 export * from './webhook-trigger';
+export * from './webhook-waf';

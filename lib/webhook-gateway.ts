@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { Annotations, CustomResource, Duration, Lazy, Names, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Lazy, Names, Token, Validations, type IResolvable } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -18,6 +18,10 @@ import { Construct } from 'constructs';
 import { MtlsClient, type MtlsClientOptions } from './mtls-client';
 import { handlerDir, newHandlerFunction } from './private/handler-function';
 import { HEADER_NAME, WEBHOOK_PATH } from './private/http-names';
+import {
+  checkThrottle, checkWafRateLimit, DEFAULT_STAGE_THROTTLE, WAF_MAX_RATE_BASED_RULES, warnAboveAccountThrottle, type Throttle,
+} from './private/path-throttle';
+import type { WebhookWaf, _WafBinding } from './webhook-waf';
 
 /**
  * A client certificate authority that a {@link WebhookGateway} creates and keeps for mutual TLS,
@@ -128,14 +132,25 @@ export interface WebhookGatewayProps {
   readonly disableExecuteApiEndpoint?: boolean;
 
   /**
-   * The stage's default throttling for every method, shared by all senders, so that one sender
-   * cannot use up the account's API Gateway and Lambda capacity. `rateLimit` is in requests per
-   * second and `burstLimit` in requests. Usage plans of senders throttle further.
+   * The stage's default method throttle, and the ceiling of every path's own: `rateLimit` in
+   * requests per second, `burstLimit` in requests. Each webhook source or trigger sets its path's
+   * own throttle within it (its `throttle` prop), so that a flood on one path is answered 429 on
+   * that path, before its function runs, instead of using up the API Gateway and Lambda capacity
+   * that every path of the account shares. Usage plans of senders throttle further.
    *
    * @default - rateLimit 100 and burstLimit 200
    * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html
    */
   readonly throttle?: apigw.ThrottleSettings;
+
+  /**
+   * An AWS WAF web ACL on the stage: `WebhookWaf.rateLimit()` limits each IP address's requests
+   * per path, so that one flooding address cannot take a path's whole throttle from the other
+   * senders; `WebhookWaf.fromWebAclArn()` associates a web ACL you manage.
+   *
+   * @default - no web ACL
+   */
+  readonly waf?: WebhookWaf;
 
   /**
    * Whether the stage sends traces to AWS X-Ray.
@@ -187,7 +202,8 @@ const CA_NAME = /^[A-Za-z0-9 ._-]{1,64}$/;
 const TRUSTSTORE_MAX_BYTES = 1024 * 1024;
 const TRUSTSTORE_MAX_CERTIFICATES = 1000;
 
-const DEFAULT_STAGE_THROTTLE = { rateLimit: 100, burstLimit: 200 };
+/** The stage every gateway deploys to; also the first segment of its execute-api paths. */
+const STAGE_NAME = 'prod';
 const DEFAULT_SENDER_THROTTLE = { rateLimit: 10, burstLimit: 20 };
 const DEFAULT_SENDER_QUOTA = { limit: 10_000, period: apigw.Period.DAY };
 const MAX_QUOTA_OFFSET: Record<apigw.Period, number> = {
@@ -200,9 +216,9 @@ const MAX_QUOTA_OFFSET: Record<apigw.Period, number> = {
  * One REST API shared by many webhook sources and triggers, each mounted on its own POST path.
  *
  * It creates a regional REST API that passes every media type through as binary (so bodies reach
- * the handlers byte for byte), with access logs, default stage throttling and, optionally, a
- * custom domain with mutual TLS, an IP allowlist and API keys with usage plans for internal
- * senders.
+ * the handlers byte for byte), with access logs, a stage throttle under which each path gets its
+ * own and, optionally, a custom domain with mutual TLS, an IP allowlist, an AWS WAF web ACL that
+ * rate-limits each address per path, and API keys with usage plans for internal senders.
  *
  * @example
  * declare const certificate: acm.ICertificate;
@@ -229,10 +245,15 @@ export class WebhookGateway extends Construct {
   /** The log group receiving the stage's access logs, one JSON object per request. */
   public readonly accessLogGroup: logs.ILogGroup;
 
+  /** The ARN of the AWS WAF web ACL associated with the stage, when `waf` is set. */
+  public readonly webAclArn?: string;
+
   private readonly owner: string;
   private readonly domainName?: string;
-  private readonly stageThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  private readonly stageThrottle: Throttle;
+  private readonly waf?: _WafBinding;
   private readonly routes = new Map<string, apigw.Method>();
+  private readonly routeLimits = new Map<string, { readonly throttle?: Throttle; readonly wafRateLimit?: number }>();
   private readonly senders = new Map<string, apigw.IApiKey>();
   private sendersScope?: Construct;
   private requireParameters?: apigw.RequestValidator;
@@ -289,7 +310,8 @@ export class WebhookGateway extends Construct {
       rateLimit: props.throttle?.rateLimit ?? DEFAULT_STAGE_THROTTLE.rateLimit,
       burstLimit: props.throttle?.burstLimit ?? DEFAULT_STAGE_THROTTLE.burstLimit,
     };
-    validateThrottle(owner, 'throttle', stageThrottle);
+    checkThrottle(owner, 'throttle', stageThrottle);
+    warnAboveAccountThrottle(this, owner, 'throttle', stageThrottle);
     this.stageThrottle = stageThrottle;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
@@ -305,6 +327,7 @@ export class WebhookGateway extends Construct {
       disableExecuteApiEndpoint,
       policy: allowedIpRanges ? allowlistPolicy(allowedIpRanges) : undefined,
       deployOptions: {
+        stageName: STAGE_NAME,
         accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
         tracingEnabled: props.tracing ?? false,
@@ -314,6 +337,32 @@ export class WebhookGateway extends Construct {
     });
     // A changed resource policy only applies once the API is deployed again.
     this.api.latestDeployment?.addToLogicalId({ allowedIpRanges });
+
+    // Each path's own throttle is a method setting of the stage, beside the stage default. Paths
+    // are mounted after the gateway is built, so the settings are written when the template is.
+    const cfnStage = this.api.deploymentStage.node.defaultChild as apigw.CfnStage;
+    const stageSettings = cfnStage.methodSettings;
+    cfnStage.methodSettings = Lazy.any({
+      produce: (): Array<apigw.CfnStage.MethodSettingProperty | IResolvable> => [
+        ...(Array.isArray(stageSettings) ? stageSettings : []),
+        ...[...this.routeLimits].flatMap(([path, { throttle }]) => (throttle === undefined ? [] : [{
+          httpMethod: 'POST',
+          resourcePath: methodSettingPath(path),
+          throttlingRateLimit: throttle.rateLimit,
+          throttlingBurstLimit: throttle.burstLimit,
+        }])),
+      ],
+    });
+
+    // The web ACL, with a rule per path for the rate-limiting one.
+    if (props.waf !== undefined) {
+      this.waf = props.waf._bind(this, owner, this.api.deploymentStage, STAGE_NAME, () => [...this.routeLimits].map(([path, limits]) => ({
+        path,
+        limit: limits.wafRateLimit,
+        rateLimit: (limits.throttle ?? this.stageThrottle).rateLimit,
+      })));
+      this.webAclArn = this.waf.webAclArn;
+    }
 
     // Throttled callers get an honest 429 that says when to try again.
     this.api.addGatewayResponse('Throttled', {
@@ -408,7 +457,7 @@ export class WebhookGateway extends Construct {
       rateLimit: options.throttle?.rateLimit ?? DEFAULT_SENDER_THROTTLE.rateLimit,
       burstLimit: options.throttle?.burstLimit ?? DEFAULT_SENDER_THROTTLE.burstLimit,
     };
-    validateThrottle(owner, 'throttle', throttle);
+    checkThrottle(owner, 'throttle', throttle);
     const quota = {
       limit: options.quota?.limit ?? DEFAULT_SENDER_QUOTA.limit,
       period: options.quota?.period ?? DEFAULT_SENDER_QUOTA.period,
@@ -547,6 +596,35 @@ export class WebhookGateway extends Construct {
   }
 
   /**
+   * The stage's default method throttle, the ceiling of every path's own.
+   *
+   * @internal
+   */
+  public get _stageThrottle(): Throttle {
+    return this.stageThrottle;
+  }
+
+  /**
+   * Checks that a path with these limits can be mounted, before its source or trigger builds
+   * anything.
+   *
+   * @param owner names the source or trigger in the error
+   * @param wafRateLimit the path's own AWS WAF limit, if it sets one
+   * @internal
+   */
+  public _checkPathLimits(owner: string, wafRateLimit?: number): void {
+    if (wafRateLimit !== undefined) {
+      checkWafRateLimit(owner, 'wafRateLimit', wafRateLimit);
+      if (!this.waf?.rateLimited) {
+        throw new Error(`${owner}: wafRateLimit needs a gateway whose web ACL it can add a rule to; pass a gateway with waf: WebhookWaf.rateLimit() as 'gateway', or remove wafRateLimit`);
+      }
+    }
+    if (this.waf?.rateLimited && this.routes.size >= WAF_MAX_RATE_BASED_RULES) {
+      throw new Error(`${owner}: the gateway ${this.node.path} already mounts ${this.routes.size} paths, and its web ACL (WebhookWaf.rateLimit) holds one rate-based rule per path, at most ${WAF_MAX_RATE_BASED_RULES}; mount this path on another gateway`);
+    }
+  }
+
+  /**
    * Mounts a POST path that passes each request to `handler` through a Lambda proxy integration.
    * For the webhook sources and triggers of this library.
    *
@@ -555,13 +633,14 @@ export class WebhookGateway extends Construct {
    * @param handler the function that handles the path's requests
    * @param options `requiredHeader`: a header API Gateway requires before the handler runs,
    * answering 401 when it is missing; `apiKeyRequired`: whether callers must send an API key of a
-   * sender (see `addSender`)
+   * sender (see `addSender`); `throttle`: the path's own method throttle, checked by its caller
+   * (else the stage default applies); `wafRateLimit`: the path's own limit in the web ACL
    * @internal
    */
   public _addWebhookRoute(
     path: string,
     handler: lambda.IFunction,
-    options: { readonly requiredHeader?: string; readonly apiKeyRequired?: boolean } = {},
+    options: { readonly requiredHeader?: string; readonly apiKeyRequired?: boolean; readonly throttle?: Throttle; readonly wafRateLimit?: number } = {},
   ): apigw.Method {
     if (!Token.isUnresolved(path) && !WEBHOOK_PATH.test(path)) {
       throw new Error(`${this.owner}: a webhook path must be one or more URL-safe segments separated by '/', such as 'stripe' or 'hooks/github', got '${path}'`);
@@ -573,6 +652,7 @@ export class WebhookGateway extends Construct {
     if (header !== undefined && !Token.isUnresolved(header) && !HEADER_NAME.test(header)) {
       throw new Error(`${this.owner}: requiredHeader of path '${path}' must be an HTTP header name such as 'Stripe-Signature', got '${header}'`);
     }
+    this._checkPathLimits(`${this.owner}: path '${path}'`, options.wafRateLimit);
 
     const resource = this.api.root.resourceForPath(path);
     const method = resource.addMethod('POST', new apigw.LambdaIntegration(handler, { proxy: true }), {
@@ -581,6 +661,7 @@ export class WebhookGateway extends Construct {
       requestValidator: header !== undefined ? this.requestParameterValidator() : undefined,
     });
     this.routes.set(path, method);
+    this.routeLimits.set(path, { throttle: options.throttle, wafRateLimit: options.wafRateLimit });
     return method;
   }
 
@@ -741,15 +822,14 @@ function readTruststore(scope: Construct, owner: string, truststorePath: string)
   return file;
 }
 
-/** Throws unless the rate is a positive number and the burst a positive whole number. */
-function validateThrottle(owner: string, name: string, throttle: { rateLimit: number; burstLimit: number }): void {
-  const { rateLimit, burstLimit } = throttle;
-  if (!Token.isUnresolved(rateLimit) && !(Number.isFinite(rateLimit) && rateLimit > 0)) {
-    throw new Error(`${owner}: ${name}.rateLimit must be a positive number of requests per second, got ${rateLimit}`);
-  }
-  if (!Token.isUnresolved(burstLimit) && !(Number.isInteger(burstLimit) && burstLimit >= 1)) {
-    throw new Error(`${owner}: ${name}.burstLimit must be a whole number of requests of at least 1, got ${burstLimit}`);
-  }
+/**
+ * A method setting's resource path: the path after a leading '/', with each of its own '/'
+ * written '~1': `hooks/github` is `/~1hooks~1github`. (A path part cannot hold a '~'.)
+ *
+ * @see https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html
+ */
+function methodSettingPath(path: string): string {
+  return `/~1${path.replace(/\//g, '~1')}`;
 }
 
 /** Whether `range` is an IPv4 or IPv6 CIDR block. */

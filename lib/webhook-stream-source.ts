@@ -1,4 +1,5 @@
 import { Annotations, Duration, Size, Token } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -22,6 +23,7 @@ import { secretSettings } from './private/secret-settings';
 import { SpillQueue } from './private/spill-queue';
 import { WEBHOOK_PATH } from './private/http-names';
 import { checkMutualTls } from './private/mutual-tls';
+import { bindPathLimits, sourceThrottleDefault } from './private/path-throttle';
 import { Deduplication } from './deduplication';
 import { EventField } from './event-field';
 import { WebhookAuth } from './webhook-auth';
@@ -106,6 +108,36 @@ export interface WebhookStreamSourceProps {
    * @default false
    */
   readonly apiKeyRequired?: boolean;
+
+  /**
+   * This path's own throttle, a method setting of the gateway's stage: once the path's requests
+   * go over it, API Gateway answers 429 with `Retry-After` before the function runs, whatever the
+   * other paths receive. `rateLimit` in requests per second, `burstLimit` in requests, at least
+   * `rateLimit`; both at most the gateway's stage throttle. A field left out gets its default.
+   *
+   * @default - derived from the backpressure policy, and never above the gateway's stage throttle.
+   * With `rejectWith429` and `sampleOrShed`, whose senders retry a 429, the path is held to what
+   * 100 concurrent executions of its function (a tenth of the default Regional Lambda concurrency
+   * of 1,000, which every function of the account shares) can serve while the stream pushes back
+   * and each request waits out the policy's retry budget: `rateLimit` 100 / retry budget in
+   * seconds (20 for rejectWith429's default 5 s, 50 for sampleOrShed's 2 s) and `burstLimit` 100.
+   * The stream itself takes more (a new on-demand stream 4,000 records per second, a provisioned
+   * one 1,000 per shard), so it is the shared function capacity that binds. With
+   * `queueAndSlowAccept`, whose senders never redeliver, a 429 would lose the event: the path
+   * gets the whole stage throttle (100 and 200 by default), and the spill queue takes what the
+   * stream cannot.
+   * @see https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html
+   */
+  readonly throttle?: apigw.ThrottleSettings;
+
+  /**
+   * How many requests one IP address may send to this path per evaluation window before AWS WAF
+   * blocks it, when the gateway has a rate-limiting web ACL (`waf: WebhookWaf.rateLimit()`).
+   * At least 10.
+   *
+   * @default - the web ACL's limit
+   */
+  readonly wafRateLimit?: number;
 
   /**
    * Validate each event against a pinned JSON Schema, compiled at synth time. Strict answers 400
@@ -325,6 +357,9 @@ export class WebhookStreamSource extends Construct {
   /** The full URL that senders POST to. */
   public readonly webhookUrl: string;
 
+  /** The path's own method throttle on the gateway's stage: what was given, or the default. */
+  public readonly webhookThrottle: apigw.ThrottleSettings;
+
   /** The name in every record's `source`, and the `service` dimension of its metrics. */
   public readonly sourceName: string;
 
@@ -401,9 +436,15 @@ export class WebhookStreamSource extends Construct {
     }
     const claimCheck = props.claimCheck?._bind(this, owner);
     this.payloadBucket = claimCheck?.bucket;
+    const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, (stage) => sourceThrottleDefault(backpressure, stage));
     const dedup = props.deduplication?._bind(this, owner);
     this.dedupTable = dedup?.table;
-    this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });
+    // A gateway of its own takes whatever the path's throttle needs.
+    this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', {
+      logRetention,
+      throttle: ownGatewayThrottle,
+    });
+    this.webhookThrottle = throttle;
 
     // The stream, encrypted at rest with the AWS managed key unless one is passed in.
     const stream = props.stream ?? new kinesis.Stream(this, 'Stream', {
@@ -508,7 +549,7 @@ export class WebhookStreamSource extends Construct {
 
     // The path on the gateway. API Gateway itself turns away requests without the credential
     // header, before any Lambda runs, with the same 401 JSON shape the handler uses.
-    this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired });
+    this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired, throttle, wafRateLimit: props.wafRateLimit });
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
     this.sourceName = config.source;
 

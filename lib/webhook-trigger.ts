@@ -1,4 +1,5 @@
 import { Duration, Size, Token } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -17,6 +18,7 @@ import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction }
 import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
 import { checkMutualTls } from './private/mutual-tls';
+import { bindPathLimits, triggerThrottleDefault } from './private/path-throttle';
 import { WebhookAuth } from './webhook-auth';
 import { WebhookGateway } from './webhook-gateway';
 
@@ -209,6 +211,30 @@ export interface WebhookTriggerProps {
   readonly apiKeyRequired?: boolean;
 
   /**
+   * This path's own throttle, a method setting of the gateway's stage: once the path's requests
+   * go over it, API Gateway answers 429 with `Retry-After` before the function runs, whatever the
+   * other paths receive. `rateLimit` in requests per second, `burstLimit` in requests, at least
+   * `rateLimit`; both at most the gateway's stage throttle. A field left out gets its default.
+   *
+   * @default - `rateLimit` 30 and `burstLimit` 160, never above the gateway's stage throttle: a
+   * fifth of Step Functions' StartExecution quota for Standard workflows in most Regions (a
+   * bucket of 800 refilled at 150 per second, shared by every workflow of the account), so that
+   * a flooded trigger leaves the rest to the account's other workflows. The handler answers a
+   * throttled StartExecution with 429 too, but only after its function ran.
+   * @see https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-api-action-throttling-general
+   */
+  readonly throttle?: apigw.ThrottleSettings;
+
+  /**
+   * How many requests one IP address may send to this path per evaluation window before AWS WAF
+   * blocks it, when the gateway has a rate-limiting web ACL (`waf: WebhookWaf.rateLimit()`).
+   * At least 10.
+   *
+   * @default - the web ACL's limit
+   */
+  readonly wafRateLimit?: number;
+
+  /**
    * The name in every run input's `source`.
    *
    * @default - the construct's id
@@ -273,6 +299,9 @@ export class WebhookTrigger extends Construct {
   /** The full URL callers POST to. */
   public readonly webhookUrl: string;
 
+  /** The path's own method throttle on the gateway's stage: what was given, or the default. */
+  public readonly webhookThrottle: apigw.ThrottleSettings;
+
   private readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: WebhookTriggerProps) {
@@ -312,7 +341,13 @@ export class WebhookTrigger extends Construct {
     checkMutualTls(this, owner, auth, props.gateway);
     const deliveryIdHeader = auth.metadata.id !== undefined && 'header' in auth.metadata.id ? [auth.metadata.id.header] : [];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });
+    const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, triggerThrottleDefault);
+    // A gateway of its own takes whatever the path's throttle needs.
+    this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', {
+      logRetention,
+      throttle: ownGatewayThrottle,
+    });
+    this.webhookThrottle = throttle;
 
     const config: TriggerConfig = {
       version: TRIGGER_CONFIG_VERSION,
@@ -347,7 +382,7 @@ export class WebhookTrigger extends Construct {
     if (auth.secret !== undefined) grantSigningSecretRead(fn, auth.secret);
 
     const webhookPath = props.path ?? 'trigger';
-    this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired });
+    this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired, throttle, wafRateLimit: props.wafRateLimit });
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
   }
 

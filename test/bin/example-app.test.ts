@@ -48,6 +48,29 @@ describe('cdk-nag AwsSolutions over the example app', () => {
     template.hasResourceProperties('AWS::ApiGateway::DomainName', { DomainName: 'hooks.example.com', MutualTlsAuthentication: Match.objectLike({ TruststoreUri: Match.anyValue() }) });
   });
 
+  test('with -c waf=true, the shared gateway\'s web ACL rate-limits each path per address, and APIG3 needs no acknowledgement', () => {
+    // GIVEN the example app with the opt-in web ACL, as `cdk synth -c waf=true` passes it
+    const app = new App({ context: { ...STRICT, waf: 'true' }, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
+    const stack = buildExampleApp(app);
+    // WHEN it is synthesized with the checks, THEN it is clean without acknowledging APIG3
+    expect(() => app.synth()).not.toThrow();
+    expect(acknowledgements(app).filter((a) => a.id === 'AwsSolutions-APIG3')).toEqual([]);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    const [acl] = Object.values(template.findResources('AWS::WAFv2::WebACL')) as { Properties: { Rules: { Statement: { RateBasedStatement: { Limit: number; ScopeDownStatement: { RegexMatchStatement: { RegexString: string } } } } }[] } }[];
+    const limits = Object.fromEntries(acl.Properties.Rules.map((r) => [r.Statement.RateBasedStatement.ScopeDownStatement.RegexMatchStatement.RegexString, r.Statement.RateBasedStatement.Limit]));
+    // Each path's method throttle over the 1-minute window: Svix's own 10 per second, Stripe's 20.
+    expect(limits).toMatchObject({ '^(/prod)?/svix/?$': 600, '^(/prod)?/stripe/?$': 1200 });
+    expect(Object.keys(limits)).toHaveLength(6);
+  });
+
+  test('without it, the example acknowledges APIG3 and creates no web ACL', () => {
+    const app = new App({ context: STRICT, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
+    const stack = buildExampleApp(app);
+    Template.fromStack(stack).resourceCountIs('AWS::WAFv2::WebACL', 0);
+    expect(acknowledgements(app).filter((a) => a.id === 'AwsSolutions-APIG3').map((a) => a.path)).toEqual(['WebhookIngressExample/Gateway/Api']);
+  });
+
   test('the checks are live: a finding the example acknowledges fails synth elsewhere', () => {
     const app = new App({ context: STRICT, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
     const stack = new Stack(app, 'Bare');
@@ -56,6 +79,47 @@ describe('cdk-nag AwsSolutions over the example app', () => {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     // The example acknowledges APIG3 (no WAF web ACL) for itself; the library leaves that choice to the app.
     expect(() => app.synth()).toThrow(/APIG3/);
+  });
+});
+
+describe('example app, per-path throttles', () => {
+  test('every path of the shared gateway has a method throttle of its own, Svix the one it was given', () => {
+    // GIVEN the example app
+    const app = new App({ context: STRICT, outdir: mkdtempSync(join(tmpdir(), 'throttle-')) });
+    const template = Template.fromStack(buildExampleApp(app));
+    // WHEN its stage's method settings are read
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { MethodSettings: { HttpMethod: string; ResourcePath: string; ThrottlingRateLimit: number; ThrottlingBurstLimit: number }[] } }[];
+    const settings = Object.fromEntries(stage.Properties.MethodSettings.map((m) => [`${m.HttpMethod} ${m.ResourcePath}`, [m.ThrottlingRateLimit, m.ThrottlingBurstLimit]]));
+    // THEN each POST path has its own, derived from its policy unless given: a flood on one is
+    // answered 429 on that path only
+    expect(settings).toEqual({
+      '* /*': [100, 200],
+      'POST /~1stripe': [20, 100], // rejectWith429: 100 executions / 5 s retry budget
+      'POST /~1github': [100, 200], // queueAndSlowAccept: GitHub never redelivers, so the whole stage
+      'POST /~1svix': [10, 20], // given
+      'POST /~1segment': [50, 100], // sampleOrShed: 100 executions / 2 s retry budget
+      'POST /~1orders': [20, 100],
+      'POST /~1exports': [30, 160], // a trigger: a fifth of StartExecution's quota
+    });
+  });
+
+  test('the README\'s table of default throttles is what the example app synthesizes', () => {
+    // GIVEN the README's table, row by row
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const row = (path: string) => {
+      const match = new RegExp(`^\\| ${path} \\| ([^|]+) \\|`, 'm').exec(readme);
+      expect(match).not.toBeNull();
+      return [...match![1].matchAll(/(\d+) \/ (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])])[0];
+    };
+    // WHEN the example app, whose paths use each default, is synthesized
+    const template = Template.fromStack(buildExampleApp(new App({ context: STRICT, outdir: mkdtempSync(join(tmpdir(), 'throttle-')) })));
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { MethodSettings: { ResourcePath: string; ThrottlingRateLimit: number; ThrottlingBurstLimit: number }[] } }[];
+    const setting = (path: string) => stage.Properties.MethodSettings.filter((m) => m.ResourcePath === `/~1${path}`).map((m) => [m.ThrottlingRateLimit, m.ThrottlingBurstLimit])[0];
+    // THEN each row shows what that path got
+    expect(row('source, `rejectWith429`')).toEqual(setting('stripe'));
+    expect(row('source, `sampleOrShed`')).toEqual(setting('segment'));
+    expect(row('source, `queueAndSlowAccept`')).toEqual(setting('github'));
+    expect(row('trigger')).toEqual(setting('exports'));
   });
 });
 

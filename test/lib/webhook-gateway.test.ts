@@ -97,6 +97,39 @@ describe('WebhookGateway', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
   });
 
+  describe('per-path throttles', () => {
+    /** The stage's method settings, in template order. */
+    function methodSettings(template: Template): Record<string, unknown>[] {
+      const stages = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { MethodSettings: Record<string, unknown>[] } }[];
+      expect(stages).toHaveLength(1);
+      return stages[0].Properties.MethodSettings;
+    }
+
+    test('gives each path mounted with a throttle its own method setting beside the stage default, its slashes written ~1', () => {
+      // GIVEN a gateway with the default stage throttle
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      // WHEN paths are mounted after it is built, two with throttles of their own and one without
+      gateway._addWebhookRoute('stripe', handler(stack), { throttle: { rateLimit: 20, burstLimit: 100 } });
+      gateway._addWebhookRoute('hooks/github', handler(stack, 'GitHub'), { throttle: { rateLimit: 7.5, burstLimit: 15 } });
+      gateway._addWebhookRoute('open', handler(stack, 'Open'));
+      // THEN the stage holds the default for every method, then one POST setting per throttled
+      // path, addressed as CloudFormation's MethodSetting wants it (/~1hooks~1github); the
+      // template passes strict CloudFormation validation
+      expect(methodSettings(Template.fromStack(stack))).toEqual([
+        { HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200, DataTraceEnabled: false },
+        { HttpMethod: 'POST', ResourcePath: '/~1stripe', ThrottlingRateLimit: 20, ThrottlingBurstLimit: 100 },
+        { HttpMethod: 'POST', ResourcePath: '/~1hooks~1github', ThrottlingRateLimit: 7.5, ThrottlingBurstLimit: 15 },
+      ]);
+    });
+
+    test('warns when the stage throttle is above API Gateway\'s default account-level limits', () => {
+      const stack = newStack();
+      gatewayWithRoute(stack, { throttle: { rateLimit: 12_000, burstLimit: 5_000 } });
+      Annotations.fromStack(stack).hasWarning('/Test/Gateway', Match.stringLikeRegexp("throttle.rateLimit 12000 is above API Gateway's default account-level rateLimit of 10000 per Region"));
+    });
+  });
+
   test('mounts a POST path with a Lambda proxy integration that requires its signature header', () => {
     // GIVEN a gateway
     const stack = newStack();

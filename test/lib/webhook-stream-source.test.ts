@@ -1,12 +1,12 @@
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/shared/config';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import { BackpressurePolicy, ClaimCheck, Deduplication, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib';
+import { BackpressurePolicy, ClaimCheck, Deduplication, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource, WebhookWaf, type WebhookStreamSourceProps } from '../../lib';
 import * as fs from 'node:fs';
 import { resolveCfn } from '../../cli/local/cfn';
 
@@ -249,7 +249,7 @@ describe('WebhookStreamSource', () => {
       const stack = newStack();
       expect(() => new WebhookStreamSource(stack, 'Internal', { auth: WebhookAuth.mtls() }))
         .toThrow(/WebhookStreamSource 'Test\/Internal': WebhookAuth.mtls\(\) needs a gateway with an mTLS custom domain/);
-      const plain = new WebhookGateway(stack, 'Plain');
+      const plain = new WebhookGateway(stack, 'PlainGateway');
       expect(() => new WebhookStreamSource(stack, 'Internal2', { auth: WebhookAuth.mtls(), gateway: plain }))
         .toThrow(/needs a gateway with an mTLS custom domain/);
     });
@@ -268,6 +268,109 @@ describe('WebhookStreamSource', () => {
       template.hasResourceProperties('AWS::ApiGateway::RestApi', { DisableExecuteApiEndpoint: true });
       const ingestPolicies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('InternalIngestRole'));
       expect(JSON.stringify(ingestPolicies)).not.toContain('secretsmanager');
+    });
+  });
+
+  describe('its path\'s own throttle', () => {
+    /** The POST method settings of the stage, by resource path. */
+    function pathThrottles(template: Template): Record<string, { rate: number; burst: number }> {
+      const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { MethodSettings: { HttpMethod: string; ResourcePath: string; ThrottlingRateLimit: number; ThrottlingBurstLimit: number }[] } }[];
+      return Object.fromEntries(stage.Properties.MethodSettings.map((m) => [`${m.HttpMethod} ${m.ResourcePath}`, { rate: m.ThrottlingRateLimit, burst: m.ThrottlingBurstLimit }]));
+    }
+
+    function source(stack: Stack, id: string, props: Partial<WebhookStreamSourceProps>): WebhookStreamSource {
+      const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, `${id}Secret`, SECRET_ARN);
+      return new WebhookStreamSource(stack, id, { auth: WebhookAuth.stripe(secret), path: id.toLowerCase(), ...props });
+    }
+
+    test('defaults from the backpressure policy: what 100 executions serve through the retry budget, or the whole stage for a queue', () => {
+      // GIVEN one gateway with the default stage throttle (100 per second, burst 200)
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      // WHEN sources with each policy mount on it, none setting a throttle
+      const reject = source(stack, 'Reject', { gateway });
+      source(stack, 'Quick', { gateway, backpressure: BackpressurePolicy.rejectWith429({ retryBudget: Duration.seconds(4) }) });
+      source(stack, 'Shed', { gateway, backpressure: BackpressurePolicy.sampleOrShed({ keepFraction: 0.5, lossBudget: 0.1 }) });
+      source(stack, 'Queue', { gateway, backpressure: BackpressurePolicy.queueAndSlowAccept() });
+      // THEN each path has its own method setting: 100 / 5 s, 100 / 4 s, 100 / 2 s with a burst
+      // of 100; the queue, whose senders never redeliver, the whole stage throttle
+      expect(pathThrottles(Template.fromStack(stack))).toEqual({
+        '* /*': { rate: 100, burst: 200 },
+        'POST /~1reject': { rate: 20, burst: 100 },
+        'POST /~1quick': { rate: 25, burst: 100 },
+        'POST /~1shed': { rate: 50, burst: 100 },
+        'POST /~1queue': { rate: 100, burst: 200 },
+      });
+      expect(reject.webhookThrottle).toEqual({ rateLimit: 20, burstLimit: 100 });
+    });
+
+    test('a default never goes above a lower stage throttle, and keeps its burst at least its rate', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway', { throttle: { rateLimit: 40, burstLimit: 30 } });
+      source(stack, 'Reject', { gateway });
+      source(stack, 'Queue', { gateway, backpressure: BackpressurePolicy.queueAndSlowAccept() });
+      expect(pathThrottles(Template.fromStack(stack))).toMatchObject({
+        'POST /~1reject': { rate: 20, burst: 30 },
+        'POST /~1queue': { rate: 30, burst: 30 },
+      });
+    });
+
+    test('takes the throttle it is given; a field left out gets its default, kept consistent with the other', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      source(stack, 'Given', { gateway, throttle: { rateLimit: 5, burstLimit: 10 } });
+      source(stack, 'Rate', { gateway, throttle: { rateLimit: 80 } });
+      source(stack, 'Burst', { gateway, throttle: { burstLimit: 8 } });
+      expect(pathThrottles(Template.fromStack(stack))).toMatchObject({
+        'POST /~1given': { rate: 5, burst: 10 },
+        'POST /~1rate': { rate: 80, burst: 100 },
+        'POST /~1burst': { rate: 8, burst: 8 },
+      });
+    });
+
+    test('with a gateway of its own, the stage throttle is raised to fit the path\'s', () => {
+      const stack = newStack();
+      source(stack, 'Busy', { throttle: { rateLimit: 400, burstLimit: 800 } });
+      expect(pathThrottles(Template.fromStack(stack))).toEqual({
+        '* /*': { rate: 400, burst: 800 },
+        'POST /~1busy': { rate: 400, burst: 800 },
+      });
+    });
+
+    test('warns when the path\'s throttle is above API Gateway\'s default account-level limits', () => {
+      const stack = newStack();
+      source(stack, 'Huge', { throttle: { rateLimit: 20_000, burstLimit: 20_000 } });
+      Annotations.fromStack(stack).hasWarning('/Test/Huge', Match.stringLikeRegexp("WebhookStreamSource 'Test/Huge': throttle.burstLimit 20000 is above API Gateway's default account-level burstLimit of 5000"));
+    });
+
+    test('fails when the throttle is not positive, has a burst below its rate, or is above the gateway\'s stage throttle', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      expect(() => source(stack, 'Zero', { gateway, throttle: { rateLimit: 0 } }))
+        .toThrow(/WebhookStreamSource 'Test\/Zero': throttle.rateLimit must be a positive number of requests per second, got 0/);
+      expect(() => source(stack, 'Fraction', { gateway, throttle: { rateLimit: 5, burstLimit: 7.5 } }))
+        .toThrow(/WebhookStreamSource 'Test\/Fraction': throttle.burstLimit must be a whole number of requests of at least 1, got 7.5/);
+      expect(() => source(stack, 'Inverted', { gateway, throttle: { rateLimit: 50, burstLimit: 10 } }))
+        .toThrow(/WebhookStreamSource 'Test\/Inverted': throttle.burstLimit \(10\) must be at least throttle.rateLimit \(50\), .*; raise burstLimit to 50 or more/);
+      expect(() => source(stack, 'Greedy', { gateway, throttle: { rateLimit: 150, burstLimit: 150 } }))
+        .toThrow(/WebhookStreamSource 'Test\/Greedy': throttle.rateLimit 150 is above the gateway's stage throttle of 100, the ceiling of every path; lower it, or raise the gateway's throttle.rateLimit/);
+      expect(() => source(stack, 'Bursty', { gateway, throttle: { rateLimit: 50, burstLimit: 250 } }))
+        .toThrow(/WebhookStreamSource 'Test\/Bursty': throttle.burstLimit 250 is above the gateway's stage throttle of 200/);
+    });
+
+    test('fails when it sets a web ACL limit without a rate-limiting web ACL to put it in, or below AWS WAF\'s minimum', () => {
+      const stack = newStack();
+      expect(() => source(stack, 'Own', { wafRateLimit: 100 }))
+        .toThrow(/WebhookStreamSource 'Test\/Own': wafRateLimit needs a gateway with a rate-limiting web ACL; pass a gateway with waf: WebhookWaf.rateLimit\(\) as 'gateway'/);
+      const plain = new WebhookGateway(stack, 'PlainGateway');
+      expect(() => source(stack, 'Plain', { gateway: plain, wafRateLimit: 100 }))
+        .toThrow(/WebhookStreamSource 'Test\/Plain': wafRateLimit needs a gateway whose web ACL it can add a rule to/);
+      const managed = new WebhookGateway(stack, 'ManagedGateway', { waf: WebhookWaf.fromWebAclArn('arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/hooks/a1b2c3d4-5678-90ab-cdef-111111111111') });
+      expect(() => source(stack, 'Managed', { gateway: managed, wafRateLimit: 100 }))
+        .toThrow(/wafRateLimit needs a gateway whose web ACL it can add a rule to/);
+      const limited = new WebhookGateway(stack, 'LimitedGateway', { waf: WebhookWaf.rateLimit() });
+      expect(() => source(stack, 'Low', { gateway: limited, wafRateLimit: 9 }))
+        .toThrow(/WebhookStreamSource 'Test\/Low': wafRateLimit must be a whole number of requests per evaluation window from 10 \(AWS WAF's minimum\) to 2000000000, got 9/);
     });
   });
 

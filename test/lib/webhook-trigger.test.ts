@@ -1,9 +1,9 @@
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/shared/trigger-config';
-import { ParameterType, TriggerParameter, TriggerTarget, TriggerValidation, WebhookAuth, WebhookTrigger, type WebhookTriggerProps } from '../../lib';
+import { ParameterType, TriggerParameter, TriggerTarget, TriggerValidation, WebhookAuth, WebhookGateway, WebhookTrigger, WebhookWaf, type WebhookTriggerProps } from '../../lib';
 import { resolveCfn } from '../../cli/local/cfn';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:planasonix-AbCdEf';
@@ -110,6 +110,56 @@ describe('WebhookTrigger', () => {
     const v = new sfn.CfnStateMachineVersion(stack2, 'V1', { stateMachineArn: machine2.stateMachineArn });
     trigger(stack2, { target: TriggerTarget.version(v, machine2) });
     expect(triggerPolicy(Template.fromStack(stack2))).toContainEqual({ Action: 'states:StartExecution', Effect: 'Allow', Resource: { 'Fn::GetAtt': ['V1', 'Arn'] } });
+  });
+
+  describe('its path\'s own throttle', () => {
+    function pathSetting(template: Template): unknown {
+      const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { MethodSettings: { HttpMethod: string }[] } }[];
+      return stage.Properties.MethodSettings.filter((m) => m.HttpMethod === 'POST');
+    }
+
+    test('defaults to a fifth of Step Functions\' StartExecution quota: 30 per second, burst 160', () => {
+      // GIVEN a shared gateway with the default stage throttle
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway');
+      // WHEN a trigger mounts on it without a throttle
+      const exports = trigger(stack, { gateway });
+      // THEN its path has its own method setting
+      expect(pathSetting(Template.fromStack(stack))).toEqual([{ HttpMethod: 'POST', ResourcePath: '/~1exports', ThrottlingRateLimit: 30, ThrottlingBurstLimit: 160 }]);
+      expect(exports.webhookThrottle).toEqual({ rateLimit: 30, burstLimit: 160 });
+    });
+
+    test('takes the throttle it is given, and its own gateway\'s stage rises to fit it', () => {
+      const stack = newStack();
+      trigger(stack, { throttle: { rateLimit: 2, burstLimit: 4 } });
+      expect(pathSetting(Template.fromStack(stack))).toEqual([{ HttpMethod: 'POST', ResourcePath: '/~1exports', ThrottlingRateLimit: 2, ThrottlingBurstLimit: 4 }]);
+      const other = newStack();
+      trigger(other, { throttle: { rateLimit: 300, burstLimit: 600 } });
+      Template.fromStack(other).hasResourceProperties('AWS::ApiGateway::Stage', {
+        MethodSettings: [
+          { HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 300, ThrottlingBurstLimit: 600, DataTraceEnabled: false },
+          { HttpMethod: 'POST', ResourcePath: '/~1exports', ThrottlingRateLimit: 300, ThrottlingBurstLimit: 600 },
+        ],
+      });
+    });
+
+    test('its own limit goes into the gateway\'s web ACL', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway', { waf: WebhookWaf.rateLimit() });
+      trigger(stack, { gateway, wafRateLimit: 60 });
+      Template.fromStack(stack).hasResourceProperties('AWS::WAFv2::WebACL', {
+        Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 60, ScopeDownStatement: { RegexMatchStatement: Match.objectLike({ RegexString: '^(/prod)?/exports/?$' }) } }) } })],
+      });
+    });
+
+    test('fails when the throttle is above the gateway\'s stage throttle, or its burst is below its rate', () => {
+      const stack = newStack();
+      const gateway = new WebhookGateway(stack, 'Gateway', { throttle: { rateLimit: 10, burstLimit: 20 } });
+      expect(() => trigger(stack, { gateway, throttle: { rateLimit: 30 } }))
+        .toThrow(/WebhookTrigger 'Test\/Exports': throttle.rateLimit 30 is above the gateway's stage throttle of 10, the ceiling of every path; lower it, or raise the gateway's throttle.rateLimit/);
+      expect(() => trigger(newStack(), { throttle: { rateLimit: 10, burstLimit: 5 } }))
+        .toThrow(/WebhookTrigger 'Test\/Exports': throttle.burstLimit \(5\) must be at least throttle.rateLimit \(10\)/);
+    });
   });
 
   describe('validation', () => {
