@@ -103,11 +103,12 @@ export function countMembers(value: unknown, max: number): number {
 
 const BACKSLASH = 0x5c;
 
-/** The index of the quote that closes the string opening at `start`, in valid JSON. */
+/** The index of the quote that closes the string opening at `start` (the text's end if none does). */
 function stringEnd(text: string, start: number): number {
   let end = start;
   for (;;) {
     end = text.indexOf('"', end + 1);
+    if (end < 0) return text.length;
     let backslashes = 0;
     while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return end;
@@ -144,7 +145,7 @@ export function duplicateKeyPointer(text: string): string | undefined {
       open.push({ token: '0', index: 0, expectKey: false });
     } else if (c === '}' || c === ']') {
       open.pop();
-    } else if (c === ',') {
+    } else if (c === ',' && top !== undefined) {
       if (top.keys === undefined) top.token = String(++top.index);
       else top.expectKey = true;
     }

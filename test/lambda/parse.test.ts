@@ -125,6 +125,17 @@ describe('duplicate keys', () => {
     expect(shownPointer('/short')).toBe('/short');
   });
 
+  test('the exact pass ends on any text, even one that is not JSON: an answer or a SyntaxError, never a loop', () => {
+    for (const text of ['{"a', '{"a":"\\', ',', '}}]]', '"', '{"a":1,"a"']) {
+      try {
+        duplicateKeyPointer(text);
+      } catch (error) {
+        expect(error).toBeInstanceOf(SyntaxError);
+      }
+    }
+    expect(duplicateKeyPointer('{"a":1,"a"')).toBe('/a');
+  });
+
   test('without WebAssembly, the exact pass alone decides', () => {
     jest.isolateModules(() => {
       jest.doMock('../../lambda/shared/json-members', () => ({ countMembersInText: () => undefined }));
