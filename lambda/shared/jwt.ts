@@ -27,6 +27,7 @@ import {
   WebhookError,
 } from './errors';
 import { singleHeader, type WebhookRequest } from './http';
+import { duplicateKeyPointer } from './parse';
 
 /** Hooks for tests. Production code passes none. */
 export interface JwtVerifierOptions {
@@ -78,12 +79,18 @@ function checkHeader(token: string, algorithms: ReadonlySet<string>): void {
   const parts = token.split('.');
   if (parts.length !== 3) throw new InvalidTokenError('token is malformed');
   let header: unknown;
+  let texts: string[];
   try {
-    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+    texts = parts.slice(0, 2).map((part) => Buffer.from(part, 'base64url').toString('utf8'));
+    header = JSON.parse(texts[0]);
+    JSON.parse(texts[1]);
   } catch (cause) {
     throw new InvalidTokenError('token is malformed', { cause });
   }
   if (!isObject(header)) throw new InvalidTokenError('token is malformed');
+  // JSON.parse keeps the last of repeated names; RFC 7515 section 4 and RFC 7519 section 4 let a
+  // recipient refuse them instead, as the body parser does.
+  if (texts.some((text) => duplicateKeyPointer(text) !== undefined)) throw new InvalidTokenError('token repeats a header or claim name');
   if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
     throw new InvalidTokenError('token algorithm is not allowed');
   }

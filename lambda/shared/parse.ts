@@ -4,6 +4,7 @@ import {
   UnsupportedMediaTypeError,
 } from './errors';
 import { singleHeader, type WebhookRequest } from './http';
+import { countMembersInText } from './json-members';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -75,18 +76,119 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The deepest nesting of objects and arrays a JSON body may have. Vendors' events stay far below it. */
 export const MAX_JSON_DEPTH = 64;
 
-/** True when objects and arrays nest deeper than `max`. The recursion goes at most `max + 1` deep, whatever the input. */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (max < 1) return true;
+/**
+ * The number of object members in a parsed JSON value, or -1 when its objects and arrays nest
+ * deeper than `max`: the depth check and the member count in one walk. The recursion goes at most
+ * `max + 1` deep, whatever the input.
+ */
+export function countMembers(value: unknown, max: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (max < 1) return -1;
+  let members = 0;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (nestsDeeperThan(value[i], max - 1)) return true;
-    return false;
+    for (let i = 0; i < value.length; i++) {
+      const inner = countMembers(value[i], max - 1);
+      if (inner < 0) return -1;
+      members += inner;
+    }
+    return members;
   }
   for (const key in value) {
-    if (nestsDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
+    const inner = countMembers((value as Record<string, unknown>)[key], max - 1);
+    if (inner < 0) return -1;
+    members += inner + 1;
   }
-  return false;
+  return members;
+}
+
+const BACKSLASH = 0x5c;
+
+/** The index of the quote that closes the string opening at `start` (the text's end if none does). */
+function stringEnd(text: string, start: number): number {
+  let end = start;
+  for (;;) {
+    end = text.indexOf('"', end + 1);
+    if (end < 0) return text.length;
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end;
+  }
+}
+
+/** An RFC 6901 reference token. */
+const referenceToken = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * The RFC 6901 pointer of the first member, in text order, whose key an earlier member of the same
+ * object already has; undefined when there is none. Keys compare decoded (`"a"` and `"\u0061"` are
+ * one key). `text` must be valid JSON; objects and arrays are tracked on a list, not by recursion.
+ */
+export function duplicateKeyPointer(text: string): string | undefined {
+  /** One per open object or array: the keys seen (objects), the token of the current member or element. */
+  const open: { keys?: Set<string>; token: string; index: number; expectKey: boolean }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const top = open[open.length - 1];
+    if (c === '"') {
+      const end = stringEnd(text, i);
+      if (top?.expectKey) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        top.token = key;
+        if (top.keys!.has(key)) return open.map((o) => `/${referenceToken(o.token)}`).join('');
+        top.keys!.add(key);
+        top.expectKey = false;
+      }
+      i = end;
+    } else if (c === '{') {
+      open.push({ keys: new Set(), token: '', index: 0, expectKey: true });
+    } else if (c === '[') {
+      open.push({ token: '0', index: 0, expectKey: false });
+    } else if (c === '}' || c === ']') {
+      open.pop();
+    } else if (c === ',' && top !== undefined) {
+      if (top.keys === undefined) top.token = String(++top.index);
+      else top.expectKey = true;
+    }
+  }
+  return undefined;
+}
+
+/** How much of a pointer an error message shows: keys come from the sender and can be any length. */
+export const MAX_POINTER_SHOWN = 100;
+
+/**
+ * The pointer as a message shows it: whole when short, else its start and its end (where the
+ * duplicate key is) around an ellipsis, never splitting a surrogate pair.
+ */
+export function shownPointer(pointer: string): string {
+  if (pointer.length <= MAX_POINTER_SHOWN) return pointer;
+  const isHigh = (code: number) => code >= 0xd800 && code <= 0xdbff;
+  const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+  let head = pointer.slice(0, 40);
+  if (isHigh(head.charCodeAt(head.length - 1))) head = head.slice(0, -1);
+  let tail = pointer.slice(-(MAX_POINTER_SHOWN - 41));
+  if (isLow(tail.charCodeAt(0))) tail = tail.slice(1);
+  return `${head}…${tail}`;
+}
+
+/**
+ * Refuses a parsed body that nests deeper than MAX_JSON_DEPTH or has a duplicate key at any depth.
+ * JSON.parse keeps only the last of duplicate keys, so a schema check, an id or a route would see
+ * a value other than the one a first-wins consumer reads from the sender's bytes. One walk over the
+ * parsed value checks the depth and counts its members; a scan of the bytes counts the members the
+ * text has (./json-members); fewer in the value means a duplicate, which an exact pass then names.
+ */
+export function checkParsedJson(value: unknown, text: string, bytes: Uint8Array): void {
+  const members = countMembers(value, MAX_JSON_DEPTH);
+  if (members < 0) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  const inText = countMembersInText(bytes);
+  if (inText === members) return;
+  const pointer = duplicateKeyPointer(text);
+  if (pointer !== undefined) {
+    throw new MalformedPayloadError(`body has a duplicate key at JSON pointer ${shownPointer(pointer)}; send each key once per object`);
+  }
+  // Without WebAssembly the exact pass alone decides; with it, the counts must agree.
+  if (inText !== undefined) throw new Error(`JSON member counts disagree (${members} parsed, ${inText} in the text) and no duplicate key was found`);
 }
 
 /**
@@ -113,8 +215,11 @@ function decodeBody(request: WebhookRequest, accepted: 'json' | 'jsonOrForm'): {
   }
 }
 
-/** Parses JSON text, refusing nesting deeper than MAX_JSON_DEPTH. Errors never quote the text. */
-function parseJsonText(text: string): unknown {
+/**
+ * Parses JSON text (`bytes` are its UTF-8), refusing nesting deeper than MAX_JSON_DEPTH and
+ * duplicate keys. Errors never quote the text.
+ */
+function parseJsonText(text: string, bytes: Uint8Array): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -122,7 +227,7 @@ function parseJsonText(text: string): unknown {
     if (cause instanceof RangeError) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`, { cause });
     throw new MalformedPayloadError('body is not valid JSON', { cause });
   }
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) throw new MalformedPayloadError(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  checkParsedJson(value, text, bytes);
   return value;
 }
 
@@ -131,7 +236,7 @@ function parseJsonText(text: string): unknown {
  * trigger takes it.
  */
 export function parseJsonObject(request: WebhookRequest): JsonObject {
-  const value = parseJsonText(decodeBody(request, 'json').text);
+  const value = parseJsonText(decodeBody(request, 'json').text, request.rawBody);
   if (!isJsonObject(value)) throw new MalformedPayloadError('body must be a JSON object');
   return value;
 }
@@ -146,7 +251,7 @@ export function parseBody(request: WebhookRequest, maxBatchRecords: number): Par
   if (type === FORM) {
     return { contentType: FORM, events: [formObject(formPairs(request.rawBody))], isBatch: false };
   }
-  const value = parseJsonText(text);
+  const value = parseJsonText(text, request.rawBody);
   const media = { type };
 
   if (isJsonObject(value)) return { contentType: media.type, events: [value], isBatch: false };

@@ -146,6 +146,13 @@ describe('record bytes', () => {
     expect(records.map((r) => r.data.toString('utf8'))).toEqual(records.map((r) => JSON.stringify(r.envelope)));
   });
 
+  test('an element of a batch is written as JSON.stringify writes it: numbers, escapes and index-like keys change', async () => {
+    // GIVEN a batch element as the README's "What a record keeps of the JSON" describes it
+    const { records } = await build(config, '[ {"id":"evt_b", "b":1, "1":2, "__proto__":{"x":1}, "n":[1.50, -0, 1e2, 12345678901234567890], "s":"\\u00e9\\/\\ud800"} ]');
+    // THEN its payload is re-serialized from the parsed element
+    expect(records[0].data.toString('utf8')).toContain('"payload":{"1":2,"id":"evt_b","b":1,"__proto__":{"x":1},"n":[1.5,0,100,12345678901234567000],"s":"é/\\ud800"}');
+  });
+
   test('an event that fits a record only without the sender\'s whitespace is written compactly', async () => {
     const big = { id: 'evt_ws', blob: 'x'.repeat(1000 * 1000) };
     const body = JSON.stringify(big).replace('{', `{${' '.repeat(100 * 1000)}`);

@@ -273,6 +273,29 @@ describe('algorithms', () => {
   });
 });
 
+describe('repeated names', () => {
+  /** A validly signed RS256 token whose header and claims are the given JSON texts, as written. */
+  function signRaw(headerJson: string, claimsJson: string): string {
+    const input = `${b64url(headerJson)}.${b64url(claimsJson)}`;
+    return `${input}.${b64url(sign('sha256', Buffer.from(input), rsa.privateKey))}`;
+  }
+  const claimsJson = (tail: string) => `${JSON.stringify(claims()).slice(0, -1)}${tail}}`;
+
+  test('a token written by hand with each name once verifies', async () => {
+    await expect(verifierFor().verify(bearer(signRaw(`{"alg":"RS256","kid":"${rsa.kid}"}`, claimsJson(''))))).resolves.toMatchObject({ subject: 'partner-42' });
+  });
+
+  test('fails when a claim is repeated: JSON.parse would read the last sub, a first-wins reader the first', async () => {
+    const token = signRaw(`{"alg":"RS256","kid":"${rsa.kid}"}`, claimsJson(',"sub":"admin"'));
+    expectInvalidToken(await tokenRejection(verifierFor(), token), /token repeats a header or claim name/);
+  });
+
+  test('fails when a header parameter is repeated', async () => {
+    const token = signRaw(`{"alg":"RS256","kid":"${rsa.kid}","alg":"RS256"}`, claimsJson(''));
+    expectInvalidToken(await tokenRejection(verifierFor(), token), /token repeats a header or claim name/);
+  });
+});
+
 describe('claims', () => {
   test('fails when the issuer differs', async () => {
     for (const iss of ['https://evil.example.com/', 'https://idp.example.com', undefined]) {
