@@ -5,7 +5,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { AuthConfig } from '../lambda/shared/config';
 import {
   TRIGGER_CONFIG_VERSION,
   type ParameterMapping,
@@ -13,6 +12,7 @@ import {
   type TriggerConfig,
 } from '../lambda/shared/trigger-config';
 import { compileJsonPath } from '../lambda/shared/json-path';
+import { handlerAuthConfig } from './private/handler-auth';
 import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
 import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
@@ -313,12 +313,13 @@ export class WebhookTrigger extends Construct {
     const deliveryIdHeader = auth.metadata.id !== undefined && 'header' in auth.metadata.id ? [auth.metadata.id.header] : [];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', { logRetention });
+    const webhookPath = props.path ?? 'trigger';
 
     const config: TriggerConfig = {
       version: TRIGGER_CONFIG_VERSION,
       source: props.sourceName ?? id,
       target,
-      auth: (auth.secret === undefined ? auth.config : { ...auth.config, secretArn: auth.secret.secretArn }) as AuthConfig,
+      auth: handlerAuthConfig(auth, this.gateway._customDomainUrlForPath(webhookPath)),
       secretCacheTtlSeconds,
       previousSecretGraceSeconds,
       headerAliases: auth.headerAliases,
@@ -346,7 +347,6 @@ export class WebhookTrigger extends Construct {
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['states:StartExecution'], resourceArns: [target.arn] });
     if (auth.secret !== undefined) grantSigningSecretRead(fn, auth.secret);
 
-    const webhookPath = props.path ?? 'trigger';
     this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired });
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
   }
