@@ -5,7 +5,7 @@ import { signTwilio } from '../../lambda/shared/signing';
 import { authenticate } from '../../lambda/shared/authenticate';
 import { MissingCredentialsError, SignatureMismatchError, TimestampOutsideToleranceError, WebhookError } from '../../lambda/shared/errors';
 import { fromApiGatewayEvent, withHeaderAliases } from '../../lambda/shared/http';
-import { WebhookAuth } from '../../lib';
+import { TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import {
   apiGatewayEvent,
@@ -216,6 +216,32 @@ describe('Twilio', () => {
       fc.dictionary(fc.constantFrom('a', 'note', 'bodySHA256x'), fc.string({ maxLength: 4 }), { minKeys: 1 }).map((query) => ({ ...valid, query })),
     );
     await fc.assert(fc.asyncProperty(mutations, async (mutated) => (await rejection(check(twilio, mutated, 'tok', NOW))).statusCode === 401), { numRuns: 200, seed: 7 });
+  });
+
+  test('nothing a sender or a broken event puts in the Host, domain name, path, query or settings header throws anything but a WebhookError', async () => {
+    const configs = [anyAuthConfig((s) => WebhookAuth.twilio(s)), anyAuthConfig((s) => WebhookAuth.twilio(s, { algorithm: TwilioSignatureAlgorithm.HMAC_SHA256 }))];
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom(...' %#?/:@[]\\\u0000\u00e9\ud800'.split('')), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 });
+    await fc.assert(fc.asyncProperty(
+      fc.record({ host: text, domainName: fc.option(text), requestPath: fc.option(text), query: fc.dictionary(text, text, { maxKeys: 3 }), settings: fc.option(text), signature: text }),
+      async ({ host, domainName, requestPath, query, settings, signature }) => {
+        // GIVEN any such request
+        const event = apiGatewayEvent('Body=hi', {
+          headers: { Host: host, 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature, ...(settings === null ? {} : { 'X-Twilio-Webhooks-Signature-Settings': settings }) },
+          query,
+          ...(domainName === null ? {} : { domainName }),
+          ...(requestPath === null ? {} : { requestPath }),
+        });
+        if (requestPath === null) (event.requestContext as { path?: string }).path = undefined;
+        const request = fromApiGatewayEvent(event, NOW * 1000);
+        // WHEN it is authenticated, pinned or not
+        for (const config of configs) {
+          const outcome = await authenticate(config, request, NOW * 1000, { secrets: { get: async () => ['tok'] } }).then(() => undefined, (e: unknown) => e);
+          // THEN it is refused with a typed 4xx
+          expect(outcome).toBeInstanceOf(WebhookError);
+          expect((outcome as WebhookError).statusCode).toBeLessThan(500);
+        }
+      },
+    ), { numRuns: 150, seed: 23 });
   });
 
   describe("checked against Twilio's own library (twilio 6.2.0)", () => {
