@@ -224,8 +224,8 @@ function oursOf(scheme: Scheme, request: WebhookRequest): Candidate {
     return {
       name: 'ours',
       fn: () => {
-        // As authenticate() does for Twilio: rebuild the URL, then verify.
-        verifyTwilio(request, secrets, requestUrl(request) as URL, undefined);
+        // As authenticate() does for Twilio: the deployment's URL (here a configured one), then verify.
+        verifyTwilio(request, secrets, requestUrl(request, TWILIO_URL) as string, undefined);
         return parseBody(request, MAX_BATCH).events[0];
       },
     };

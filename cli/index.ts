@@ -49,6 +49,8 @@ Commands:
              --header '<name>: <value>'   an extra header (repeatable); signed if the scheme says so
              --timestamp <unix s>     (default now)      --id <delivery id>  (default a new UUID)
              --url <url>              the URL to call (required for twilio, which signs it)
+             for --scheme twilio: --algorithm HMAC_SHA1|HMAC_SHA256 signs as a Webhook Setting
+                                      does and announces it in X-Twilio-Webhooks-Signature-Settings
              --format <headers|curl|json>   (default headers)
              for --scheme hmac: --signature-header, --algorithm sha1|sha256|sha512, --encoding
              hex|base64, --signature-prefix, --signed-content '{timestamp}.{body}', --timestamp-header

@@ -3,7 +3,7 @@
  * (lambda/shared/signing), and print the headers or a curl command, or post it.
  */
 import { randomUUID } from 'node:crypto';
-import type { HmacAlgorithmName, SignatureEncodingName } from '../lambda/shared/config';
+import type { HmacAlgorithmName, SignatureEncodingName, TwilioAlgorithmName } from '../lambda/shared/config';
 import {
   GITHUB_SCHEME,
   PLANASONIX_SCHEME,
@@ -58,7 +58,7 @@ export interface SignRequest {
   readonly timestamp?: number;
   /** The delivery id, for schemes that send one in a header. @default a new UUID */
   readonly id?: string;
-  /** The URL the request goes to. Twilio signs it; required for `twilio`. */
+  /** The URL the request goes to. Twilio signs it, as written; required for `twilio`. */
   readonly url?: string;
   readonly hmac?: GenericHmacOptions;
 }
@@ -95,6 +95,14 @@ function genericScheme(options: GenericHmacOptions = {}): HmacScheme {
   };
 }
 
+/** `--algorithm` for `--scheme twilio`: a Webhook Setting's algorithm, HMAC_SHA1 or HMAC_SHA256 (sha1 and sha256 too). */
+function twilioAlgorithmOption(value: string | undefined): TwilioAlgorithmName | undefined {
+  if (value === undefined) return undefined;
+  const name = /^(?:hmac[_-]?)?(sha1|sha256)$/i.exec(value)?.[1].toUpperCase();
+  if (name === undefined) throw new UsageError(`--algorithm for --scheme twilio must be HMAC_SHA1 or HMAC_SHA256, got ${value}`);
+  return `HMAC_${name}` as TwilioAlgorithmName;
+}
+
 function lowerCaseKeys(headers: Readonly<Record<string, string>> = {}): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
@@ -104,16 +112,16 @@ export function signRequest(request: SignRequest): SignedRequest {
   const headers: Record<string, string> = { 'content-type': request.contentType, ...lowerCaseKeys(request.headers) };
   if (request.scheme === 'twilio') {
     if (request.url === undefined) throw new UsageError('--scheme twilio signs the URL: pass --url (or send to one)');
+    if (!URL.canParse(request.url) || !/^https?:\/\//i.test(request.url)) throw new UsageError(`--url must be an http or https URL, got '${request.url}'`);
+    const algorithm = twilioAlgorithmOption(request.hmac?.algorithm);
     const form = /^application\/x-www-form-urlencoded\b/i.test(request.contentType)
       ? [...new URLSearchParams(request.body.toString('utf8'))] as [string, string][]
       : undefined;
-    // API Gateway only serves https, and the handler rebuilds the URL Twilio signed with https.
-    const https = new URL(request.url);
-    https.protocol = 'https:';
-    const signed = signTwilio(request.secret, https.toString(), request.body, form);
-    const url = new URL(signed.url);
-    url.protocol = new URL(request.url).protocol;
-    return { url: url.toString(), headers: { ...headers, ...signed.headers } };
+    // API Gateway only serves https, so the URL Twilio signed is the https one, written as given
+    // (Twilio signs the URL as configured, not a normalized form).
+    const scheme = /^https?:\/\//i.exec(request.url)![0];
+    const signed = signTwilio(request.secret, `https://${request.url.slice(scheme.length)}`, request.body, form, { algorithm });
+    return { url: `${scheme}${signed.url.slice('https://'.length)}`, headers: { ...headers, ...signed.headers } };
   }
   const preset: Preset = request.scheme === 'hmac' ? { scheme: genericScheme(request.hmac) } : PRESETS[request.scheme];
   if (preset.deliveryHeader !== undefined && headers[preset.deliveryHeader] === undefined) {

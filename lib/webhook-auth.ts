@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { AuthConfig, FieldSource, SignatureFormat } from '../lambda/shared/config';
+import { isTwilioUrl, type AuthConfig, type FieldSource, type SignatureFormat } from '../lambda/shared/config';
 import {
   GITHUB_SCHEME,
   PLANASONIX_SCHEME,
@@ -42,6 +42,47 @@ export interface SignedTimestampOptions {
    * 1 minute (Planasonix)
    */
   readonly tolerance?: Duration;
+}
+
+/**
+ * The algorithm of Twilio's X-Twilio-Signature. Twilio signs with HMAC-SHA1 and the auth token; a
+ * Twilio Webhook Setting can sign with a shared key and HMAC-SHA256 instead, and then announces
+ * the algorithm in `X-Twilio-Webhooks-Signature-Settings`.
+ *
+ * @see https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys
+ */
+export enum TwilioSignatureAlgorithm {
+  /** HMAC-SHA1: Twilio's default, with no settings header or one that names `HMAC_SHA1`. */
+  HMAC_SHA1 = 'HMAC_SHA1',
+  /** HMAC-SHA256: only when the settings header names `HMAC_SHA256`. */
+  HMAC_SHA256 = 'HMAC_SHA256',
+}
+
+/** Options for {@link WebhookAuth.twilio}. */
+export interface TwilioAuthOptions {
+  /**
+   * The public URL Twilio calls, as configured at Twilio, without the query: https, no
+   * credentials, no query, no fragment, such as `https://hooks.example.com/twilio`. Twilio signs
+   * this URL, so set it when senders reach the source through anything but the gateway's own
+   * domain (a CDN, a proxy, the execute-api URL of a gateway with a custom domain). The query
+   * Twilio sends, such as `bodySHA256` or one configured at Twilio, is read from each request and
+   * appended.
+   *
+   * @default - the gateway's custom domain and the source's path when the gateway has a custom
+   * domain (not a wildcard one); else, for each request, https and the domain name and path API
+   * Gateway received it on (stage included). Never the Host header, which the sender writes.
+   */
+  readonly url?: string;
+
+  /**
+   * The only signature algorithm accepted. A request announcing another one in
+   * `X-Twilio-Webhooks-Signature-Settings`, or with `HMAC_SHA256` pinned, announcing none, is
+   * refused with 401. The settings header is not signed, so pin the algorithm your Twilio Webhook
+   * Setting uses to keep a sender from choosing it.
+   *
+   * @default - HMAC-SHA1, or HMAC-SHA256 when the request's settings header announces it
+   */
+  readonly algorithm?: TwilioSignatureAlgorithm;
 }
 
 /** Options for {@link WebhookAuth.stripe}. */
@@ -238,6 +279,21 @@ function checkNonEmpty(owner: string, what: string, values: readonly string[]): 
   }
 }
 
+/** The public URL Twilio calls: https, no credentials, query or fragment (see isTwilioUrl). */
+function checkTwilioUrl(owner: string, url: string): string {
+  if (Token.isUnresolved(url)) return url;
+  const problem = !/^https:\/\//i.test(url) ? 'must be https (API Gateway serves only https)'
+    : /^https:\/\/[^/]*@/i.test(url) ? 'must not hold credentials, which would be written into the template'
+      : url.includes('?') ? 'must not have a query: the query Twilio sends (such as bodySHA256) is read from each request'
+        : url.includes('#') ? 'must not have a fragment, which is never sent'
+          : !isTwilioUrl(url) ? 'must be the https URL Twilio calls: a host name, an optional port and a path of printable ASCII characters'
+            : undefined;
+  if (problem !== undefined) {
+    throw new Error(`${owner}: url ${problem}, such as 'https://hooks.example.com/twilio', got '${url}'`);
+  }
+  return url;
+}
+
 const header = (name: string): FieldSource => ({ header: name });
 const pointer = (jsonPointer: string): FieldSource => ({ jsonPointer });
 
@@ -357,20 +413,39 @@ export class WebhookAuth {
    * Twilio: `X-Twilio-Signature`, a base64 HMAC-SHA1 keyed with the auth token over the full URL
    * Twilio called followed by each form parameter's name and value in name order. For JSON
    * bodies, Twilio adds a `bodySHA256` query parameter and signs the URL alone. The URL is
-   * accepted with and without its default port, as Twilio's own libraries do.
+   * accepted with and without its default port, as Twilio's own libraries do, and with the query
+   * in each common spelling (a space as `%20` or `+`, `'` as is or `%27`, ...), because API
+   * Gateway hands the handler decoded query values.
+   *
+   * The URL is the deployment's, never the request's Host header: `options.url`, else the
+   * gateway's custom domain, else the domain name and path API Gateway received the request on.
+   *
+   * Under a Twilio Webhook Setting with a shared key, Twilio signs with that key and the algorithm
+   * it names in `X-Twilio-Webhooks-Signature-Settings` (`HMAC_SHA1` or `HMAC_SHA256`); store the
+   * shared key's secret in `secret` then, and pin `options.algorithm`.
    *
    * The event id is Twilio's `I-Twilio-Idempotency-Token` header.
    *
-   * @param secret a secret whose string value is the account's auth token
+   * @param secret a secret whose string value is the account's auth token, or the Webhook Setting's shared key secret
    * @see https://www.twilio.com/docs/usage/webhooks/webhooks-security
    */
-  public static twilio(secret: secretsmanager.ISecret): WebhookAuth {
-    return new WebhookAuth('twilio', secret, () => ({
-      config: { kind: 'twilio' },
-      metadata: { id: header('i-twilio-idempotency-token') },
-      forwardedHeaders: ['i-twilio-idempotency-token', 'user-agent'],
-      requiredHeader: 'X-Twilio-Signature',
-    }));
+  public static twilio(secret: secretsmanager.ISecret, options: TwilioAuthOptions = {}): WebhookAuth {
+    return new WebhookAuth('twilio', secret, (owner) => {
+      const algorithm = options.algorithm;
+      if (algorithm !== undefined && !Object.values(TwilioSignatureAlgorithm).includes(algorithm)) {
+        throw new Error(`${owner}: algorithm must be TwilioSignatureAlgorithm.HMAC_SHA1 or HMAC_SHA256, got '${algorithm}'`);
+      }
+      return {
+        config: {
+          kind: 'twilio',
+          ...(options.url === undefined ? {} : { url: checkTwilioUrl(owner, options.url) }),
+          ...(algorithm === undefined ? {} : { algorithm }),
+        },
+        metadata: { id: header('i-twilio-idempotency-token') },
+        forwardedHeaders: ['i-twilio-idempotency-token', 'user-agent'],
+        requiredHeader: 'X-Twilio-Signature',
+      };
+    });
   }
 
   /**

@@ -679,6 +679,19 @@ export class WebhookGateway extends Construct {
   }
 
   /**
+   * The URL of a mounted path on the custom domain, which is mapped at its root, when the gateway
+   * has a custom domain that names one host (not a wildcard). A signature over the URL (Twilio's)
+   * is checked against it. Undefined otherwise.
+   *
+   * @internal
+   */
+  public _customDomainUrlForPath(path: string): string | undefined {
+    const name = this.domainName;
+    if (name === undefined || (!Token.isUnresolved(name) && name.startsWith('*.'))) return undefined;
+    return `https://${name}/${path}`;
+  }
+
+  /**
    * The number of requests answered with a 4XX status, including API Gateway's own 401, 403 and
    * 429 answers, on this API's stage.
    *

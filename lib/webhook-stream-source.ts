@@ -12,12 +12,12 @@ import { Construct } from 'constructs';
 import {
   INGEST_CONFIG_VERSION,
   NEVER_FORWARDED_HEADERS,
-  type AuthConfig,
   type IngestConfig,
 } from '../lambda/shared/config';
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';
+import { handlerAuthConfig } from './private/handler-auth';
 import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
 import { secretSettings } from './private/secret-settings';
 import { SpillQueue } from './private/spill-queue';
@@ -482,7 +482,7 @@ export class WebhookStreamSource extends Construct {
       version: INGEST_CONFIG_VERSION,
       source: props.sourceName ?? id,
       streamName: stream.streamName,
-      auth: (auth.secret === undefined ? auth.config : { ...auth.config, secretArn: auth.secret.secretArn }) as AuthConfig,
+      auth: handlerAuthConfig(auth, this.gateway._customDomainUrlForPath(webhookPath)),
       headerAliases: auth.headerAliases,
       challenge: auth.challenge,
       secretCacheTtlSeconds,

@@ -6,7 +6,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { AuthConfig } from '../lambda/shared/config';
 import {
   TRIGGER_CONFIG_VERSION,
   type ParameterMapping,
@@ -14,6 +13,7 @@ import {
   type TriggerConfig,
 } from '../lambda/shared/trigger-config';
 import { compileJsonPath } from '../lambda/shared/json-path';
+import { handlerAuthConfig } from './private/handler-auth';
 import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
 import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
@@ -348,12 +348,13 @@ export class WebhookTrigger extends Construct {
       throttle: ownGatewayThrottle,
     });
     this.webhookThrottle = throttle;
+    const webhookPath = props.path ?? 'trigger';
 
     const config: TriggerConfig = {
       version: TRIGGER_CONFIG_VERSION,
       source: props.sourceName ?? id,
       target,
-      auth: (auth.secret === undefined ? auth.config : { ...auth.config, secretArn: auth.secret.secretArn }) as AuthConfig,
+      auth: handlerAuthConfig(auth, this.gateway._customDomainUrlForPath(webhookPath)),
       secretCacheTtlSeconds,
       previousSecretGraceSeconds,
       headerAliases: auth.headerAliases,
@@ -381,7 +382,6 @@ export class WebhookTrigger extends Construct {
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['states:StartExecution'], resourceArns: [target.arn] });
     if (auth.secret !== undefined) grantSigningSecretRead(fn, auth.secret);
 
-    const webhookPath = props.path ?? 'trigger';
     this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired, throttle, wafRateLimit: props.wafRateLimit });
     this.webhookUrl = this.gateway.urlForPath(webhookPath);
   }

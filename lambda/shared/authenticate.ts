@@ -4,7 +4,7 @@ import { InvalidTokenError, MissingCredentialsError, SignatureMismatchError } fr
 import { requestUrl, type WebhookRequest } from './http';
 import { formPairs, isFormRequest } from './parse';
 import { SECRET_STAGES, type SecretCandidates, type SecretSource, type SecretStage } from './secrets';
-import { verifyEd25519, verifyHmac, verifyTwilio } from './verify';
+import { twilioAlgorithm, verifyEd25519, verifyHmac, verifyTwilio } from './verify';
 
 /** Who or what the request was authenticated as. Never holds a secret or a token. */
 export interface AuthResult {
@@ -126,10 +126,14 @@ export async function authenticate(
       };
     }
     case 'twilio': {
-      const url = requestUrl(request);
-      if (url === undefined) throw new MissingCredentialsError('cannot rebuild the URL Twilio signed: no Host header');
+      // The URL comes from the deployment (the configured URL, else API Gateway's domain name and
+      // path), never from the Host header: a sender cannot point the check at another URL.
+      const url = requestUrl(request, auth.url);
+      if (url === undefined) throw new MissingCredentialsError('cannot rebuild the URL Twilio signed: the request carries no API Gateway domain name and path');
+      // Decided before any secret is read: a refused algorithm is not a wrong secret.
+      const algorithm = twilioAlgorithm(request, auth.algorithm);
       const form = isFormRequest(request) ? formPairs(request.rawBody) : undefined;
-      const { verified, secretStage } = await verifyWithSecret(deps.secrets, auth.secretArn, signatureMiss, (secrets) => verifyTwilio(request, secrets, url, form));
+      const { verified, secretStage } = await verifyWithSecret(deps.secrets, auth.secretArn, signatureMiss, (secrets) => verifyTwilio(request, secrets, url, form, algorithm));
       return secretStage === undefined ? verified : { ...verified, secretStage };
     }
     case 'jwt': {

@@ -135,10 +135,37 @@ export interface MtlsAuthConfig {
   readonly managed?: boolean;
 }
 
-/** Twilio's X-Twilio-Signature: HMAC-SHA1 over the URL plus the sorted form parameters, or a bodySHA256. */
+/**
+ * The algorithms Twilio's `X-Twilio-Webhooks-Signature-Settings` header may name. Without the
+ * header, Twilio signs with HMAC-SHA1.
+ */
+export const TWILIO_ALGORITHMS = ['HMAC_SHA1', 'HMAC_SHA256'] as const;
+export type TwilioAlgorithmName = typeof TWILIO_ALGORITHMS[number];
+
+/**
+ * A public URL Twilio may be configured to call, without its query: https, a host, an optional
+ * port, a path; no credentials, query or fragment, and only printable ASCII.
+ */
+export const TWILIO_URL = /^https:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[!$&'()*+,;=:@%/~A-Za-z0-9._-]*)?$/;
+
+/**
+ * Twilio's X-Twilio-Signature: a base64 HMAC over the URL Twilio called plus the sorted form
+ * parameters, or a bodySHA256 query parameter for other bodies. HMAC-SHA1, or the algorithm that
+ * `X-Twilio-Webhooks-Signature-Settings` names.
+ */
 export interface TwilioAuthConfig {
   readonly kind: 'twilio';
   readonly secretArn: string;
+  /**
+   * The public URL Twilio calls, without the query (see TWILIO_URL). Absent: https, API
+   * Gateway's `requestContext.domainName` and `requestContext.path`. Never the Host header.
+   */
+  readonly url?: string;
+  /**
+   * The only algorithm accepted; a request announcing another (or, for HMAC_SHA256, none) is
+   * refused. Absent: HMAC-SHA1 unless the settings header announces HMAC_SHA256.
+   */
+  readonly algorithm?: TwilioAlgorithmName;
 }
 
 /** JWT bearer tokens from an identity provider, verified against its JWKS. */
@@ -393,6 +420,16 @@ function checkStringList(obj: Record<string, unknown>, key: string, where: strin
   }
 }
 
+/** Whether `url` is a public URL Twilio may be configured to call, without its query (see TWILIO_URL). */
+export function isTwilioUrl(url: string): boolean {
+  if (!TWILIO_URL.test(url)) return false;
+  const port = /^https:\/\/[^/]*:(\d+)/.exec(url)?.[1];
+  const host = /^https:\/\/([^/:]*)/.exec(url)![1];
+  return !/%(?![0-9A-Fa-f]{2})/.test(url)
+    && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535))
+    && host.split('.').every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+}
+
 /** A certificate serial number as the handler compares it (see normalizeSerialNumber in ./http). */
 const SERIAL_NUMBER = /^(?:0|[1-9a-f][0-9a-f]*)$/;
 
@@ -430,6 +467,10 @@ export function checkAuth(auth: unknown): void {
       return;
     case 'twilio':
       requireString(auth, 'secretArn', 'auth');
+      if (auth.url !== undefined && !(typeof auth.url === 'string' && isTwilioUrl(auth.url))) {
+        throw new ConfigError('auth.url must be an https URL with a host and a path, without credentials, query or fragment');
+      }
+      if (auth.algorithm !== undefined) checkOneOf(auth.algorithm, TWILIO_ALGORITHMS, 'auth.algorithm');
       return;
   }
 }

@@ -12,6 +12,8 @@ export interface WebhookRequest {
   readonly receivedAtMs: number;
   /** The path the sender called, stage or base path included (`/prod/twilio`). */
   readonly requestPath?: string;
+  /** The domain name API Gateway received the request on (`requestContext.domainName`), never the Host header. */
+  readonly domainName?: string;
   /** Query parameters in the order received, decoded. */
   readonly query: readonly (readonly [string, string])[];
   /** The subject DN of the TLS client certificate API Gateway verified, with mTLS on. */
@@ -116,6 +118,7 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent, nowMs: number):
     requestId: event.requestContext?.requestId,
     receivedAtMs: typeof epoch === 'number' && epoch > 0 ? epoch : nowMs,
     requestPath: event.requestContext?.path,
+    domainName: event.requestContext?.domainName,
     query,
     clientCertSubject: event.requestContext?.identity?.clientCert?.subjectDN,
     ...clientCertFields(event.requestContext?.identity?.clientCert),
@@ -133,16 +136,24 @@ export function withHeaderAliases(request: WebhookRequest, aliases: Readonly<Rec
   return { ...request, headers };
 }
 
+/** A domain name as API Gateway reports it: DNS labels, optionally a port. */
+const DOMAIN_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::\d{1,5})?$/;
+/** A request path as API Gateway reports it: absolute, without query, fragment, spaces or controls. */
+const REQUEST_PATH = /^\/[!$&'()*+,;=:@%/~A-Za-z0-9._-]*$/;
+
 /**
- * The URL the sender called: https, the Host header, the path with its stage or base path, and
- * the query string re-encoded. Undefined when the request does not say (no Host header).
+ * The URL the sender called, without its query, as the deployment knows it: `configured`, the
+ * public URL the deployment names, when there is one; else https, API Gateway's
+ * `requestContext.domainName` and `requestContext.path` (stage or base path included). Never the
+ * Host header, which the sender writes. Undefined when the request carries no usable domain name
+ * or path (it did not come through API Gateway); nothing here throws.
  */
-export function requestUrl(request: WebhookRequest): URL | undefined {
-  const host = request.headers.get('host')?.[0];
-  if (host === undefined || request.requestPath === undefined) return undefined;
-  const url = new URL(`https://${host}${request.requestPath}`);
-  for (const [name, value] of request.query) url.searchParams.append(name, value);
-  return url;
+export function requestUrl(request: WebhookRequest, configured?: string): string | undefined {
+  if (configured !== undefined) return configured;
+  const { domainName, requestPath } = request;
+  if (typeof domainName !== 'string' || typeof requestPath !== 'string') return undefined;
+  if (!DOMAIN_NAME.test(domainName) || !REQUEST_PATH.test(requestPath)) return undefined;
+  return `https://${domainName}${requestPath}`;
 }
 
 /**

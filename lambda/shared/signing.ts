@@ -4,7 +4,7 @@
  * request signed here is one the deployed verifier accepts.
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { SignatureEncodingName } from './config';
+import type { SignatureEncodingName, TwilioAlgorithmName } from './config';
 import type { HmacScheme } from './signature-schemes';
 import {
   GITHUB_SCHEME,
@@ -66,26 +66,50 @@ export function signHmac(scheme: HmacScheme, secret: string, body: string | Buff
   return headers;
 }
 
-/** Twilio's X-Twilio-Signature: base64 HMAC-SHA1, keyed with the auth token, of the URL plus the sorted form pairs. */
-export function twilioSignature(authToken: string, url: string, params: readonly (readonly [string, string])[] = []): string {
-  return createHmac('sha1', authToken).update(url + sortedPairs(params).map(([k, v]) => k + v).join(''), 'utf8').digest('base64');
+/**
+ * Twilio's X-Twilio-Signature: base64 HMAC, keyed with the auth token (or a shared key), of the URL
+ * plus the sorted form pairs. HMAC-SHA1 unless `algorithm` says otherwise.
+ */
+export function twilioSignature(
+  authToken: string,
+  url: string,
+  params: readonly (readonly [string, string])[] = [],
+  algorithm: TwilioAlgorithmName = 'HMAC_SHA1',
+): string {
+  const hash = algorithm === 'HMAC_SHA256' ? 'sha256' : 'sha1';
+  return createHmac(hash, authToken).update(url + sortedPairs(params).map(([k, v]) => k + v).join(''), 'utf8').digest('base64');
+}
+
+export interface TwilioSignOptions {
+  /**
+   * Sign as a Twilio Webhook Setting with this algorithm does, announcing it in
+   * X-Twilio-Webhooks-Signature-Settings. Absent: HMAC-SHA1 and no settings header, as Twilio
+   * signs with the auth token.
+   */
+  readonly algorithm?: TwilioAlgorithmName;
 }
 
 /**
  * Signs a request as Twilio does. A form body's pairs are signed with the URL. Any other body is
- * covered by a `bodySHA256` query parameter (its hex SHA-256) added to the URL, and the signature
- * covers that URL alone.
+ * covered by a `bodySHA256` query parameter (its hex SHA-256) appended to the URL as it is
+ * written, and the signature covers that URL alone.
  *
  * @returns the URL to call and the headers to send
  */
-export function signTwilio(authToken: string, url: string, body: string | Buffer, form: readonly (readonly [string, string])[] | undefined): { url: string; headers: Record<string, string> } {
+export function signTwilio(
+  authToken: string,
+  url: string,
+  body: string | Buffer,
+  form: readonly (readonly [string, string])[] | undefined,
+  options: TwilioSignOptions = {},
+): { url: string; headers: Record<string, string> } {
   let signedUrl = url;
   if (form === undefined) {
-    const target = new URL(url);
-    target.searchParams.set('bodySHA256', createHash('sha256').update(body).digest('hex'));
-    signedUrl = target.toString();
+    signedUrl = `${url}${url.includes('?') ? '&' : '?'}bodySHA256=${createHash('sha256').update(body).digest('hex')}`;
   }
-  return { url: signedUrl, headers: { 'x-twilio-signature': twilioSignature(authToken, signedUrl, form ?? []) } };
+  const headers: Record<string, string> = { 'x-twilio-signature': twilioSignature(authToken, signedUrl, form ?? [], options.algorithm) };
+  if (options.algorithm !== undefined) headers['x-twilio-webhooks-signature-settings'] = `algorithm=${options.algorithm}`;
+  return { url: signedUrl, headers };
 }
 
 /** The value of one header of a scheme's signature. */

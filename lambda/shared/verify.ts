@@ -1,9 +1,10 @@
 import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
-import type { Ed25519AuthConfig, HmacAuthConfig, SignatureEncodingName, SignedRequestConfig } from './config';
+import { TWILIO_ALGORITHMS, type Ed25519AuthConfig, type HmacAuthConfig, type SignatureEncodingName, type SignedRequestConfig, type TwilioAlgorithmName } from './config';
 import {
   MissingCredentialsError,
   SignatureMismatchError,
   TimestampOutsideToleranceError,
+  WebhookError,
 } from './errors';
 import { singleHeader, type WebhookRequest } from './http';
 
@@ -207,47 +208,138 @@ export function sortedPairs(pairs: readonly (readonly [string, string])[]): (rea
   return [...pairs].sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
 }
 
-/** Twilio signs the URL it called: with and without the default port, as Twilio's own libraries accept. */
-function urlVariants(url: URL): string[] {
-  // WHATWG URL drops a default port, so the form with the port is written out by hand.
-  const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
-  return [
-    `${url.protocol}//${url.host}${url.pathname}${url.search}`,
-    `${url.protocol}//${url.hostname}:${port}${url.pathname}${url.search}`,
-  ];
+/** 401: the Twilio settings header names no algorithm Twilio signs with, or not the one this source accepts. */
+export class SignatureAlgorithmError extends WebhookError {
+  constructor(message: string) {
+    super(401, message);
+    this.name = 'SignatureAlgorithmError';
+  }
+}
+
+/** The header in which Twilio announces the key and algorithm of a signature made under a Webhook Setting. */
+export const TWILIO_SETTINGS_HEADER = 'x-twilio-webhooks-signature-settings';
+
+/**
+ * The algorithm of a request's X-Twilio-Signature, as Twilio documents it: HMAC_SHA1 when
+ * `X-Twilio-Webhooks-Signature-Settings` is absent, else the one algorithm its `algorithm=` entry
+ * names, which must be one Twilio signs with. With `pinned`, any other is refused (HMAC_SHA256
+ * pinned: a request without the header too). The header is not signed, so pinning is what keeps a
+ * sender from choosing the algorithm. Messages never quote the header.
+ */
+export function twilioAlgorithm(request: WebhookRequest, pinned?: TwilioAlgorithmName): TwilioAlgorithmName {
+  const settings = singleHeader(request, TWILIO_SETTINGS_HEADER);
+  let algorithm: TwilioAlgorithmName = 'HMAC_SHA1';
+  if (settings !== undefined) {
+    const named = settings.split(',')
+      .map((entry) => /^\s*algorithm\s*=(.*)$/i.exec(entry)?.[1].trim())
+      .filter((value): value is string => value !== undefined);
+    if (named.length !== 1) throw new SignatureAlgorithmError(`${TWILIO_SETTINGS_HEADER} must name exactly one algorithm`);
+    const [name] = named;
+    if (!(TWILIO_ALGORITHMS as readonly string[]).includes(name)) {
+      throw new SignatureAlgorithmError(`${TWILIO_SETTINGS_HEADER} names an algorithm Twilio does not sign with; expected ${TWILIO_ALGORITHMS.join(' or ')}`);
+    }
+    algorithm = name as TwilioAlgorithmName;
+  }
+  if (pinned !== undefined && algorithm !== pinned) {
+    throw new SignatureAlgorithmError(`this source accepts only ${pinned} signatures, announced in ${TWILIO_SETTINGS_HEADER}`);
+  }
+  return algorithm;
+}
+
+const HMAC_OF: Readonly<Record<TwilioAlgorithmName, 'sha1' | 'sha256'>> = { HMAC_SHA1: 'sha1', HMAC_SHA256: 'sha256' };
+
+/**
+ * The characters, beyond letters, digits and `-._`, that each common way of writing a query
+ * leaves as they are; every other character is percent-encoded (UTF-8, upper-case hex).
+ */
+const QUERY_SPELLINGS: readonly string[] = [
+  "~!'()*", // encodeURIComponent, Node's querystring (Twilio's library's legacy form)
+  '*', // URLSearchParams (WHATWG form encoding), Java's URLEncoder
+  '~', // RFC 3986 unreserved only: Python's quote and urlencode, Go, .NET
+  "~!$'()*,;:@/?", // as written by hand: what a query value may hold unencoded (RFC 3986)
+  "~!$()*,;:@/?", // the same after `new URL()`, which encodes ' as %27
+];
+
+function encodeQueryPart(text: string, keep: string, space: string): string {
+  let out = '';
+  for (const char of text) {
+    if (/^[A-Za-z0-9._-]$/.test(char) || keep.includes(char)) out += char;
+    else if (char === ' ') out += space;
+    else for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 /**
- * Twilio's X-Twilio-Signature: base64 HMAC-SHA1, keyed with the auth token, of the full URL
- * followed by each form parameter's name and value in name order. A JSON body is instead covered
- * by a `bodySHA256` query parameter holding its hex SHA-256, and the signature covers the URL only.
+ * The spellings of a query Twilio may have signed, given the pairs as API Gateway decoded them
+ * (it reads `%20` and `+` alike as a space, and `%27` and `'` alike): each common encoder's, with a
+ * space as `%20` and as `+`. Pairs keep the order API Gateway gave (by name, then by value order).
+ */
+export function twilioQueryCandidates(query: readonly (readonly [string, string])[]): string[] {
+  if (query.length === 0) return [''];
+  const spellings = new Set<string>();
+  for (const keep of QUERY_SPELLINGS) {
+    for (const space of ['%20', '+']) {
+      spellings.add(query.map(([name, value]) => `${encodeQueryPart(name, keep, space)}=${encodeQueryPart(value, keep, space)}`).join('&'));
+    }
+  }
+  return [...spellings].map((q) => `?${q}`);
+}
+
+/**
+ * A URL without its query, with and without the default port, as Twilio's own library tries it: a
+ * URL with a port is also tried without one, a URL without a port also with `:443`.
+ */
+function portCandidates(base: string): string[] {
+  const parts = /^(https:\/\/)([^/:]*)(:\d+)?(.*)$/.exec(base);
+  if (parts === null) return [base];
+  const [, scheme, host, port, rest] = parts;
+  return port === undefined ? [base, `${scheme}${host}:443${rest}`] : [`${scheme}${host}${rest}`, base];
+}
+
+/** Every URL Twilio may have signed: each port form of `base` with each spelling of the query. */
+export function twilioUrlCandidates(base: string, query: readonly (readonly [string, string])[]): string[] {
+  const queries = twilioQueryCandidates(query);
+  return portCandidates(base).flatMap((url) => queries.map((q) => url + q));
+}
+
+/**
+ * Twilio's X-Twilio-Signature: a base64 HMAC, keyed with the auth token (or a Webhook Setting's
+ * shared key), of the full URL followed by each form parameter's name and value in name order.
+ * Another body is instead covered by a `bodySHA256` query parameter holding its hex SHA-256, and
+ * the signature covers the URL only.
  *
- * @param url the URL Twilio called, as rebuilt from the request
+ * @param baseUrl the URL Twilio called, without the query, as the deployment knows it (see requestUrl)
  * @param form the form parameters, for `application/x-www-form-urlencoded` bodies
+ * @param algorithm the signature's algorithm (see twilioAlgorithm)
  */
 export function verifyTwilio(
   request: WebhookRequest,
   secrets: readonly string[],
-  url: URL,
+  baseUrl: string,
   form: readonly (readonly [string, string])[] | undefined,
+  algorithm: TwilioAlgorithmName = 'HMAC_SHA1',
 ): VerifiedRequest {
   const sent = singleHeader(request, 'x-twilio-signature');
   if (sent === undefined || sent === '') throw new MissingCredentialsError('missing x-twilio-signature header');
   const decoded = decodeSignature(sent, 'base64');
 
-  const bodyHash = url.searchParams.get('bodySHA256');
+  const bodyHashes = request.query.filter(([name]) => name === 'bodySHA256').map(([, value]) => value);
   let suffix = '';
-  if (bodyHash !== null) {
+  if (bodyHashes.length > 0) {
+    // One hash, of exactly these bytes; a second one would leave it open which was checked.
     const actual = createHash('sha256').update(request.rawBody).digest();
-    const claimed = decodeSignature(bodyHash, 'hex');
+    const claimed = bodyHashes.length === 1 ? decodeSignature(bodyHashes[0], 'hex') : undefined;
     if (claimed === undefined || !constantTimeEqual(actual, claimed)) throw new SignatureMismatchError();
   } else {
     suffix = sortedPairs(form ?? []).map(([name, value]) => `${name}${value}`).join('');
   }
+  const hmac = HMAC_OF[algorithm];
   let matched = false;
-  for (const candidate of urlVariants(url)) {
+  // Every candidate URL and secret is computed and compared; none short-circuits the others.
+  for (const candidate of twilioUrlCandidates(baseUrl, request.query)) {
     for (const secret of secrets) {
-      const expected = createHmac('sha1', secret).update(candidate + suffix, 'utf8').digest();
+      const expected = createHmac(hmac, secret).update(candidate + suffix, 'utf8').digest();
       if (decoded !== undefined && constantTimeEqual(expected, decoded)) matched = true;
     }
   }

@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { authenticate } from '../../lambda/shared/authenticate';
 import type { AuthConfig } from '../../lambda/shared/config';
 import { fromApiGatewayEvent } from '../../lambda/shared/http';
-import { HmacAlgorithm, SignatureEncoding, WebhookAuth } from '../../lib';
+import Twilio from 'twilio';
+import { HmacAlgorithm, SignatureEncoding, TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import { apiGatewayEvent } from '../support/signers';
 
@@ -63,8 +64,10 @@ describe('cdk-webhook-ingress sign', () => {
   /** The request the signed output describes, as the handler would see it behind API Gateway. */
   function requestFrom(signed: { url?: string; headers: Record<string, string> }, sentBody: string) {
     const url = signed.url === undefined ? undefined : new URL(signed.url);
+    // API Gateway reports the domain it served and the path; it decodes the query.
     return fromApiGatewayEvent(apiGatewayEvent(sentBody, {
       headers: { ...signed.headers, ...(url === undefined ? {} : { host: url.host }) },
+      domainName: url?.host,
       requestPath: url?.pathname,
       query: url === undefined ? undefined : Object.fromEntries(url.searchParams),
     }), Date.now());
@@ -93,6 +96,40 @@ describe('cdk-webhook-ingress sign', () => {
     const signed = JSON.parse(stdout) as { url: string; headers: Record<string, string> };
     expect(signed.url).toBe('https://hooks.example.com/twilio'); // no bodySHA256 for a form
     await expect(authenticate(anyAuthConfig((s) => WebhookAuth.twilio(s)), requestFrom(signed, formBody), Date.now(), { secrets: { get: async () => ['tok'] } })).resolves.toBeDefined();
+  });
+
+  test('a Twilio URL is signed as written, its query with %20 included, and verifies behind API Gateway', async () => {
+    // GIVEN a webhook URL whose query Twilio would sign as configured
+    const url = "https://hooks.example.com/twilio?note=a%20b&name=O'Brien";
+    // WHEN the command signs a JSON body for it
+    const { stdout, code } = await cli(['sign', '--scheme', 'twilio', '--secret-env', 'WEBHOOK_SECRET', '--body', bodyFile, '--url', url, '--format', 'json'], 'tok');
+    expect(code).toBe(0);
+    const signed = JSON.parse(stdout) as { url: string; headers: Record<string, string> };
+    // THEN bodySHA256 is appended to the URL as written, Twilio's own library agrees, and the handler accepts it
+    expect(signed.url.startsWith(`${url}&bodySHA256=`)).toBe(true);
+    expect(Twilio.validateRequestWithBody('tok', signed.headers['x-twilio-signature'], signed.url, body)).toBe(true);
+    await expect(authenticate(anyAuthConfig((s) => WebhookAuth.twilio(s)), requestFrom(signed, body), Date.now(), { secrets: { get: async () => ['tok'] } })).resolves.toBeDefined();
+  });
+
+  test('signs in Twilio\'s HMAC-SHA256 mode with --algorithm, which a source pinned to it accepts', async () => {
+    // GIVEN a source pinned to HMAC_SHA256
+    const pinned = anyAuthConfig((s) => WebhookAuth.twilio(s, { algorithm: TwilioSignatureAlgorithm.HMAC_SHA256 }));
+    const sign = (algorithm: string) => cli(['sign', '--scheme', 'twilio', '--secret-env', 'WEBHOOK_SECRET', '--body', join(dir, 'form.txt'),
+      '--content-type', 'application/x-www-form-urlencoded', '--url', 'https://hooks.example.com/twilio', '--algorithm', algorithm, '--format', 'json'], 'shared-key');
+    // WHEN the command signs as a Webhook Setting with HMAC_SHA256 does
+    const { stdout, code } = await sign('HMAC_SHA256');
+    expect(code).toBe(0);
+    const signed = JSON.parse(stdout) as { url: string; headers: Record<string, string> };
+    // THEN it announces the algorithm, and the pinned source accepts it, but not a SHA-1 signature
+    expect(signed.headers['x-twilio-webhooks-signature-settings']).toBe('algorithm=HMAC_SHA256');
+    const secrets = { secrets: { get: async () => ['shared-key'] } };
+    await expect(authenticate(pinned, requestFrom(signed, formBody), Date.now(), secrets)).resolves.toBeDefined();
+    const sha1 = JSON.parse((await sign('sha1')).stdout) as { url: string; headers: Record<string, string> };
+    expect(sha1.headers['x-twilio-webhooks-signature-settings']).toBe('algorithm=HMAC_SHA1');
+    await expect(authenticate(pinned, requestFrom(sha1, formBody), Date.now(), secrets)).rejects.toThrow(/accepts only HMAC_SHA256/);
+    // An algorithm Twilio does not sign with is a usage error.
+    const bad = await sign('sha512');
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/--algorithm for --scheme twilio must be HMAC_SHA1 or HMAC_SHA256, got sha512/)]);
   });
 
   test('prints the headers, or a curl command that sends the body file', async () => {

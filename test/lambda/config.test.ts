@@ -30,3 +30,36 @@ describe('parseIngestConfig', () => {
     expect(() => parseIngestConfig(json)).toThrow(message);
   });
 });
+
+describe('parseIngestConfig: twilio', () => {
+  const twilio = (auth: Record<string, unknown>) => JSON.stringify({ ...valid(), auth: { kind: 'twilio', secretArn: 'arn:aws:secretsmanager:us-east-1:1:secret:t', ...auth } });
+
+  test.each([
+    [{}],
+    [{ url: 'https://hooks.example.com/twilio' }],
+    [{ url: 'https://hooks.example.com:8443/prod/hooks/twilio' }],
+    [{ url: 'https://hooks.example.com' }],
+    [{ algorithm: 'HMAC_SHA1' }],
+    [{ algorithm: 'HMAC_SHA256', url: 'https://a1b2.execute-api.us-east-1.amazonaws.com/prod/sms' }],
+  ])('accepts %p', (auth) => {
+    expect(parseIngestConfig(twilio(auth)).auth).toMatchObject(auth);
+  });
+
+  test.each([
+    [{ url: 'http://hooks.example.com/twilio' }, /auth.url must be an https URL/],
+    [{ url: 'https://hooks.example.com/twilio?x=1' }, /auth.url must be an https URL/],
+    [{ url: 'https://hooks.example.com/twilio#x' }, /auth.url must be an https URL/],
+    [{ url: 'https://user:pw@hooks.example.com/twilio' }, /auth.url must be an https URL/],
+    [{ url: 'https://hooks.example.com:99999/twilio' }, /auth.url must be an https URL/],
+    [{ url: 'https://hooks example.com/twilio' }, /auth.url must be an https URL/],
+    [{ url: 'https://a%zz.com/twilio' }, /auth.url must be an https URL/],
+    [{ url: 'https://[::1]/twilio' }, /auth.url must be an https URL/],
+    [{ url: 'https:///twilio' }, /auth.url must be an https URL/],
+    [{ url: 42 }, /auth.url must be an https URL/],
+    [{ algorithm: 'HMAC_SHA512' }, /auth.algorithm must be one of HMAC_SHA1, HMAC_SHA256/],
+    [{ algorithm: 'sha256' }, /auth.algorithm must be one of HMAC_SHA1, HMAC_SHA256/],
+  ])('fails at cold start when auth is %p', (auth, message) => {
+    expect(() => parseIngestConfig(twilio(auth))).toThrow(ConfigError);
+    expect(() => parseIngestConfig(twilio(auth))).toThrow(message);
+  });
+});

@@ -45,7 +45,7 @@ function synthesize(outdir: string): { resources: Resources; assetDir: (logicalI
   new WebhookTrigger(stack, 'Export', {
     target: TriggerTarget.stateMachine(sfn.StateMachine.fromStateMachineArn(stack, 'Pipeline', PIPELINE_ARN)),
     auth: WebhookAuth.planasonix(new secretsmanager.Secret(stack, 'TriggerSecret')),
-    parameters: { exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, type: ParameterType.STRING }) },
+    parameters: { exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, jsonType: ParameterType.STRING }) },
   });
   app.synth();
   const resources = (JSON.parse(readFileSync(join(outdir, 'DuplicateKeys.template.json'), 'utf8')) as { Resources: Resources }).Resources;

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError, StreamThrottledError } from '../../lambda/shared/errors';
-import { errorResponse, fromApiGatewayEvent, singleHeader } from '../../lambda/shared/http';
+import { errorResponse, fromApiGatewayEvent, requestUrl, singleHeader } from '../../lambda/shared/http';
 import { apiGatewayEvent } from '../support/signers';
 
 describe('fromApiGatewayEvent', () => {
@@ -27,6 +27,44 @@ describe('fromApiGatewayEvent', () => {
     const event = apiGatewayEvent('{}');
     (event.requestContext as { requestTimeEpoch?: number }).requestTimeEpoch = undefined;
     expect(fromApiGatewayEvent(event, 99).receivedAtMs).toBe(99);
+  });
+});
+
+describe('requestUrl', () => {
+  const request = (options: { host?: string; domainName?: string; requestPath?: string }) => {
+    const event = apiGatewayEvent('{}', { headers: options.host === undefined ? {} : { Host: options.host }, domainName: options.domainName, requestPath: options.requestPath });
+    if (options.requestPath === undefined) (event.requestContext as { path?: string }).path = undefined;
+    return fromApiGatewayEvent(event, 0);
+  };
+
+  test('is https, API Gateway\'s domain name and its path (stage included), never the Host header', () => {
+    // GIVEN a request whose Host says one thing and API Gateway's request context another
+    const sent = request({ host: 'other-app.example.com/sms/inbound#', domainName: 'a1b2.execute-api.us-east-1.amazonaws.com', requestPath: '/prod/sms' });
+    // THEN the URL is the one API Gateway served
+    expect(requestUrl(sent)).toBe('https://a1b2.execute-api.us-east-1.amazonaws.com/prod/sms');
+  });
+
+  test('is the configured URL when the deployment names one', () => {
+    expect(requestUrl(request({ domainName: 'a1b2.execute-api.us-east-1.amazonaws.com', requestPath: '/prod/sms' }), 'https://hooks.example.com/sms')).toBe('https://hooks.example.com/sms');
+  });
+
+  test.each([
+    [undefined, '/prod/sms'],
+    ['', '/prod/sms'],
+    ['a.com:99999x', '/prod/sms'],
+    ['abc 123.example.com', '/prod/sms'],
+    ['a%zz.com', '/prod/sms'],
+    ['[::1', '/prod/sms'],
+    ['a.com/x#', '/prod/sms'],
+    ['hooks.example.com', undefined],
+    ['hooks.example.com', 'prod/sms'],
+    ['hooks.example.com', '/prod/sms#x'],
+    ['hooks.example.com', '/prod/sms?x=1'],
+    ['hooks.example.com', '/prod/ sms'],
+  ])('is undefined, without throwing, for domain name %p and path %p', (domainName, requestPath) => {
+    // The Host header, however malformed, is never read.
+    const sent = request({ host: '[::1', domainName, requestPath });
+    expect(requestUrl(sent)).toBeUndefined();
   });
 });
 

@@ -166,7 +166,7 @@ describe('ingest handler', () => {
     const params: [string, string][] = [['MessageSid', 'SM1'], ['Body', 'Hi there'], ['MediaUrl0', 'https://a/1'], ['MediaUrl0', 'https://a/2']];
     const body = new URLSearchParams(params).toString();
     const signature = twilioSignature('twilio-auth-token', 'https://hooks.example.com/prod/sms', params);
-    const send = (sig: string) => handler(apiGatewayEvent(body, { path: '/sms', headers: {
+    const send = (sig: string) => handler(apiGatewayEvent(body, { path: '/sms', domainName: 'hooks.example.com', headers: {
       Host: 'hooks.example.com', 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig, 'I-Twilio-Idempotency-Token': 'tok-1',
     } }));
     expect((await send(signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))).statusCode).toBe(401);

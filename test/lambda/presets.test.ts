@@ -1,9 +1,11 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
+import Twilio from 'twilio';
+import { signTwilio } from '../../lambda/shared/signing';
 import { authenticate } from '../../lambda/shared/authenticate';
 import { MissingCredentialsError, SignatureMismatchError, TimestampOutsideToleranceError, WebhookError } from '../../lambda/shared/errors';
 import { fromApiGatewayEvent, withHeaderAliases } from '../../lambda/shared/http';
-import { WebhookAuth } from '../../lib';
+import { TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import {
   apiGatewayEvent,
@@ -24,13 +26,15 @@ interface Delivery {
   readonly headers: Record<string, string>;
   readonly query?: Record<string, string>;
   readonly requestPath?: string;
+  /** API Gateway's requestContext.domainName. */
+  readonly domainName?: string;
 }
 
 /** Authenticates a delivery the way the ingest handler does, aliases included. */
 async function check(scheme: Scheme, delivery: Delivery, secret: string, nowS: number) {
   const auth = anyAuthConfig(scheme);
   const binding = scheme(undefined as never)._bind('test');
-  const event = apiGatewayEvent(delivery.body, { headers: delivery.headers, query: delivery.query, requestPath: delivery.requestPath });
+  const event = apiGatewayEvent(delivery.body, { headers: delivery.headers, query: delivery.query, requestPath: delivery.requestPath, domainName: delivery.domainName });
   const request = withHeaderAliases(fromApiGatewayEvent(event, nowS * 1000), binding.headerAliases);
   return authenticate(auth, request, nowS * 1000, { secrets: { get: async () => [secret] } });
 }
@@ -170,23 +174,24 @@ describe('Twilio', () => {
     const params: [string, string][] = [['CallSid', 'CA1234567890ABCDE'], ['Caller', '+14158675310'], ['Digits', '1234'], ['From', '+14158675310'], ['To', '+18005551212']];
     expect(twilioSignature('12345', 'https://mycompany.com/myapp.php?foo=1&bar=2', params)).toBe('GvWf1cFY/Q7PnoempGyD5oXAezc=');
     const body = new URLSearchParams(params).toString();
-    const delivery = (host: string, signature: string) => ({
+    const delivery = (signature: string) => ({
       body,
-      headers: { Host: host, 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
       query: { foo: '1', bar: '2' },
+      domainName: 'mycompany.com',
       requestPath: '/myapp.php',
     });
-    await expect(check(twilio, delivery('mycompany.com', 'GvWf1cFY/Q7PnoempGyD5oXAezc='), '12345', NOW)).resolves.toEqual({});
+    await expect(check(twilio, delivery('GvWf1cFY/Q7PnoempGyD5oXAezc='), '12345', NOW)).resolves.toEqual({});
     const withPort = twilioSignature('12345', 'https://mycompany.com:443/myapp.php?foo=1&bar=2', params);
-    await expect(check(twilio, delivery('mycompany.com', withPort), '12345', NOW)).resolves.toEqual({});
+    await expect(check(twilio, delivery(withPort), '12345', NOW)).resolves.toEqual({});
   });
 
   test('a JSON body is covered by bodySHA256 in the signed URL', async () => {
     const body = '{"MessageSid":"SM1","MessageStatus":"delivered"}';
     const hash = createHash('sha256').update(body).digest('hex');
     const url = `https://hooks.example.com/prod/twilio?bodySHA256=${hash}`;
-    const headers = { Host: 'hooks.example.com', 'Content-Type': 'application/json', 'X-Twilio-Signature': twilioSignature('tok', url) };
-    const delivery = { body, headers, query: { bodySHA256: hash }, requestPath: '/prod/twilio' };
+    const headers = { 'Content-Type': 'application/json', 'X-Twilio-Signature': twilioSignature('tok', url) };
+    const delivery = { body, headers, query: { bodySHA256: hash }, domainName: 'hooks.example.com', requestPath: '/prod/twilio' };
     await expect(check(twilio, delivery, 'tok', NOW)).resolves.toEqual({});
     expect(await rejection(check(twilio, { ...delivery, body: body.replace('delivered', 'failed') }, 'tok', NOW))).toBeInstanceOf(SignatureMismatchError);
   });
@@ -196,7 +201,8 @@ describe('Twilio', () => {
     const url = 'https://hooks.example.com/prod/sms';
     const valid = {
       body: new URLSearchParams(params).toString(),
-      headers: { Host: 'hooks.example.com', 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilioSignature('tok', url, params) },
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': twilioSignature('tok', url, params) },
+      domainName: 'hooks.example.com',
       requestPath: '/prod/sms',
     };
     await expect(check(twilio, valid, 'tok', NOW)).resolves.toEqual({});
@@ -206,8 +212,97 @@ describe('Twilio', () => {
       fc.string({ minLength: 1, maxLength: 5 }).map((extra) => ({ ...valid, body: `${valid.body}&Extra=${encodeURIComponent(extra)}` })),
       mutateText(valid.headers['X-Twilio-Signature']).map((sig) => ({ ...valid, headers: { ...valid.headers, 'X-Twilio-Signature': sig } })),
       fc.constantFrom('/prod/sms2', '/dev/sms', '/prod/SMS').map((requestPath) => ({ ...valid, requestPath })),
+      fc.constantFrom('other.example.com', 'hooks.example.co', 'hooks.example.com.evil.example').map((domainName) => ({ ...valid, domainName })),
+      fc.dictionary(fc.constantFrom('a', 'note', 'bodySHA256x'), fc.string({ maxLength: 4 }), { minKeys: 1 }).map((query) => ({ ...valid, query })),
     );
     await fc.assert(fc.asyncProperty(mutations, async (mutated) => (await rejection(check(twilio, mutated, 'tok', NOW))).statusCode === 401), { numRuns: 200, seed: 7 });
+  });
+
+  test('nothing a sender or a broken event puts in the Host, domain name, path, query or settings header throws anything but a WebhookError', async () => {
+    const configs = [anyAuthConfig((s) => WebhookAuth.twilio(s)), anyAuthConfig((s) => WebhookAuth.twilio(s, { algorithm: TwilioSignatureAlgorithm.HMAC_SHA256 }))];
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom(...' %#?/:@[]\\\u0000\u00e9\ud800'.split('')), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 });
+    await fc.assert(fc.asyncProperty(
+      fc.record({ host: text, domainName: fc.option(text), requestPath: fc.option(text), query: fc.dictionary(text, text, { maxKeys: 3 }), settings: fc.option(text), signature: text }),
+      async ({ host, domainName, requestPath, query, settings, signature }) => {
+        // GIVEN any such request
+        const event = apiGatewayEvent('Body=hi', {
+          headers: { Host: host, 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature, ...(settings === null ? {} : { 'X-Twilio-Webhooks-Signature-Settings': settings }) },
+          query,
+          ...(domainName === null ? {} : { domainName }),
+          ...(requestPath === null ? {} : { requestPath }),
+        });
+        if (requestPath === null) (event.requestContext as { path?: string }).path = undefined;
+        const request = fromApiGatewayEvent(event, NOW * 1000);
+        // WHEN it is authenticated, pinned or not
+        for (const config of configs) {
+          const outcome = await authenticate(config, request, NOW * 1000, { secrets: { get: async () => ['tok'] } }).then(() => undefined, (e: unknown) => e);
+          // THEN it is refused with a typed 4xx
+          expect(outcome).toBeInstanceOf(WebhookError);
+          expect((outcome as WebhookError).statusCode).toBeLessThan(500);
+        }
+      },
+    ), { numRuns: 150, seed: 23 });
+  });
+
+  describe("checked against Twilio's own library (twilio 6.2.0)", () => {
+    /** Printable ASCII and a few non-ASCII characters, the kind a webhook URL's query carries. */
+    const queryText = fc.string({ unit: fc.constantFrom(...'abcXYZ019 -._~!\'()*$,;:@/?+=&%#"<>[]{}|^`\u00e9\u20ac'.split('')), maxLength: 8 });
+    /** How a user may write a value in the URL configured at Twilio; each decodes to the same value. */
+    const spell = (value: string, style: number) => {
+      switch (style) {
+        case 0: return encodeURIComponent(value); // %20, ~!'()* as is
+        case 1: return new URLSearchParams([['', value]]).toString().slice(1); // +, ~!'() encoded
+        case 2: return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`); // RFC 3986
+        default: return encodeURIComponent(value).replace(/%20/g, '+'); // querystring with +
+      }
+    };
+    const urls = fc.record({
+      port: fc.constantFrom('', ':443', ':8443'),
+      path: fc.constantFrom('/prod/sms', '/sms', '/prod/hooks/twilio'),
+      query: fc.array(fc.tuple(fc.constantFrom('note', 'to', 'x y', 'q~'), queryText), { maxLength: 3 }),
+      style: fc.nat({ max: 3 }),
+      params: fc.dictionary(fc.constantFrom('Body', 'From', 'MessageSid', 'To'), queryText),
+    });
+
+    test('every URL Twilio signs, with a port or not and with any query spelling, verifies; a change of the query does not', async () => {
+      await fc.assert(fc.asyncProperty(urls, async ({ port, path, query, style, params }) => {
+        // GIVEN a webhook URL as configured at Twilio, and the signature Twilio's library computes for it
+        const distinct = [...new Map(query.map(([k, v]) => [k, v])).entries()]; // API Gateway groups by name
+        const search = distinct.length === 0 ? '' : `?${distinct.map(([k, v]) => `${spell(k, style)}=${spell(v, style)}`).join('&')}`;
+        const url = `https://hooks.example.com${port}${path}${search}`;
+        const signature = Twilio.getExpectedTwilioSignature('tok', url, params);
+        expect(Twilio.validateRequest('tok', signature, url, params)).toBe(true);
+        // WHEN it arrives through API Gateway, which decodes the query
+        const delivery = {
+          body: new URLSearchParams(params).toString(),
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+          query: Object.fromEntries(new URLSearchParams(search)),
+          domainName: `hooks.example.com${port}`,
+          requestPath: path,
+        };
+        // THEN it verifies, and a query Twilio did not sign does not
+        await expect(check(twilio, delivery, 'tok', NOW)).resolves.toEqual({});
+        const changed = { ...delivery.query, extra: 'x' };
+        expect((await rejection(check(twilio, { ...delivery, query: changed }, 'tok', NOW))).statusCode).toBe(401);
+      }), { numRuns: 150, seed: 13 });
+    });
+
+    test("this library's signer agrees with Twilio's validators, for forms and for JSON bodies", () => {
+      fc.assert(fc.property(urls, ({ port, path, params }) => {
+        const url = `https://hooks.example.com${port}${path}?note=a%20b`;
+        const pairs = Object.entries(params);
+        // A form: the URL plus the sorted parameters.
+        const form = signTwilio('tok', url, new URLSearchParams(pairs).toString(), pairs);
+        expect(form.url).toBe(url);
+        expect(form.headers['x-twilio-signature']).toBe(Twilio.getExpectedTwilioSignature('tok', url, params));
+        expect(Twilio.validateRequest('tok', form.headers['x-twilio-signature'], url, params)).toBe(true);
+        // JSON: bodySHA256 appended to the URL as written, the URL alone signed.
+        const body = JSON.stringify(params);
+        const json = signTwilio('tok', url, body, undefined);
+        expect(json.url.startsWith(`${url}&bodySHA256=`)).toBe(true);
+        expect(Twilio.validateRequestWithBody('tok', json.headers['x-twilio-signature'], json.url, body)).toBe(true);
+      }), { numRuns: 100, seed: 17 });
+    });
   });
 });
 

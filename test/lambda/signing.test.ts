@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { Webhook as SvixWebhook } from 'svix';
@@ -54,6 +54,25 @@ describe('signing', () => {
     const { url, headers } = signTwilio('token', 'https://example.com/hook', body, undefined);
     expect(new URL(url).searchParams.get('bodySHA256')).toBe(createHash('sha256').update(body).digest('hex'));
     expect(headers['x-twilio-signature']).toBe(twilioSignature('token', url));
+  });
+
+  test('Twilio: bodySHA256 is appended to the URL as written, whose query keeps its spelling', () => {
+    const { url } = signTwilio('token', "https://example.com/hook?note=a%20b&name=O'Brien", body, undefined);
+    expect(url).toBe(`https://example.com/hook?note=a%20b&name=O'Brien&bodySHA256=${createHash('sha256').update(body).digest('hex')}`);
+  });
+
+  test('Twilio: as a Webhook Setting with HMAC_SHA256 signs, announced in the settings header', () => {
+    // GIVEN a form and a URL
+    const params: [string, string][] = [['To', '+1'], ['Body', 'hi']];
+    // WHEN signed in SHA-256 mode
+    const { url, headers } = signTwilio('shared-key', 'https://example.com/hook', 'To=%2B1&Body=hi', params, { algorithm: 'HMAC_SHA256' });
+    // THEN the signature is the base64 HMAC-SHA256 of the same string Twilio signs with SHA-1, and the algorithm is announced
+    expect(url).toBe('https://example.com/hook');
+    expect(headers).toEqual({
+      'x-twilio-signature': createHmac('sha256', 'shared-key').update('https://example.com/hookBodyhiTo+1').digest('base64'),
+      'x-twilio-webhooks-signature-settings': 'algorithm=HMAC_SHA256',
+    });
+    expect(signTwilio('k', 'https://example.com/hook', '', params).headers).not.toHaveProperty('x-twilio-webhooks-signature-settings');
   });
 
   test('fails when a scheme signs a timestamp and none is given', () => {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { MalformedPayloadError, MissingCredentialsError, SignatureMismatchError, TimestampOutsideToleranceError, WebhookError } from '../../lambda/shared/errors';
 import { fromApiGatewayEvent, type WebhookRequest } from '../../lambda/shared/http';
-import { verifyHmac } from '../../lambda/shared/verify';
+import { twilioAlgorithm, twilioUrlCandidates, verifyHmac } from '../../lambda/shared/verify';
 import { HmacAlgorithm, SignatureEncoding } from '../../lib';
 import { githubAuth, hmacAuth, stripeAuth } from '../support/presets';
 import { apiGatewayEvent, githubSignature, stripeSignature, stripeV1 } from '../support/signers';
@@ -165,5 +165,39 @@ describe('generic HMAC', () => {
   test('fails when the signature is not valid hex', () => {
     const config = hmacAuth({ signatureHeader: 'X-Sig' });
     expect(() => verifyHmac(config, request('{}', { 'x-sig': 'zz'.repeat(32) }), ['k'], NOW_MS)).toThrow(SignatureMismatchError);
+  });
+});
+
+describe('Twilio: the URLs and the algorithm tried', () => {
+  test('a decoded query is rebuilt in each common spelling, each with and without the default port, and no more', () => {
+    // GIVEN a query API Gateway decoded, with a space and characters encoders disagree on
+    const candidates = twilioUrlCandidates('https://hooks.example.com/sms', [['note', "a b~'!()*"]]);
+    // THEN the spellings Twilio may have signed are among the candidates
+    expect(candidates).toEqual(expect.arrayContaining([
+      "https://hooks.example.com/sms?note=a%20b~'!()*", // encodeURIComponent, querystring
+      'https://hooks.example.com/sms?note=a+b%7E%27%21%28%29*', // URLSearchParams
+      'https://hooks.example.com/sms?note=a%20b~%27%21%28%29%2A', // RFC 3986
+      'https://hooks.example.com/sms?note=a%20b~%27!()*', // new URL() over a hand-written URL
+      "https://hooks.example.com:443/sms?note=a+b~'!()*",
+    ]));
+    // AND the work per request is bounded: at most 10 spellings, twice
+    expect(candidates.length).toBeLessThanOrEqual(20);
+    expect(new Set(candidates).size).toBe(candidates.length);
+    // A plain query has one spelling; a URL with a port is also tried without it.
+    expect(twilioUrlCandidates('https://hooks.example.com:8443/sms', [['a', '1']])).toEqual(['https://hooks.example.com/sms?a=1', 'https://hooks.example.com:8443/sms?a=1']);
+    expect(twilioUrlCandidates('https://hooks.example.com/sms', [])).toEqual(['https://hooks.example.com/sms', 'https://hooks.example.com:443/sms']);
+  });
+
+  test('the algorithm is HMAC_SHA1 unless the settings header names HMAC_SHA256; a pin refuses any other', () => {
+    const withSettings = (value?: string) => request('', value === undefined ? {} : { 'X-Twilio-Webhooks-Signature-Settings': value });
+    expect(twilioAlgorithm(withSettings())).toBe('HMAC_SHA1');
+    expect(twilioAlgorithm(withSettings('key=KS1,algorithm=HMAC_SHA256'))).toBe('HMAC_SHA256');
+    expect(twilioAlgorithm(withSettings(' algorithm = HMAC_SHA1 , key=KS1'))).toBe('HMAC_SHA1');
+    expect(twilioAlgorithm(withSettings('algorithm=HMAC_SHA256'), 'HMAC_SHA256')).toBe('HMAC_SHA256');
+    for (const [value, pinned] of [['algorithm=MD5'], ['algorithm=hmac_sha256'], ['key=KS1'], [''], ['algorithm=HMAC_SHA1,algorithm=HMAC_SHA1'], [undefined, 'HMAC_SHA256'], ['algorithm=HMAC_SHA256', 'HMAC_SHA1']] as const) {
+      expect(() => twilioAlgorithm(withSettings(value), pinned)).toThrow(expect.objectContaining({ statusCode: 401, name: 'SignatureAlgorithmError' }));
+    }
+    // The message never quotes what the sender wrote.
+    expect(() => twilioAlgorithm(withSettings('algorithm=<script>'))).toThrow(/^x-twilio-webhooks-signature-settings names an algorithm Twilio does not sign with; expected HMAC_SHA1 or HMAC_SHA256$/);
   });
 });

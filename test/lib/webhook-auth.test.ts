@@ -1,6 +1,6 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { HmacAlgorithm, SignatureEncoding, WebhookAuth } from '../../lib';
+import { HmacAlgorithm, SignatureEncoding, TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 
 const secret = secretsmanager.Secret.fromSecretCompleteArn(
   new Stack(new App(), 'S'), 'Secret', 'arn:aws:secretsmanager:us-east-1:111111111111:secret:s-AbCdEf');
@@ -90,5 +90,38 @@ describe('WebhookAuth validation', () => {
   test('fails on an unknown placeholder or an invalid header name', () => {
     expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X-Sig', signedContent: '{url}{body}' })._bind('X')).toThrow(/unknown placeholder \{url\}/);
     expect(() => WebhookAuth.hmac({ secret, signatureHeader: 'X Sig' })._bind('X')).toThrow(/signatureHeader 'X Sig' is not a valid HTTP header name/);
+  });
+});
+
+describe('WebhookAuth.twilio', () => {
+  test('binds the public URL and the pinned algorithm for the handler, and neither by default', () => {
+    // GIVEN the preset without options, and with a URL and an algorithm
+    const plain = WebhookAuth.twilio(secret)._bind('X');
+    const pinned = WebhookAuth.twilio(secret, { url: 'https://hooks.example.com/twilio', algorithm: TwilioSignatureAlgorithm.HMAC_SHA256 })._bind('X');
+    // THEN the handler gets them as given
+    expect(plain.config).toEqual({ kind: 'twilio' });
+    expect(pinned.config).toEqual({ kind: 'twilio', url: 'https://hooks.example.com/twilio', algorithm: 'HMAC_SHA256' });
+    expect(pinned.requiredHeader).toBe('X-Twilio-Signature');
+    expect(WebhookAuth.twilio(secret, { url: 'https://hooks.example.com:8443/prod/sms' })._bind('X').config).toMatchObject({ url: 'https://hooks.example.com:8443/prod/sms' });
+  });
+
+  test.each([
+    ['http://hooks.example.com/twilio', /url must be https \(API Gateway serves only https\)/],
+    ['hooks.example.com/twilio', /url must be https/],
+    ['https://user:secret@hooks.example.com/twilio', /url must not hold credentials/],
+    ['https://hooks.example.com/twilio?tenant=a', /url must not have a query: the query Twilio sends \(such as bodySHA256\) is read from each request/],
+    ['https://hooks.example.com/twilio#frag', /url must not have a fragment/],
+    ['https://hooks.example.com:99999/twilio', /url must be the https URL Twilio calls/],
+    ['https://hooks example.com/twilio', /url must be the https URL Twilio calls/],
+    ['https://hooks.example.com/tw ilio', /url must be the https URL Twilio calls/],
+    ['https://hooks.example.com/caf\u00e9', /url must be the https URL Twilio calls/],
+    ['https://hooks.example.com/a%zz', /url must be the https URL Twilio calls/],
+  ])('fails at synth when url is %p, naming the owner, the value and an example', (url, message) => {
+    expect(() => WebhookAuth.twilio(secret, { url })._bind("WebhookStreamSource 'App/Twilio'")).toThrow(message);
+    expect(() => WebhookAuth.twilio(secret, { url })._bind("WebhookStreamSource 'App/Twilio'")).toThrow(new RegExp(`^WebhookStreamSource 'App/Twilio': .*such as 'https://hooks.example.com/twilio', got '${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'$`));
+  });
+
+  test('fails at synth when the algorithm is not one Twilio signs with', () => {
+    expect(() => WebhookAuth.twilio(secret, { algorithm: 'HMAC_SHA512' as TwilioSignatureAlgorithm })._bind('X')).toThrow(/X: algorithm must be TwilioSignatureAlgorithm.HMAC_SHA1 or HMAC_SHA256, got 'HMAC_SHA512'/);
   });
 });

@@ -30,6 +30,58 @@ function policyStatements(template: Template): unknown[] {
   return (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement;
 }
 
+/** The auth configuration the handler of a stack's only ingest function reads. */
+function ingestAuth(stack: Stack): Record<string, unknown> {
+  const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+    .find((f) => JSON.stringify(f).includes(CONFIG_ENV_VAR)) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  return parseIngestConfig(resolveCfn(fn.Properties.Environment.Variables[CONFIG_ENV_VAR], () => 'x') as string).auth as unknown as Record<string, unknown>;
+}
+
+describe('WebhookStreamSource: the URL a Twilio source checks signatures against', () => {
+  const certificate = (stack: Stack) => acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab');
+  const twilioSource = (stack: Stack, props: Partial<WebhookStreamSourceProps> & { url?: string } = {}) => {
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'TwilioSecret', SECRET_ARN);
+    const { url, ...rest } = props;
+    return new WebhookStreamSource(stack, 'Twilio', { auth: WebhookAuth.twilio(secret, url === undefined ? {} : { url }), path: 'hooks/sms', ...rest });
+  };
+
+  test('is the gateway\'s custom domain and the path, when the gateway has a custom domain', () => {
+    // GIVEN a gateway with a custom domain, mapped at its root
+    const stack = newStack();
+    const gateway = new WebhookGateway(stack, 'Gateway', { domain: { domainName: 'hooks.example.com', certificate: certificate(stack) } });
+    // WHEN a Twilio source mounts on it
+    const source = twilioSource(stack, { gateway });
+    // THEN the handler checks signatures against the URL senders call, the source's webhookUrl
+    expect(ingestAuth(stack)).toMatchObject({ kind: 'twilio', url: 'https://hooks.example.com/hooks/sms' });
+    expect(source.webhookUrl).toBe('https://hooks.example.com/hooks/sms');
+  });
+
+  test('is the configured url, which wins over the custom domain', () => {
+    const stack = newStack();
+    const gateway = new WebhookGateway(stack, 'Gateway', { domain: { domainName: 'hooks.example.com', certificate: certificate(stack) } });
+    twilioSource(stack, { gateway, url: 'https://edge.example.com/twilio' });
+    expect(ingestAuth(stack)).toMatchObject({ url: 'https://edge.example.com/twilio' });
+  });
+
+  test('is left to each request (API Gateway\'s domain name and path) without a custom domain, or with a wildcard one', () => {
+    // GIVEN a source on its own gateway, and one on a gateway with a wildcard domain
+    const plain = newStack();
+    twilioSource(plain);
+    const wildcard = newStack();
+    twilioSource(wildcard, { gateway: new WebhookGateway(wildcard, 'Gateway', { domain: { domainName: '*.hooks.example.com', certificate: certificate(wildcard) } }) });
+    // THEN neither names a URL: the execute-api URL holds a stage the function cannot reference, and a wildcard names no one host
+    expect(ingestAuth(plain)).not.toHaveProperty('url');
+    expect(ingestAuth(wildcard)).not.toHaveProperty('url');
+  });
+
+  test('leaves other schemes alone', () => {
+    const stack = newStack();
+    const gateway = new WebhookGateway(stack, 'Gateway', { domain: { domainName: 'hooks.example.com', certificate: certificate(stack) } });
+    stripeSource(stack, { gateway });
+    expect(ingestAuth(stack)).not.toHaveProperty('url');
+  });
+});
+
 describe('WebhookStreamSource', () => {
   test('creates a regional REST API with a POST path that passes every media type as binary', () => {
     const stack = newStack();

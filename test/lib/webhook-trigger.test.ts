@@ -1,5 +1,6 @@
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/shared/trigger-config';
@@ -37,6 +38,24 @@ function triggerConfig(template: Template): TriggerConfig {
   const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes(TRIGGER_CONFIG_ENV_VAR)) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
   return JSON.parse(resolveCfn(fn.Properties.Environment.Variables[TRIGGER_CONFIG_ENV_VAR], (id) => `ref:${id}`) as string) as TriggerConfig;
 }
+
+describe('WebhookTrigger: a Twilio-signed trigger', () => {
+  test('checks signatures against the gateway\'s custom domain and its path, or the configured url', () => {
+    // GIVEN triggers authenticated by Twilio signatures on a gateway with a custom domain
+    const stack = newStack();
+    const gateway = new WebhookGateway(stack, 'Gateway', {
+      domain: { domainName: 'hooks.example.com', certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab') },
+    });
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'TwilioSecret', SECRET_ARN);
+    trigger(stack, { auth: WebhookAuth.twilio(secret), gateway });
+    // THEN the handler reads the URL senders call
+    expect(triggerConfig(Template.fromStack(stack)).auth).toMatchObject({ kind: 'twilio', url: 'https://hooks.example.com/exports' });
+
+    const configured = newStack();
+    trigger(configured, { auth: WebhookAuth.twilio(secretsmanager.Secret.fromSecretCompleteArn(configured, 'TwilioSecret', SECRET_ARN), { url: 'https://edge.example.com/exports' }) });
+    expect(triggerConfig(Template.fromStack(configured)).auth).toMatchObject({ url: 'https://edge.example.com/exports' });
+  });
+});
 
 describe('WebhookTrigger', () => {
   test('may start executions of its one state machine, and read its one secret, nothing else', () => {

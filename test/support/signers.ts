@@ -16,6 +16,8 @@ export {
 export interface EventOptions {
   readonly query?: Record<string, string>;
   readonly requestPath?: string;
+  /** `requestContext.domainName`: the domain API Gateway received the request on. Absent: none. */
+  readonly domainName?: string;
   readonly clientCertSubject?: string;
   /** The client certificate's serial number, as API Gateway writes it (`a1:b2:...`). Absent: none. */
   readonly clientCertSerialNumber?: string;
@@ -52,6 +54,7 @@ export function apiGatewayEvent(body: string | Buffer, options: EventOptions = {
       requestId: options.requestId ?? 'c0ffee00-0000-4000-8000-000000000000',
       requestTimeEpoch: options.requestTimeEpoch ?? Date.now(),
       path: options.requestPath ?? `/prod${options.path ?? '/webhook'}`,
+      ...(options.domainName === undefined ? {} : { domainName: options.domainName }),
       identity: clientCert === undefined ? {} : { clientCert },
     } as APIGatewayProxyEvent['requestContext'],
   };
