@@ -64,6 +64,28 @@ export class TimestampOutsideToleranceError extends WebhookError {
   }
 }
 
+/** 405: the handlers answer only POST. The answer names the method allowed in `Allow`. */
+export class MethodNotAllowedError extends WebhookError {
+  constructor(method: unknown) {
+    // The method is the sender's: quote it only when it looks like one.
+    const shown = typeof method === 'string' && /^[A-Z]{1,16}$/.test(method) ? ` ${method}` : '';
+    super(405, `this endpoint accepts only POST; the method${shown} is not allowed`, { headers: { Allow: 'POST' } });
+    this.name = 'MethodNotAllowedError';
+  }
+}
+
+/**
+ * 431: a header value, or the headers together, are larger than any request API Gateway passes
+ * on. Refused before anything else reads them, so no oversized value reaches a record, a run
+ * input, a dedup key or a log line.
+ */
+export class RequestHeaderFieldsTooLargeError extends WebhookError {
+  constructor(message: string) {
+    super(431, message);
+    this.name = 'RequestHeaderFieldsTooLargeError';
+  }
+}
+
 /** 413: the body, the batch or one record is larger than allowed. */
 export class PayloadTooLargeError extends WebhookError {
   constructor(message: string) {

@@ -473,7 +473,7 @@ describe('trigger handler', () => {
       event.multiValueHeaders['Idempotency-Key'] = ['a', 'b'];
       const response = await handlerFor()(event);
       expect(response.statusCode).toBe(400);
-      expect(json(response).message).toBe('header idempotency-key must appear once');
+      expect(json(response).message).toBe('header idempotency-key must appear once; it was sent 2 times (header names are compared without regard to case)');
       expect(starts()).toHaveLength(0);
     });
   });
