@@ -1,4 +1,4 @@
-import { Duration, Size, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Size, Token, Validations } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,6 +18,7 @@ import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction }
 import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
 import { checkMutualTls } from './private/mutual-tls';
+import { iam5ResourceFinding } from './private/nag-finding';
 import { bindPathLimits, triggerThrottleDefault } from './private/path-throttle';
 import { WebhookAuth } from './webhook-auth';
 import { WebhookGateway } from './webhook-gateway';
@@ -380,6 +381,17 @@ export class WebhookTrigger extends Construct {
 
     // Least privilege: start executions of this one target, read this one secret.
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['states:StartExecution'], resourceArns: [target.arn] });
+    // To tell a retry from a reused idempotency key, the handler reads back the run a name
+    // already names: DescribeExecution on the executions of this one state machine, whichever
+    // version or alias started them (their ARNs name the state machine).
+    const machine = Arn.split(target.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME);
+    const executions = Arn.format({ ...machine, resource: 'execution', resourceName: `${machine.resourceName}:*` });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['states:DescribeExecution'], resourceArns: [executions] });
+    Validations.of(fn.role ?? fn).acknowledge({
+      id: iam5ResourceFinding(this, executions),
+      reason: 'Execution names are the senders\' idempotency keys, unknown in advance: states:DescribeExecution (read only) '
+        + 'is on the executions of this one state machine, to tell a retried delivery from a reused key.',
+    });
     if (auth.secret !== undefined) grantSigningSecretRead(fn, auth.secret);
 
     this.gateway._addWebhookRoute(webhookPath, fn, { requiredHeader: auth.requiredHeader, apiKeyRequired: props.apiKeyRequired, throttle, wafRateLimit: props.wafRateLimit });

@@ -20,10 +20,12 @@ const logger = new Logger();
 const metrics = new HandlerMetrics();
 const config = parseIngestConfig(process.env[CONFIG_ENV_VAR]);
 
-// HTTP/1.1 with short timeouts; the writer owns retries, inside the request's budget.
+// HTTP/1.1 with short timeouts; the writer owns retries, inside the request's budget. A call that
+// outlasts requestTimeout fails (TimeoutError) instead of only logging a warning, so a hung stream
+// is an outage answered 503 in time, not API Gateway's 504 at 29 s.
 const kinesis = new KinesisClient({
   maxAttempts: 1,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
 });
 
 const ingest = createIngestHandler({
@@ -43,11 +45,11 @@ const ingest = createIngestHandler({
   },
   payloadStore: config.claimCheck === undefined ? undefined : new ClaimCheckStore(new S3Client({
     maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 10_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 10_000, throwOnRequestTimeout: true }),
   }), config.claimCheck),
   dedup: config.dedup === undefined ? undefined : new DedupStore(new DynamoDBClient({
     maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 2_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true }),
   }), config.dedup),
   secrets: handlerSecretCache(config, logger),
   writer: new KinesisWriter(kinesis, {
@@ -59,7 +61,7 @@ const ingest = createIngestHandler({
   }),
   spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillQueue(new SQSClient({
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true }),
   }), { queueUrl: config.backpressure.queueUrl, deadlineMs: 5_000 }),
 });
 

@@ -64,6 +64,28 @@ export class TimestampOutsideToleranceError extends WebhookError {
   }
 }
 
+/** 405: the handlers answer only POST. The answer names the method allowed in `Allow`. */
+export class MethodNotAllowedError extends WebhookError {
+  constructor(method: unknown) {
+    // The method is the sender's: quote it only when it looks like one.
+    const shown = typeof method === 'string' && /^[A-Z]{1,16}$/.test(method) ? ` ${method}` : '';
+    super(405, `this endpoint accepts only POST; the method${shown} is not allowed`, { headers: { Allow: 'POST' } });
+    this.name = 'MethodNotAllowedError';
+  }
+}
+
+/**
+ * 431: a header value, or the headers together, are larger than any request API Gateway passes
+ * on. Refused before anything else reads them, so no oversized value reaches a record, a run
+ * input, a dedup key or a log line.
+ */
+export class RequestHeaderFieldsTooLargeError extends WebhookError {
+  constructor(message: string) {
+    super(431, message);
+    this.name = 'RequestHeaderFieldsTooLargeError';
+  }
+}
+
 /** 413: the body, the batch or one record is larger than allowed. */
 export class PayloadTooLargeError extends WebhookError {
   constructor(message: string) {
@@ -104,7 +126,11 @@ export class DeliveryInProgressError extends WebhookError {
   }
 }
 
-/** 503: a dependency the operator owns (Secrets Manager, the stream's permissions) failed. */
+/**
+ * 503: a dependency failed or cannot be used: it is down or unreachable (a Kinesis outage,
+ * Secrets Manager timing out), or only the operator can fix it (the stream's permissions, a
+ * missing stream, a disabled key). Nothing was acknowledged; the sender's retry may succeed.
+ */
 export class DependencyUnavailableError extends WebhookError {
   readonly dependency: string;
 
@@ -116,4 +142,26 @@ export class DependencyUnavailableError extends WebhookError {
     this.name = 'DependencyUnavailableError';
     this.dependency = dependency;
   }
+}
+
+/** An error code safe for a log line: letters, digits, `_`, `.` and `-`, as AWS and Node write them. */
+const SAFE_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,79}$/;
+
+/**
+ * What went wrong, for a log line: the error's name, its Node error code and the HTTP status the
+ * service answered with, such as `InternalFailure HTTP 500`, `ECONNREFUSED`,
+ * `TimeoutError ETIMEDOUT` or `HTTP 503` (a 503 whose body was not the service's JSON). Never the
+ * message, which may quote a request or a response body. `undefined` for no error.
+ */
+export function errorCodeOf(error: unknown): string | undefined {
+  if (error === undefined || error === null) return undefined;
+  if (typeof error !== 'object') return typeof error;
+  const e = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const parts: string[] = [];
+  // A plain Error, or a SyntaxError from reading a non-JSON answer, says nothing the status does not.
+  if (typeof e.name === 'string' && SAFE_CODE.test(e.name) && e.name !== 'Error' && !(e.name === 'SyntaxError' && e.$metadata !== undefined)) parts.push(e.name);
+  if (typeof e.code === 'string' && SAFE_CODE.test(e.code) && e.code !== e.name) parts.push(e.code);
+  const status = e.$metadata?.httpStatusCode;
+  if (typeof status === 'number' && Number.isInteger(status)) parts.push(`HTTP ${status}`);
+  return parts.length > 0 ? parts.join(' ') : 'Error';
 }

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { MalformedPayloadError, WebhookError } from './errors';
+import { MalformedPayloadError, MethodNotAllowedError, RequestHeaderFieldsTooLargeError, WebhookError } from './errors';
 
 /** The parts of an HTTP request the pipeline reads, with the body as the exact bytes sent. */
 export interface WebhookRequest {
@@ -94,24 +94,97 @@ function clientCertFields(cert: Partial<ClientCert> | null | undefined): Pick<We
 }
 
 /**
+ * The largest header value the handlers read, in UTF-8 bytes: API Gateway (REST) passes on at most
+ * 10,240 bytes of request line and header values in all, so no value it accepts is larger.
+ */
+export const MAX_HEADER_VALUE_BYTES = 10_240;
+
+/**
+ * The most header bytes (names and values) the handlers read in all: API Gateway's 10,240 for the
+ * sender's, with room for the ones it and CloudFront add (`X-Forwarded-*`, `X-Amzn-Trace-Id`,
+ * `CloudFront-*`, `Via`, ...).
+ */
+export const MAX_HEADER_BYTES = 32_768;
+
+/** A header name safe to quote in a message: a short token. Anything else is "a header". */
+const QUOTABLE_HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/**
+ * The request's headers, lower-case names to every value received, in order, from both of the
+ * event's header maps. API Gateway fills both: `multiValueHeaders` with every value, `headers`
+ * with the last one of each. A fuzzer or a direct invocation may make them disagree, or send one
+ * name in several cases; the rule is deterministic and never lets a value go unseen:
+ * - every `multiValueHeaders` value of every spelling of a name is kept, spellings in key order;
+ * - a `headers` value is added unless that name already has it (so it is not counted twice when
+ *   the two maps agree, as they do from API Gateway);
+ * - only strings are values; anything else (null, numbers, a string where a list belongs) is
+ *   ignored as API Gateway never sends it.
+ * A name with more than one value is ambiguous: `singleHeader`, through which every header an
+ * auth scheme, an id, a timestamp or a content type is read, answers it 400, so neither a
+ * case-collision nor a disagreement between the maps can pick the value that gets verified.
+ */
+function collectHeaders(event: APIGatewayProxyEvent): Map<string, string[]> {
+  const headers = new Map<string, string[]>();
+  const multi: unknown = event.multiValueHeaders;
+  if (typeof multi === 'object' && multi !== null) {
+    for (const [name, values] of Object.entries(multi)) {
+      if (!Array.isArray(values)) continue;
+      const strings = values.filter((v): v is string => typeof v === 'string');
+      if (strings.length === 0) continue;
+      const key = name.toLowerCase();
+      headers.set(key, [...(headers.get(key) ?? []), ...strings]);
+    }
+  }
+  const single: unknown = event.headers;
+  if (typeof single === 'object' && single !== null) {
+    for (const [name, value] of Object.entries(single)) {
+      if (typeof value !== 'string') continue;
+      const key = name.toLowerCase();
+      const values = headers.get(key);
+      if (values === undefined) headers.set(key, [value]);
+      else if (!values.includes(value)) values.push(value);
+    }
+  }
+  return headers;
+}
+
+/** Refuses header values, or headers in all, larger than any API Gateway passes on (431). */
+function checkHeaderSizes(headers: ReadonlyMap<string, readonly string[]>): void {
+  let total = 0;
+  for (const [name, values] of headers) {
+    for (const value of values) {
+      const bytes = Buffer.byteLength(value, 'utf8');
+      if (bytes > MAX_HEADER_VALUE_BYTES) {
+        const which = QUOTABLE_HEADER_NAME.test(name) ? `header ${name}` : 'a header';
+        throw new RequestHeaderFieldsTooLargeError(`${which} has a value of ${bytes} bytes; a header value may be at most ${MAX_HEADER_VALUE_BYTES} bytes`);
+      }
+      total += Buffer.byteLength(name, 'utf8') + bytes;
+    }
+  }
+  if (total > MAX_HEADER_BYTES) {
+    throw new RequestHeaderFieldsTooLargeError(`the headers are ${total} bytes in all; at most ${MAX_HEADER_BYTES} bytes are accepted`);
+  }
+}
+
+/**
  * Reads an API Gateway REST proxy event. The API declares `*\/*` as a binary media type, so the
  * body arrives base64-encoded and decodes to the sender's bytes exactly.
+ *
+ * Refuses, before anything else reads the request: any method but POST (405, with `Allow: POST`;
+ * the gateway only routes POST, so this guards other integrations and direct invocations), and
+ * headers larger than API Gateway ever passes on (431). See collectHeaders for how the two header
+ * maps of the event are read.
  */
 export function fromApiGatewayEvent(event: APIGatewayProxyEvent, nowMs: number): WebhookRequest {
-  const headers = new Map<string, string[]>();
-  const multi = event.multiValueHeaders ?? {};
-  for (const [name, values] of Object.entries(multi)) {
-    if (values && values.length > 0) headers.set(name.toLowerCase(), [...values]);
-  }
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
-    const key = name.toLowerCase();
-    if (value !== undefined && !headers.has(key)) headers.set(key, [value]);
-  }
-  const body = event.body ?? '';
-  const rawBody = event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  if (event.httpMethod !== 'POST') throw new MethodNotAllowedError(event.httpMethod);
+  const headers = collectHeaders(event);
+  checkHeaderSizes(headers);
+  const body = typeof event.body === 'string' ? event.body : '';
+  const rawBody = event.isBase64Encoded === true ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
   const epoch = event.requestContext?.requestTimeEpoch;
-  const query = Object.entries(event.multiValueQueryStringParameters ?? {})
-    .flatMap(([name, values]) => (values ?? []).map((value) => [name, value] as const));
+  const multiQuery: unknown = event.multiValueQueryStringParameters;
+  const query = typeof multiQuery !== 'object' || multiQuery === null ? [] : Object.entries(multiQuery)
+    .flatMap(([name, values]) => (Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : []).map((value) => [name, value] as const));
   return {
     rawBody,
     headers,
@@ -158,12 +231,16 @@ export function requestUrl(request: WebhookRequest, configured?: string): string
 
 /**
  * The single value of a header, or undefined. A header that matters for authentication or
- * identity must not be ambiguous, so a repeated one is a 400.
+ * identity must not be ambiguous, so one sent more than once is a 400: repeated, sent under two
+ * spellings of its name (`X-Signature` and `x-signature`), or given different values by the
+ * event's two header maps. Never last-wins.
  */
 export function singleHeader(request: WebhookRequest, name: string): string | undefined {
   const values = request.headers.get(name);
   if (values === undefined) return undefined;
-  if (values.length > 1) throw new MalformedPayloadError(`header ${name} must appear once`);
+  if (values.length > 1) {
+    throw new MalformedPayloadError(`header ${name} must appear once; it was sent ${values.length} times (header names are compared without regard to case)`);
+  }
   return values[0];
 }
 

@@ -12,9 +12,10 @@ import {
   PayloadTooLargeError,
   StreamThrottledError,
   WebhookError,
+  errorCodeOf,
 } from './errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, withHeaderAliases, type WebhookRequest } from './http';
-import { StreamWriteFailure, type WriteRecord, type WriteReport } from './kinesis-writer';
+import { StreamWriteFailure, type WriteFailureReason, type WriteRecord, type WriteReport } from './kinesis-writer';
 import { parseMultipart } from './multipart';
 import { Redactor } from './redact';
 import { LoadShedder, PressureWindow } from './shed';
@@ -65,6 +66,12 @@ export type IngestHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayP
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * `Retry-After` of a sample-or-shed source's 503 when the stream is down (it sheds throttling, so
+ * it has no `retryAfter` of its own): as long as the other policies' default.
+ */
+export const OUTAGE_RETRY_AFTER_SECONDS = 30;
+
 /** How often a container asks the spill queue for its backlog. */
 const BACKLOG_CHECK_MS = 5_000;
 
@@ -85,6 +92,23 @@ export function correlationIdOf(request: WebhookRequest): string {
   // An all-zero trace id is invalid by the spec.
   if (trace !== undefined && !/^0+$/.test(trace)) return trace;
   return request.requestId ?? randomUUID();
+}
+
+/** API Gateway's request id, when it is a well-formed one, else a new UUID. */
+export function gatewayRequestIdOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
+  const id: unknown = event.requestContext?.requestId;
+  return typeof id === 'string' && CORRELATION_ID.test(id) ? id : randomUUID();
+}
+
+/**
+ * What caused a refusal, for the log: the failed write's error code, or the cause's name, code
+ * and HTTP status (see errorCodeOf). Never a message.
+ */
+export function causeCodeOf(error: unknown): string | undefined {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof StreamWriteFailure) return cause.causeCode;
+  if (cause instanceof SpillFailure) return `SpillFailure ${cause.reason}${cause.cause === undefined ? '' : ` ${errorCodeOf(cause.cause)}`}`;
+  return errorCodeOf(cause);
 }
 
 function groupByStream(records: readonly OutgoingRecord[]): Map<string, OutgoingRecord[]> {
@@ -117,6 +141,8 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
   const policy = config.backpressure;
   const shedder = policy.kind === 'sampleOrShed' ? new LoadShedder(policy.keepFraction, policy.pressureWindowMs, now) : undefined;
   const queueWindow = policy.kind === 'queueAndSlowAccept' ? new PressureWindow(policy.queueWindowMs, now) : undefined;
+  // Sent with a 429 or a 503 when the stream or the queue did not take the request.
+  const retryAfterSeconds = policy.kind === 'sampleOrShed' ? OUTAGE_RETRY_AFTER_SECONDS : policy.retryAfterSeconds;
   // While the queue holds a backlog (any container's), new records join it rather than overtake it.
   let backlogCheckedAt = -Infinity;
   let backlog = 0;
@@ -219,6 +245,8 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     }
 
     const report: { calls: number; retried: number } = { calls: 0, retried: 0 };
+    /** Why the stream did not take this request's records, when it did not. */
+    let streamFailure: WriteFailureReason | undefined;
     const groups = [...groupByStream(toWrite)];
     for (const [g, [streamName, group]] of groups.entries()) {
       try {
@@ -231,35 +259,43 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
           if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
           throw error;
         }
+        // The reason and the error code name the cause; never a message, which may quote a body.
         logger.warn('stream write failed', {
           ...log,
           reason: error.reason,
+          cause: error.causeCode,
           unwritten: error.unwritten.length,
           written: error.report.written,
           calls: error.report.calls,
           retried: error.report.retried,
-          causeName: error.cause instanceof Error ? error.cause.name : undefined,
         });
-        if (error.reason === 'throttled' && queueWindow !== undefined) {
+        streamFailure = error.reason;
+        const unwrittenNow = () => new Set<OutgoingRecord>([...(error.unwritten as OutgoingRecord[]), ...groups.slice(g + 1).flatMap(([, rest]) => rest)]);
+        if (error.reason !== 'misconfigured' && queueWindow !== undefined) {
+          // Queue and slow accept: throttled or failing, the stream's share goes to the queue,
+          // and so does everything for a while, so that no record overtakes a queued one.
           queueWindow.notePressure();
-          const unwritten = new Set<OutgoingRecord>([...(error.unwritten as OutgoingRecord[]), ...groups.slice(g + 1).flatMap(([, rest]) => rest)]);
+          const unwritten = unwrittenNow();
           spilled = toWrite.filter((r) => unwritten.has(r));
           toWrite = toWrite.filter((r) => !unwritten.has(r));
           break;
         }
         if (error.reason === 'throttled' && shedder !== undefined) {
           // Shed what is left instead of asking for a retry: the sender gets 202 for the sample.
+          // Only throttling is shed: an outage is no load to shed, and is answered 503.
           shedder.notePressure();
-          const unwritten = new Set<OutgoingRecord>([...(error.unwritten as OutgoingRecord[]), ...groups.slice(g + 1).flatMap(([, rest]) => rest)]);
+          const unwritten = unwrittenNow();
           shed = [...shed, ...toWrite.filter((r) => unwritten.has(r))];
           toWrite = toWrite.filter((r) => !unwritten.has(r));
           break;
         }
+        // Records already written stay written; the sender retries the whole request, so every
+        // claim is released and the retry writes them again (at least once, never lost).
         if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
         if (error.reason === 'throttled') {
-          throw new StreamThrottledError(policy.kind === 'sampleOrShed' ? 1 : policy.retryAfterSeconds, error.unwritten.length, { cause: error });
+          throw new StreamThrottledError(retryAfterSeconds, error.unwritten.length, { cause: error });
         }
-        throw new DependencyUnavailableError('the Kinesis stream', { cause: error });
+        throw new DependencyUnavailableError('the Kinesis stream', { cause: error, retryAfterSeconds });
       }
     }
     if (spilled.length > 0) {
@@ -269,12 +305,17 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
         })));
       } catch (error) {
         if (!(error instanceof SpillFailure)) throw error;
-        logger.warn('spill failed', { ...log, reason: error.reason, unsent: error.unsent.length, queued: error.report.queued });
+        logger.warn('spill failed', {
+          ...log, reason: error.reason, cause: errorCodeOf(error.cause), unsent: error.unsent.length, queued: error.report.queued,
+        });
         if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
-        if (error.reason === 'throttled') {
-          throw new StreamThrottledError(policy.kind === 'queueAndSlowAccept' ? policy.retryAfterSeconds : 1, error.unsent.length, { cause: error });
+        // A 429 only when nothing but load is in the way: the queue was busy (a spill's `throttled`
+        // covers SQS throttling or failing) and the stream, if it failed at all, was throttling.
+        if (error.reason === 'throttled' && streamFailure !== 'outage') {
+          throw new StreamThrottledError(retryAfterSeconds, error.unsent.length, { cause: error });
         }
-        throw new DependencyUnavailableError('the spill queue', { cause: error });
+        // The log lines above name both causes; the answer names what the sender depends on first.
+        throw new DependencyUnavailableError(streamFailure === 'outage' ? 'the Kinesis stream' : 'the spill queue', { cause: error, retryAfterSeconds });
       }
       // Durably queued: the drain writes them in order. They count as delivered.
       toWrite = [...toWrite, ...spilled];
@@ -314,8 +355,37 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     );
   }
 
+  /** Logs a refusal, naming its cause (an error name or code, never a message), and answers it. */
+  function refuse(error: unknown, correlationId: string, base: Record<string, unknown>, logger: IngestLogger): APIGatewayProxyResult {
+    const response = errorResponse(error, correlationId);
+    const cause = causeCodeOf(error);
+    const attributes = {
+      ...base,
+      statusCode: response.statusCode,
+      errorName: error instanceof Error ? error.name : typeof error,
+      ...(cause === undefined ? {} : { cause }),
+    };
+    if (error instanceof WebhookError) {
+      (response.statusCode >= 500 ? logger.error : logger.warn).call(logger, 'rejected', attributes);
+    } else {
+      // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
+      logger.error('unexpected error', { ...attributes, stack: error instanceof Error ? error.stack : undefined });
+    }
+    return response;
+  }
+
   return async (event) => {
-    const request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
+    const redactor = new Redactor(config.redactPaths ?? []);
+    const logger = redactor.wrap(deps.logger);
+    let request: WebhookRequest;
+    try {
+      request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
+    } catch (error) {
+      // Not a request the pipeline reads (another method, oversized headers): nothing the sender
+      // sent is used, not even its correlation id.
+      const correlationId = gatewayRequestIdOf(event);
+      return refuse(error, correlationId, { source: config.source, correlationId }, logger);
+    }
     const correlationId = correlationIdOf(request);
     const base = {
       source: config.source,
@@ -324,20 +394,10 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
       // A serial number is no secret, and tells the operator which certificate was refused.
       ...(request.clientCertSerialNumber === undefined ? {} : { clientCertSerial: request.clientCertSerialNumber }),
     };
-    const redactor = new Redactor(config.redactPaths ?? []);
-    const logger = redactor.wrap(deps.logger);
     try {
       return await ingest(request, correlationId, base, logger, redactor);
     } catch (error) {
-      const response = errorResponse(error, correlationId);
-      const attributes = { ...base, statusCode: response.statusCode, errorName: error instanceof Error ? error.name : typeof error };
-      if (error instanceof WebhookError) {
-        (response.statusCode >= 500 ? logger.error : logger.warn).call(logger, 'rejected', attributes);
-      } else {
-        // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
-        logger.error('unexpected error', { ...attributes, stack: error instanceof Error ? error.stack : undefined });
-      }
-      return response;
+      return refuse(error, correlationId, base, logger);
     }
   };
 }

@@ -1,5 +1,6 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { KINESIS_LIMITS } from './config';
+import { errorCodeOf } from './errors';
 
 export interface WriteRecord {
   readonly partitionKey: string;
@@ -32,17 +33,35 @@ export interface WriteReport {
 }
 
 /**
+ * Why the stream did not take every record:
+ * - `throttled`: Kinesis throttled (ProvisionedThroughputExceededException, KMSThrottlingException,
+ *   ...) past the attempts or the time budget. The sender should slow down: a 429.
+ * - `outage`: Kinesis failed or could not be reached (InternalFailure for a record or a call,
+ *   5xx, ServiceUnavailable, connection refused or reset, a timeout, or no call could start before
+ *   the write deadline): a 503, retried later.
+ * - `misconfigured`: Kinesis refused in a way no retry fixes and only the operator can (access
+ *   denied, no such stream, a disabled or missing KMS key, expired credentials): a 503, not retried.
+ */
+export type WriteFailureReason = 'throttled' | 'outage' | 'misconfigured';
+
+/**
  * The stream did not take every record. `unwritten` lists, in request order, the records that
  * are not in the stream; every other record of the request is.
  */
 export class StreamWriteFailure extends Error {
   constructor(
-    readonly reason: 'throttled' | 'unavailable',
+    readonly reason: WriteFailureReason,
     readonly unwritten: readonly WriteRecord[],
     readonly report: WriteReport,
+    /**
+     * The last failure, for the log: an error name or code and the HTTP status
+     * (`ProvisionedThroughputExceededException`, `InternalFailure HTTP 500`, `ECONNREFUSED`,
+     * `WriteDeadline`), never a message.
+     */
+    readonly causeCode: string,
     options?: { cause?: unknown },
   ) {
-    super(`PutRecords ${reason}: ${unwritten.length} record(s) not written`, options);
+    super(`PutRecords ${reason} (${causeCode}): ${unwritten.length} record(s) not written`, options);
     this.name = 'StreamWriteFailure';
   }
 }
@@ -88,13 +107,29 @@ export function planCalls(records: readonly WriteRecord[]): WriteRecord[][] {
   return calls;
 }
 
-const RETRIABLE_ERRORS = new Set([
+/**
+ * Throttling, as PutRecords reports it for a call or a record, and as AWS SDKs name it generally.
+ * @see https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html#API_PutRecords_Errors
+ */
+const THROTTLING_CODES = new Set([
   'ProvisionedThroughputExceededException',
+  'KMSThrottlingException',
   'LimitExceededException',
   'ThrottlingException',
-  'KMSThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+]);
+
+/** Kinesis failing, for a call or a record: worth retrying, and a 503 if it lasts. */
+const OUTAGE_CODES = new Set([
   'InternalFailure',
   'InternalFailureException',
+  'InternalServerError',
   'ServiceUnavailable',
   'ServiceUnavailableException',
   'RequestTimeout',
@@ -102,18 +137,36 @@ const RETRIABLE_ERRORS = new Set([
   'TimeoutError',
 ]);
 
+/** What a failed PutRecords call, or a failed record's ErrorCode, says about the stream. */
+export function classifyWriteError(error: unknown): WriteFailureReason {
+  // Read by shape, not `instanceof Error`: an error made in another realm is an error all the same.
+  if (typeof error !== 'object' || error === null) return 'misconfigured';
+  const meta = error as { name?: unknown; $metadata?: { httpStatusCode?: number }; $fault?: string; $retryable?: { throttling?: boolean } };
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const status = meta.$metadata?.httpStatusCode;
+  if (THROTTLING_CODES.has(name) || meta.$retryable?.throttling === true || status === 429) return 'throttled';
+  if (OUTAGE_CODES.has(name) || meta.$fault === 'server') return 'outage';
+  // No HTTP status at all: the request never got an answer (refused, reset, timed out).
+  if (status === undefined || status >= 500) return 'outage';
+  // Any other 4xx: access denied, no such stream, a KMS key disabled, not found or denied, ...
+  return 'misconfigured';
+}
+
+/** The same, for one record's ErrorCode in a PutRecords answer. */
+export function classifyRecordError(errorCode: string): WriteFailureReason {
+  if (THROTTLING_CODES.has(errorCode)) return 'throttled';
+  // PutRecords documents ProvisionedThroughputExceededException and InternalFailure; anything
+  // else a record reports is taken as a failure worth retrying rather than guessed at.
+  if (OUTAGE_CODES.has(errorCode) || !/^KMS|AccessDenied|ResourceNotFound/.test(errorCode)) return 'outage';
+  return 'misconfigured';
+}
+
 /**
  * Throttles, server faults and network errors are worth retrying. Missing streams, denied
  * permissions and disabled keys are not: they need an operator.
  */
 export function isRetriable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (RETRIABLE_ERRORS.has(error.name)) return true;
-  const meta = (error as { $metadata?: { httpStatusCode?: number }; $fault?: string });
-  if (meta.$fault === 'server') return true;
-  const status = meta.$metadata?.httpStatusCode;
-  // No HTTP status at all: the request never got an answer (reset, refused, timed out).
-  return status === undefined || status >= 500;
+  return classifyWriteError(error) !== 'misconfigured';
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -140,7 +193,10 @@ export class KinesisWriter {
   }
 
   /**
-   * Resolves when every record is in the stream; throws StreamWriteFailure otherwise.
+   * Resolves when every record is in the stream; throws StreamWriteFailure otherwise. Throttled
+   * and failed records are retried alike; when they are still not written at the end, the last
+   * attempt decides the reason: `throttled` when any of its records (or the call) was throttled,
+   * since slowing down is what helps, else `outage`. A refusal that needs an operator fails at once.
    *
    * @param streamName the stream to write to, when not the writer's own
    */
@@ -153,22 +209,27 @@ export class KinesisWriter {
     let callCount = 0;
     let retried = 0;
     const report = () => ({ written, calls: callCount, retried });
+    /** The last attempt's failure: why records are pending again. */
+    let last: { reason: WriteFailureReason; code: string; cause?: unknown } | undefined;
 
     for (let c = 0; c < calls.length; c++) {
       let pending = calls[c];
+      // Each call starts afresh: the ones before it were written in the end.
+      last = undefined;
       const later = () => calls.slice(c + 1).flat();
+      const fail = () => {
+        const why = last ?? { reason: 'outage' as const, code: 'WriteDeadline' };
+        return new StreamWriteFailure(why.reason, [...pending, ...later()], report(), why.code, { cause: last?.cause });
+      };
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > 1) {
           const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 2)) * this.random();
-          if (attempt > this.options.maxAttempts || this.now() + delay > retryDeadline) {
-            throw new StreamWriteFailure('throttled', [...pending, ...later()], report());
-          }
+          if (attempt > this.options.maxAttempts || this.now() + delay > retryDeadline) throw fail();
           retried += pending.length;
           await this.sleep(delay);
         }
-        if (this.now() > writeDeadline) {
-          throw new StreamWriteFailure('throttled', [...pending, ...later()], report());
-        }
+        // Kinesis was slow, not failing: no call may start this late.
+        if (this.now() > writeDeadline) throw fail();
         callCount += 1;
         let results: PutRecordsResultEntry[];
         try {
@@ -178,18 +239,31 @@ export class KinesisWriter {
           }));
           results = response.Records ?? [];
         } catch (error) {
-          if (!isRetriable(error)) {
-            throw new StreamWriteFailure('unavailable', [...pending, ...later()], report(), { cause: error });
-          }
+          last = { reason: classifyWriteError(error), code: errorCodeOf(error) ?? 'unknown', cause: error };
+          if (last.reason === 'misconfigured') throw fail();
           continue;
         }
         if (results.length !== pending.length) {
           // Never assume which records landed when the answer does not line up with the request.
-          throw new StreamWriteFailure('unavailable', [...pending, ...later()], report());
+          last = { reason: 'outage', code: `PutRecords answered ${results.length} results for ${pending.length} records` };
+          throw fail();
         }
-        const failed = pending.filter((_, i) => results[i].ErrorCode !== undefined || results[i].SequenceNumber === undefined);
+        const failed: WriteRecord[] = [];
+        const codes = new Map<string, WriteFailureReason>();
+        pending.forEach((record, i) => {
+          const { ErrorCode, SequenceNumber } = results[i];
+          if (ErrorCode === undefined && SequenceNumber !== undefined) return;
+          failed.push(record);
+          const code = ErrorCode !== undefined && /^[A-Za-z][A-Za-z0-9_.-]{0,79}$/.test(ErrorCode) ? ErrorCode : 'NoSequenceNumber';
+          codes.set(code, ErrorCode === undefined ? 'outage' : classifyRecordError(ErrorCode));
+        });
         written += pending.length - failed.length;
         pending = failed;
+        if (failed.length === 0) continue;
+        const reasons = new Set(codes.values());
+        const reason: WriteFailureReason = reasons.has('misconfigured') ? 'misconfigured' : reasons.has('throttled') ? 'throttled' : 'outage';
+        last = { reason, code: [...codes.keys()].sort().join(', ') };
+        if (reason === 'misconfigured') throw fail();
       }
     }
     return report();

@@ -70,3 +70,29 @@ export class RunTargetUnavailableError extends WebhookError {
     this.name = 'RunTargetUnavailableError';
   }
 }
+
+/**
+ * 409: the idempotency key (or delivery id) already names a run that another body started. No
+ * run was started for this body. The message names the header, never its value.
+ */
+export class IdempotencyKeyReusedError extends WebhookError {
+  constructor(header: string) {
+    super(409, `the ${header} header names a run that was started with a different body; `
+      + 'no run was started. Send a new key for a new request, or the same body to retry the first one');
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
+/**
+ * 503: a run with this name exists, but it could not be looked up (DescribeExecution failed or
+ * gave no input) to tell a retry from a reused key. No run was started; a retry may succeed.
+ */
+export class RunLookupFailedError extends WebhookError {
+  constructor(retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(503, 'a run with this correlation id exists and could not be compared with this request; no run was started, retry later', {
+      cause: options?.cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    this.name = 'RunLookupFailedError';
+  }
+}

@@ -6,22 +6,24 @@
  * deterministic, so a retried delivery names the same run instead of starting another.
  */
 import { createHash } from 'node:crypto';
-import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from './authenticate';
 import { ConfigError } from './config';
 import { daysToExpiry } from './credentials';
 import { PayloadTooLargeError, WebhookError } from './errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, singleHeader, withHeaderAliases, type WebhookRequest } from './http';
-import { correlationIdOf, type IngestLogger } from './ingest';
+import { correlationIdOf, gatewayRequestIdOf, type IngestLogger } from './ingest';
 import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } from './json-path';
 import { parseJsonObject, type JsonObject } from './parse';
 import type { ParameterMapping, TriggerConfig } from './trigger-config';
 import type { SecretSource, SecretStage } from './secrets';
 import { hasParameterType, parseStateMachineArn } from './trigger-config-parse';
 import {
+  IdempotencyKeyReusedError,
   ParameterValidationError,
   RunInputTooLargeError,
+  RunLookupFailedError,
   RunTargetUnavailableError,
   RunThrottledError,
   StepFunctionsUnavailableError,
@@ -60,6 +62,12 @@ export interface RunInput {
   /** When API Gateway received the request, ISO 8601. */
   readonly receivedAt: string;
   readonly source: string;
+  /**
+   * The SHA-256 (hex) of the request's raw body. It stays with the run, so that a later request
+   * naming the same run (the same idempotency key or delivery id) can be told apart: the same
+   * body is a retry (202, `duplicate`), another body a reused key (409).
+   */
+  readonly bodySha256: string;
   /** Lenient validation only, and only when a parameter is missing or mistyped. */
   readonly validationErrors?: readonly ParameterProblem[];
   /** Only with `includeBody`. */
@@ -86,12 +94,17 @@ const sha256Hex = (data: string | Buffer) => createHash('sha256').update(data).d
  * The same delivery, retried, always gets the same name. A repeated idempotency header is a 400.
  */
 export function executionNameOf(request: WebhookRequest, idempotencyHeaders: readonly string[]): string {
+  return nameRequest(request, idempotencyHeaders).name;
+}
+
+/** The execution name, and the header it came from (none when it is the body's hash). */
+function nameRequest(request: WebhookRequest, idempotencyHeaders: readonly string[]): { name: string; header?: string } {
   for (const header of idempotencyHeaders) {
     const value = singleHeader(request, header)?.trim();
     if (value === undefined || value === '') continue;
-    return EXECUTION_NAME.test(value) && !DERIVED_NAME.test(value) ? value : `h-${sha256Hex(value)}`;
+    return { name: EXECUTION_NAME.test(value) && !DERIVED_NAME.test(value) ? value : `h-${sha256Hex(value)}`, header };
   }
-  return `b-${sha256Hex(request.rawBody)}`;
+  return { name: `b-${sha256Hex(request.rawBody)}` };
 }
 
 /** The ARN of a state machine's execution: `arn:<partition>:states:<region>:<account>:execution:<stateMachineName>:<name>`. */
@@ -211,6 +224,39 @@ function classifyStartFailure(error: unknown, config: TriggerConfig, inputBytes:
   return new StepFunctionsUnavailableError(retryAfter, { cause: error });
 }
 
+/** What a run's stored input says about the request that started it. */
+export type StoredRunMatch = 'same' | 'different';
+
+/**
+ * Whether a run was started by a request with this body. Its input carries `bodySha256`; a run
+ * started before that field existed is compared by its parameters, the part of the input a body
+ * decides. An input that is not a run input of this handler (started by hand under the same
+ * name) is `different`.
+ */
+export function compareStoredRun(storedInput: string, bodySha256: string, parameters: Record<string, unknown>): StoredRunMatch {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(storedInput);
+  } catch {
+    return 'different';
+  }
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return 'different';
+  const { bodySha256: storedHash, parameters: storedParameters } = stored as Record<string, unknown>;
+  if (typeof storedHash === 'string') return storedHash === bodySha256 ? 'same' : 'different';
+  // Parameters were written by JSON.stringify in mapping order, so equal parameters write equal text.
+  return storedParameters !== undefined && JSON.stringify(storedParameters) === JSON.stringify(parameters) ? 'same' : 'different';
+}
+
+/** A failed DescribeExecution: throttled, or anything else (not found yet, denied, down), retried later. */
+function classifyLookupFailure(error: unknown, config: TriggerConfig): WebhookError {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const name = typeof e.name === 'string' ? e.name : '';
+  if (THROTTLING_ERRORS.has(name) || e.$metadata?.httpStatusCode === 429 || e.$retryable?.throttling === true) {
+    return new RunThrottledError(config.retryAfterSeconds, { cause: error });
+  }
+  return new RunLookupFailedError(config.retryAfterSeconds, { cause: error });
+}
+
 /**
  * The trigger's request path. Authentication runs before parsing, so an unsigned sender learns
  * nothing about the body rules. A 202 is only sent once Step Functions has the run (or had it).
@@ -221,6 +267,21 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
   const compiled = compileMappings(config.parameters);
   // Fail at cold start, not on the first duplicate.
   executionArnOf(config.target.stateMachineArn, 'x');
+
+  /** Compares a run that exists under this name with this request (DescribeExecution). */
+  async function storedRunMatch(executionArn: string, bodySha256: string, parameters: Record<string, unknown>): Promise<StoredRunMatch> {
+    let described: DescribeExecutionCommandOutput | undefined;
+    try {
+      described = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    } catch (error) {
+      throw classifyLookupFailure(error, config);
+    }
+    if (typeof described?.input !== 'string') {
+      // Without its input (not included, or not readable), the run cannot be compared: never guess.
+      throw new RunLookupFailedError(config.retryAfterSeconds, { cause: new Error('DescribeExecution returned no input') });
+    }
+    return compareStoredRun(described.input, bodySha256, parameters);
+  }
 
   /** Mutable per request: what the log line says. */
   interface Outcome { correlationId: string; secretStage?: SecretStage; executionName?: string; validationErrors?: number; duplicate?: boolean; inputBytes?: number }
@@ -236,7 +297,7 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
       deps.metrics?.clientCertificateDaysToExpiry?.(clientCertificate.serialNumber, daysToExpiry(clientCertificate.notAfterMs, now()));
     }
     const body = parseJsonObject(request);
-    const name = executionNameOf(request, config.idempotencyHeaders);
+    const { name, header: nameHeader } = nameRequest(request, config.idempotencyHeaders);
     outcome.executionName = name;
     outcome.correlationId = name;
 
@@ -244,11 +305,13 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
     outcome.validationErrors = problems.length;
     if (problems.length > 0 && config.validation === 'strict') throw new ParameterValidationError(problems);
 
+    const bodySha256 = sha256Hex(request.rawBody);
     const input: RunInput = {
       parameters,
       correlationId: name,
       receivedAt: new Date(request.receivedAtMs).toISOString(),
       source: config.source,
+      bodySha256,
       ...(problems.length > 0 ? { validationErrors: problems } : {}),
       ...(config.includeBody ? { body } : {}),
     };
@@ -257,6 +320,10 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
     outcome.inputBytes = inputBytes;
     if (inputBytes > MAX_RUN_INPUT_BYTES) throw new RunInputTooLargeError(inputBytes, MAX_RUN_INPUT_BYTES);
 
+    // A Standard workflow answers the same name and input of a running execution with that
+    // execution, and ExecutionAlreadyExists for a closed one or another input; a retry's input
+    // differs (receivedAt, at least), so a retry is normally ExecutionAlreadyExists. Express
+    // workflows never refuse a name, and would start a second run: WebhookTrigger refuses them.
     let executionArn: string;
     try {
       const started = await deps.sfn.send(new StartExecutionCommand({ stateMachineArn: config.target.arn, name, input: text }));
@@ -265,9 +332,13 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
     } catch (error) {
       const verdict = classifyStartFailure(error, config, inputBytes);
       if (verdict !== 'duplicate') throw verdict;
-      // A retried delivery: the run exists (its input differs, if only by receivedAt).
-      outcome.duplicate = true;
       executionArn = executionArnOf(config.target.stateMachineArn, name);
+      // A name that is the body's hash names only this body. Any other name (a key or a delivery
+      // id) may have been reused with another body: the run's input says which.
+      if (nameHeader !== undefined && await storedRunMatch(executionArn, bodySha256, parameters) === 'different') {
+        throw new IdempotencyKeyReusedError(nameHeader);
+      }
+      outcome.duplicate = true;
     }
     return jsonResponse(
       202,
@@ -276,8 +347,36 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
     );
   }
 
+  /** Logs a refusal, naming the cause's error name (never its message), and answers it. */
+  function refuse(error: unknown, correlationId: string, base: Record<string, unknown>): APIGatewayProxyResult {
+    const response = errorResponse(error, correlationId);
+    const attributes = {
+      ...base,
+      outcome: 'rejected',
+      statusCode: response.statusCode,
+      errorName: error instanceof Error ? error.name : typeof error,
+      // The SDK error's name (ThrottlingException, StateMachineDoesNotExist, ...); never its message.
+      ...(error instanceof Error && error.cause instanceof Error ? { causeName: error.cause.name } : {}),
+    };
+    if (error instanceof WebhookError) {
+      (response.statusCode >= 500 ? deps.logger.error : deps.logger.warn).call(deps.logger, 'rejected', attributes);
+    } else {
+      // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
+      deps.logger.error('unexpected error', { ...attributes, outcome: 'failed', stack: error instanceof Error ? error.stack : undefined });
+    }
+    return response;
+  }
+
   return async (event) => {
-    const request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
+    let request: WebhookRequest;
+    try {
+      request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
+    } catch (error) {
+      // Not a request the trigger reads (another method, oversized headers): nothing the sender
+      // sent is used, not even its correlation id.
+      const correlationId = gatewayRequestIdOf(event);
+      return refuse(error, correlationId, { source: config.source, correlationId });
+    }
     const outcome: Outcome = { correlationId: correlationIdOf(request) };
     const base = () => ({
       source: config.source,
@@ -296,22 +395,7 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
       deps.logger.info(outcome.duplicate === true ? 'run already started' : 'run started', { ...base(), outcome: started, statusCode: response.statusCode });
       return response;
     } catch (error) {
-      const response = errorResponse(error, outcome.correlationId);
-      const attributes = {
-        ...base(),
-        outcome: 'rejected',
-        statusCode: response.statusCode,
-        errorName: error instanceof Error ? error.name : typeof error,
-        // The SDK error's name (ThrottlingException, StateMachineDoesNotExist, ...); never its message.
-        ...(error instanceof Error && error.cause instanceof Error ? { causeName: error.cause.name } : {}),
-      };
-      if (error instanceof WebhookError) {
-        (response.statusCode >= 500 ? deps.logger.error : deps.logger.warn).call(deps.logger, 'rejected', attributes);
-      } else {
-        // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
-        deps.logger.error('unexpected error', { ...attributes, outcome: 'failed', stack: error instanceof Error ? error.stack : undefined });
-      }
-      return response;
+      return refuse(error, outcome.correlationId, base());
     }
   };
 }

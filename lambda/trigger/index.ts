@@ -15,9 +15,10 @@ const config = parseTriggerConfig(process.env[TRIGGER_CONFIG_ENV_VAR]);
 
 // HTTP/1.1 with short timeouts and one retry: a throttled or failed start is answered 429 or 503
 // with Retry-After well inside API Gateway's 29 seconds, and the sender retries with the same name.
+// A call that outlasts requestTimeout fails (TimeoutError) rather than only logging a warning.
 const sfn = new SFNClient({
   maxAttempts: 2,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
 });
 
 const trigger = createTriggerHandler({

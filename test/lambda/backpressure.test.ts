@@ -114,7 +114,8 @@ describe('backpressure under injected faults (10,000 events)', () => {
 
     const acknowledged = new Set<string>();
     let answers429 = 0;
-    // A sender that delivers in order and retries a 429'd request until it is accepted.
+    let answers503 = 0;
+    // A sender that delivers in order and retries a 429'd or 503'd request until it is accepted.
     for (const batch of requests) {
       for (let attempt = 0; ; attempt++) {
         const response = await handler(signed(batch));
@@ -122,9 +123,11 @@ describe('backpressure under injected faults (10,000 events)', () => {
           for (const id of (JSON.parse(response.body) as { ids: string[] }).ids) acknowledged.add(id);
           break;
         }
-        expect(response.statusCode).toBe(429);
+        // Throttling is a 429; the injected 500s and timeouts, when a write ends on one, a 503.
+        expect([429, 503]).toContain(response.statusCode);
         expect(response.headers?.['Retry-After']).toBe('1');
-        answers429 += 1;
+        if (response.statusCode === 429) answers429 += 1;
+        else answers503 += 1;
         expect(attempt).toBeLessThan(50);
       }
     }
@@ -134,7 +137,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
     expect(unique.size).toBe(EVENTS);
     for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     // eslint-disable-next-line no-console
-    console.log(`rejectWith429: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0, 429 answers ${answers429}`);
+    console.log(`rejectWith429: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0, 429 answers ${answers429}, 503 answers ${answers503}`);
     expect(answers429).toBeGreaterThan(0);
     // The timed-out calls were written all the same: their records are duplicates, never losses.
     expect(stored.length - unique.size).toBeGreaterThan(0);

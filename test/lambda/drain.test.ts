@@ -184,7 +184,7 @@ describe('the drain', () => {
     const writer = {
       write: async (records: readonly WriteRecord[], streamName: string) => {
         calls.push({ streamName, records });
-        if (streamName === 'B') throw new StreamWriteFailure('throttled', records, { written: 0, calls: 1, retried: 0 });
+        if (streamName === 'B') throw new StreamWriteFailure('throttled', records, { written: 0, calls: 1, retried: 0 }, 'ProvisionedThroughputExceededException');
         return { written: records.length, calls: 1, retried: 0 };
       },
     };
@@ -204,7 +204,7 @@ describe('the drain', () => {
     const written: string[] = [];
     const writer = {
       write: async (records: readonly WriteRecord[], streamName: string) => {
-        if (streamName === 'A') throw new StreamWriteFailure('unavailable', records, { written: 0, calls: 1, retried: 0 });
+        if (streamName === 'A') throw new StreamWriteFailure('misconfigured', records, { written: 0, calls: 1, retried: 0 }, 'AccessDeniedException HTTP 400');
         written.push(...records.map((r) => r.partitionKey));
         return { written: records.length, calls: 1, retried: 0 };
       },

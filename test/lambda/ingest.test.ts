@@ -12,7 +12,9 @@ import { PayloadSchema, PayloadValidation, stageHandlerAsset } from '../../lib';
 import { LocalDynamoDb } from '../support/dynalite';
 import { LocalS3 } from '../support/s3rver';
 import { WebhookAuth } from '../../lib';
-import { FaultProxy } from '../support/fault-proxy';
+import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
+import { LocalSqs } from '../support/fauxqs';
+import { decodeSpillMessage, SpillFailure, SpillQueue, type SpillRecord } from '../../lambda/shared/spill';
 import { clientFor, decode, LocalKinesis } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
 import { apiGatewayEvent, githubSignature, stripeSignature, twilioSignature } from '../support/signers';
@@ -197,10 +199,16 @@ describe('ingest handler', () => {
     expect(await kinesis.readAll(streamName)).toHaveLength(0);
   });
 
+  /** Replaces the signature in both of the event's header maps, as API Gateway would have sent it. */
+  const resign = (e: ReturnType<typeof signedStripe>, signature: string) => {
+    e.headers = { 'Stripe-Signature': signature, 'Content-Type': 'application/json' };
+    e.multiValueHeaders = { 'Stripe-Signature': [signature], 'Content-Type': ['application/json'] };
+  };
+
   test.each([
     ['missing signature', (e: ReturnType<typeof signedStripe>) => { delete e.headers['Stripe-Signature']; e.multiValueHeaders = {}; }, /missing stripe-signature/],
-    ['wrong secret', (e: ReturnType<typeof signedStripe>) => { const b = Buffer.from(e.body as string, 'base64'); e.multiValueHeaders = { 'Stripe-Signature': [stripeSignature('whsec_wrong', b, NOW_S)], 'Content-Type': ['application/json'] }; }, /does not match/],
-    ['stale timestamp', (e: ReturnType<typeof signedStripe>) => { const b = Buffer.from(e.body as string, 'base64'); e.multiValueHeaders = { 'Stripe-Signature': [stripeSignature(STRIPE_SECRET, b, NOW_S - 600)], 'Content-Type': ['application/json'] }; }, /more than 300 s/],
+    ['wrong secret', (e: ReturnType<typeof signedStripe>) => { const b = Buffer.from(e.body as string, 'base64'); resign(e, stripeSignature('whsec_wrong', b, NOW_S)); }, /does not match/],
+    ['stale timestamp', (e: ReturnType<typeof signedStripe>) => { const b = Buffer.from(e.body as string, 'base64'); resign(e, stripeSignature(STRIPE_SECRET, b, NOW_S - 600)); }, /more than 300 s/],
   ])('401: %s', async (_name, mutate, message) => {
     const { handler } = await handlerFor(stripePreset);
     const event = signedStripe(stripeEvent('evt_401'));
@@ -300,7 +308,9 @@ describe('ingest handler', () => {
       writer: new KinesisWriter(kinesis.client, { streamName: 'missing', maxAttempts: 3, retryBudgetMs: 100 }),
     });
     const response = await handler(signedStripe(stripeEvent('evt_1')));
-    expect(response.statusCode).toBe(503);
+    expect([response.statusCode, response.headers?.['Retry-After']]).toEqual([503, '30']);
+    // Logged as the operator's problem, with the cause.
+    expect(JSON.parse(logger.lines[0])).toMatchObject({ level: 'WARN', message: 'stream write failed', reason: 'misconfigured', cause: 'ResourceNotFoundException HTTP 400' });
   });
 
   test('configured fields are scrubbed even from an unexpected error that quotes them', async () => {
@@ -357,6 +367,127 @@ describe('ingest handler', () => {
     }
   });
 
+  describe('when the stream throttles, is down or refuses: the answer and the log say which', () => {
+    let proxy: FaultProxy;
+    beforeEach(async () => {
+      proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'pass' }));
+    });
+    afterEach(async () => {
+      await proxy.stop();
+    });
+    const lines = () => logger.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+
+    test.each<[string, number, PutRecordsFault, string, string]>([
+      ['throttled records', 429, { kind: 'throttleRecords', indexes: () => true }, 'throttled', 'ProvisionedThroughputExceededException'],
+      ['InternalFailure records', 503, { kind: 'failRecords', indexes: () => true, errorCode: 'InternalFailure' }, 'outage', 'InternalFailure'],
+      ['a 500 InternalFailure call', 503, { kind: 'failCall', status: 500, type: 'InternalFailure' }, 'outage', 'InternalFailure HTTP 500'],
+      ['a 503 ServiceUnavailable call', 503, { kind: 'failCall', status: 503, type: 'ServiceUnavailable' }, 'outage', 'ServiceUnavailable HTTP 503'],
+      ['access denied', 503, { kind: 'failCall', status: 400, type: 'AccessDeniedException' }, 'misconfigured', 'AccessDeniedException HTTP 400'],
+      ['a disabled KMS key', 503, { kind: 'failCall', status: 400, type: 'KMSDisabledException' }, 'misconfigured', 'KMSDisabledException HTTP 400'],
+    ])('reject with 429: %s is a %i with Retry-After, logged with its cause', async (_name, status, fault, reason, cause) => {
+      proxy.plan = () => fault;
+      const { handler } = await handlerFor(stripePreset, {}, proxy.endpoint);
+      const response = await handler(signedStripe(stripeEvent('evt_down')));
+      expect(response.statusCode).toBe(status);
+      expect(response.headers?.['Retry-After']).toBe('30');
+      expect(json(response)).toMatchObject(status === 429
+        ? { error: 'StreamThrottled' }
+        : { error: 'DependencyUnavailable', message: 'the Kinesis stream is unavailable; nothing was accepted, retry later' });
+      expect(lines()).toEqual([
+        expect.objectContaining({ level: 'WARN', message: 'stream write failed', reason, cause }),
+        expect.objectContaining({ level: status === 429 ? 'WARN' : 'ERROR', message: 'rejected', statusCode: status, cause }),
+      ]);
+    });
+
+    test('sample or shed: throttling is shed, an outage is a 503 and starts no sampling', async () => {
+      const shedding = { kind: 'sampleOrShed' as const, keepFraction: 0, pressureWindowMs: 60_000, maxAttempts: 2, retryBudgetMs: 100 };
+      const { handler, streamName } = await handlerFor(stripePreset, { backpressure: shedding }, proxy.endpoint);
+      // GIVEN Kinesis is down: WHEN a request comes, THEN 503, nothing shed, and no pressure window
+      proxy.plan = () => ({ kind: 'failCall', status: 500, type: 'InternalFailure' });
+      const down = await handler(signedStripe(stripeEvent('evt_o1')));
+      expect([down.statusCode, down.headers?.['Retry-After']]).toEqual([503, '30']);
+      proxy.plan = () => ({ kind: 'pass' });
+      expect(json(await handler(signedStripe(stripeEvent('evt_o2'))))).toEqual({ accepted: 1, ids: ['evt_o2'], correlationId: expect.any(String) });
+      // GIVEN Kinesis throttles: THEN the request is shed (202) and sampling starts
+      proxy.plan = () => ({ kind: 'throttleRecords', indexes: () => true });
+      expect(json(await handler(signedStripe(stripeEvent('evt_t1'))))).toMatchObject({ accepted: 0, shed: 1 });
+      proxy.plan = () => ({ kind: 'pass' });
+      expect(json(await handler(signedStripe(stripeEvent('evt_t2'))))).toMatchObject({ accepted: 0, shed: 1 });
+      expect((await kinesis.readAll(streamName)).map((r) => decode<{ id: string }>(r).id)).toEqual(['evt_o2']);
+    });
+
+    describe('queue and slow accept (fauxqs)', () => {
+      let sqs: LocalSqs;
+      beforeAll(async () => {
+        sqs = await LocalSqs.start();
+      });
+      afterAll(async () => {
+        await sqs.stop();
+      });
+
+      async function queued(fault: PutRecordsFault) {
+        const { queueUrl } = await sqs.createFifoQueue(`spill-${++streams}`);
+        const streamName = `queued-${streams}`;
+        await kinesis.createStream(streamName, 1);
+        const handler = createIngestHandler({
+          config: ingestConfig(stripePreset, {
+            streamName,
+            backpressure: { kind: 'queueAndSlowAccept', queueUrl, queueWindowMs: 60_000, retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 100 },
+          }),
+          logger, now: () => NOW_MS,
+          secrets: { get: async () => [STRIPE_SECRET] },
+          writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 2 }),
+          spill: new SpillQueue(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 2 }),
+        });
+        proxy.plan = () => fault;
+        const response = await handler(signedStripe(stripeEvent('evt_q1')));
+        return { response, messages: await sqs.receiveAll(queueUrl) };
+      }
+
+      test('an outage spills to the queue like throttling does: 202 queued, nothing dropped', async () => {
+        const { response, messages } = await queued({ kind: 'failCall', status: 500, type: 'InternalFailure' });
+        expect(response.statusCode).toBe(202);
+        expect(json(response)).toMatchObject({ accepted: 1, ids: ['evt_q1'], queued: 1 });
+        expect(messages.map((m) => decode<{ id: string }>({ Data: decodeSpillMessage(m.Body as string).data } as never).id)).toEqual(['evt_q1']);
+        expect(lines()[0]).toMatchObject({ message: 'stream write failed', reason: 'outage', cause: 'InternalFailure HTTP 500' });
+      });
+
+      test.each<[string, PutRecordsFault, number, string]>([
+        ['throttled', { kind: 'throttleRecords', indexes: () => true }, 429, 'StreamThrottled'],
+        ['down', { kind: 'failCall', status: 500, type: 'InternalFailure' }, 503, 'DependencyUnavailable'],
+      ])('when the stream is %s and the queue does not take the spill either: %i', async (_name, fault, status, error) => {
+        const streamName = `queued-${++streams}`;
+        await kinesis.createStream(streamName, 1);
+        const busyQueue = {
+          backlog: async () => 0,
+          spill: async (records: readonly SpillRecord[]): Promise<never> => {
+            throw new SpillFailure('throttled', records, { queued: 0, calls: 4, retried: 3 }, 'spill throttled', { cause: Object.assign(new Error('x'), { name: 'RequestThrottled' }) });
+          },
+        };
+        const handler = createIngestHandler({
+          config: ingestConfig(stripePreset, {
+            streamName,
+            backpressure: { kind: 'queueAndSlowAccept', queueUrl: 'https://sqs.example/q.fifo', queueWindowMs: 60_000, retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 100 },
+          }),
+          logger, now: () => NOW_MS,
+          secrets: { get: async () => [STRIPE_SECRET] },
+          writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 2 }),
+          spill: busyQueue,
+        });
+        proxy.plan = () => fault;
+        const response = await handler(signedStripe(stripeEvent('evt_q2')));
+        expect([response.statusCode, response.headers?.['Retry-After'], json(response).error]).toEqual([status, '30', error]);
+        expect(lines().find((l) => l.message === 'spill failed')).toMatchObject({ reason: 'throttled', cause: 'RequestThrottled' });
+      });
+
+      test('a stream only the operator can fix is a 503, and nothing is queued', async () => {
+        const { response, messages } = await queued({ kind: 'failCall', status: 400, type: 'AccessDeniedException' });
+        expect([response.statusCode, response.headers?.['Retry-After']]).toEqual([503, '30']);
+        expect(messages).toHaveLength(0);
+      });
+    });
+  });
+
   describe('with deduplication (dynalite)', () => {
     let dynamo: LocalDynamoDb;
     beforeAll(async () => {
@@ -399,13 +530,17 @@ describe('ingest handler', () => {
       expect(await kinesis.readAll(streamName)).toHaveLength(1);
     });
 
-    test('a delivery whose write failed is not taken for a duplicate when it is retried', async () => {
-      const proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'throttleRecords', indexes: () => true }));
+    test.each<[string, PutRecordsFault, number]>([
+      ['throttled', { kind: 'throttleRecords', indexes: () => true }, 429],
+      ['down', { kind: 'failRecords', indexes: () => true, errorCode: 'InternalFailure' }, 503],
+    ])('a delivery whose write failed (%s) is not taken for a duplicate when it is retried', async (name, fault, status) => {
+      const proxy = await FaultProxy.start(kinesis.endpoint, () => fault);
       try {
         const { handler, streamName } = await dedupHandler(proxy.endpoint);
-        expect((await handler(delivery('d-200'))).statusCode).toBe(429);
+        const id = `d-200-${name}`;
+        expect((await handler(delivery(id))).statusCode).toBe(status);
         proxy.plan = () => ({ kind: 'pass' });
-        const retry = await handler(delivery('d-200'));
+        const retry = await handler(delivery(id));
         expect(retry.statusCode).toBe(202);
         expect(json(retry)).not.toHaveProperty('duplicates');
         expect(await kinesis.readAll(streamName)).toHaveLength(1);

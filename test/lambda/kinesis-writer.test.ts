@@ -1,6 +1,8 @@
 import { KinesisWriter, planCalls, StreamWriteFailure, type WriteRecord } from '../../lambda/shared/kinesis-writer';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
-import { clientFor, LocalKinesis } from '../support/kinesalite';
+import { clientFor, LocalKinesis, TEST_CREDENTIALS, TEST_REGION } from '../support/kinesalite';
 
 const MiB = 1024 * 1024;
 
@@ -153,6 +155,76 @@ describe('KinesisWriter against kinesalite', () => {
       await expectInStreamInOrder(stream, sent, written);
     });
 
+    describe('tells throttling from an outage and from a refusal, and names the cause', () => {
+      // Under jest, Node's own network errors come from another realm, and the SDK wraps them in
+      // a plain Error without their code; a deployed handler keeps it (see the fake client below).
+      const NETWORK = expect.stringMatching(/^(ECONNRESET|Error)$/);
+      const cases: [string, string, unknown, (call: number) => PutRecordsFault][] = [
+        ['every record throttled', 'throttled', 'ProvisionedThroughputExceededException', () => ({ kind: 'throttleRecords', indexes: () => true })],
+        ['the call throttled', 'throttled', 'ProvisionedThroughputExceededException HTTP 400', () => ({ kind: 'failCall', status: 400, type: 'ProvisionedThroughputExceededException' })],
+        ['KMS throttling', 'throttled', 'KMSThrottlingException HTTP 400', () => ({ kind: 'failCall', status: 400, type: 'KMSThrottlingException' })],
+        ['InternalFailure for every record', 'outage', 'InternalFailure', () => ({ kind: 'failRecords', indexes: () => true, errorCode: 'InternalFailure' })],
+        ['a 500 InternalFailure call', 'outage', 'InternalFailure HTTP 500', () => ({ kind: 'failCall', status: 500, type: 'InternalFailure' })],
+        ['a 503 ServiceUnavailable call', 'outage', 'ServiceUnavailable HTTP 503', () => ({ kind: 'failCall', status: 503, type: 'ServiceUnavailable' })],
+        ['a reset connection', 'outage', NETWORK, () => ({ kind: 'reset' })],
+        // Throttling and failures in the last attempt: slowing down is what helps.
+        ['throttled and failed records mixed', 'throttled', 'InternalFailure, ProvisionedThroughputExceededException',
+          () => ({ kind: 'failRecords', indexes: () => true, errorCode: (i) => (i % 2 === 0 ? 'InternalFailure' : 'ProvisionedThroughputExceededException') })],
+      ];
+      test.each(cases)('%s: retried until the attempts run out, then %s', async (_name, reason, causeCode, plan) => {
+        const stream = await newStream();
+        proxy.plan = plan;
+        const failure = await writer(stream, { maxAttempts: 3 }).write(records(4, (i) => `evt-${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
+        expect(failure).toBeInstanceOf(StreamWriteFailure);
+        expect([failure.reason, failure.causeCode, failure.report.calls, failure.unwritten.length]).toEqual([reason, causeCode, 3, 4]);
+        expect(failure.message).toBe(`PutRecords ${reason} (${failure.causeCode}): 4 record(s) not written`);
+      });
+
+      test.each(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND'])('a network error (%s) is an outage, named by its code', async (code) => {
+        // What the SDK throws in the Lambda runtime: Node's error, with its code and the SDK's $metadata.
+        const client = { send: async () => { throw Object.assign(new Error(`connect ${code} 10.0.0.1:443`), { code, $metadata: { attempts: 1 } }); } };
+        const failure = await new KinesisWriter(client as never, { streamName: 's', maxAttempts: 2, retryBudgetMs: 1000, baseDelayMs: 1, maxDelayMs: 1 })
+          .write(records(1, () => 'k')).catch((e: unknown) => e) as StreamWriteFailure;
+        expect([failure.reason, failure.causeCode, failure.report.calls]).toEqual(['outage', code, 2]);
+      });
+
+      test.each([
+        ['access denied', 'AccessDeniedException'],
+        ['a disabled KMS key', 'KMSDisabledException'],
+        ['a denied KMS key', 'KMSAccessDeniedException'],
+      ])('%s: misconfigured at once, no retry', async (_name, type) => {
+        const stream = await newStream();
+        proxy.plan = () => ({ kind: 'failCall', status: 400, type });
+        const failure = await writer(stream).write(records(2, (i) => `evt-${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
+        expect([failure.reason, failure.causeCode, failure.report.calls]).toEqual(['misconfigured', `${type} HTTP 400`, 1]);
+      });
+
+      test('records written before an outage stay written, and only the others are named unwritten', async () => {
+        const stream = await newStream();
+        // GIVEN the first call writes every other record, and Kinesis then fails every record
+        proxy.plan = (call): PutRecordsFault => ({ kind: 'failRecords', indexes: call === 0 ? (i) => i % 2 === 1 : () => true, errorCode: 'InternalFailure' });
+        const sent = records(10, (i) => `evt-${i}`);
+        const failure = await writer(stream, { maxAttempts: 3 }).write(sent).catch((e: unknown) => e) as StreamWriteFailure;
+        expect([failure.reason, failure.report.written]).toEqual(['outage', 5]);
+        expect(failure.unwritten.map(seqOf)).toEqual([1, 3, 5, 7, 9]);
+        await expectInStreamInOrder(stream, sent, new Set([0, 2, 4, 6, 8]));
+      });
+
+      test('a call that outlasts the client\'s request timeout is an outage (TimeoutError), retried', async () => {
+        const stream = await newStream();
+        proxy.plan = (call): PutRecordsFault => (call === 0 ? { kind: 'delay', ms: 1_000 } : { kind: 'failCall', status: 500, type: 'InternalFailure' });
+        // As the deployed handler builds it: a request timeout that throws, rather than only warning.
+        const client = new KinesisClient({
+          endpoint: proxy.endpoint, region: TEST_REGION, credentials: TEST_CREDENTIALS, maxAttempts: 1,
+          requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 200, throwOnRequestTimeout: true }),
+        });
+        const failure = await new KinesisWriter(client, { streamName: stream, maxAttempts: 1, retryBudgetMs: 5000 })
+          .write(records(2, (i) => `evt-${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
+        expect([failure.reason, failure.causeCode]).toEqual(['outage', 'TimeoutError ETIMEDOUT']);
+        client.destroy();
+      });
+    });
+
     test('stops retrying when the time budget is spent, before maxAttempts', async () => {
       const stream = await newStream();
       proxy.plan = () => ({ kind: 'throttleRecords', indexes: () => true });
@@ -183,17 +255,28 @@ describe('KinesisWriter against kinesalite', () => {
       streamName: stream, maxAttempts: 3, retryBudgetMs: 1000, writeDeadlineMs: 10_000, now: () => clock,
     }).write(sent).catch((e: unknown) => e) as StreamWriteFailure;
     expect(failure).toBeInstanceOf(StreamWriteFailure);
-    expect(failure.reason).toBe('throttled');
+    // Slow, not throttling: an outage (a 503), named as the deadline.
+    expect([failure.reason, failure.causeCode]).toEqual(['outage', 'WriteDeadline']);
     expect(failure.report).toEqual({ written: 2000, calls: 4, retried: 0 });
     expect(failure.unwritten.map(seqOf)).toEqual(sent.slice(2000).map(seqOf));
     expect(await kinesis.readAll(stream)).toHaveLength(2000);
   });
 
-  test('fails as unavailable at once when the stream does not exist', async () => {
+  test('fails as an outage, naming ECONNREFUSED, when nothing listens at the endpoint', async () => {
+    const closed = await LocalKinesis.start();
+    const endpoint = closed.endpoint;
+    await closed.stop();
+    const failure = await new KinesisWriter(clientFor(endpoint), { streamName: 'any', maxAttempts: 2, retryBudgetMs: 1000, baseDelayMs: 1, maxDelayMs: 2 })
+      .write(records(3, (i) => `k${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
+    // Under jest the SDK wraps Node's error without its code (see above); deployed, it is ECONNREFUSED.
+    expect([failure.reason, failure.causeCode, failure.report.calls, failure.unwritten.length]).toEqual(['outage', expect.stringMatching(/^(ECONNREFUSED|Error)$/), 2, 3]);
+  });
+
+  test('fails as misconfigured at once when the stream does not exist', async () => {
     const failure = await new KinesisWriter(kinesis.client, { streamName: 'no-such-stream', maxAttempts: 5, retryBudgetMs: 5000 })
       .write(records(3, (i) => `k${i}`)).catch((e: unknown) => e) as StreamWriteFailure;
     expect(failure).toBeInstanceOf(StreamWriteFailure);
-    expect(failure.reason).toBe('unavailable');
+    expect([failure.reason, failure.causeCode]).toEqual(['misconfigured', 'ResourceNotFoundException HTTP 400']);
     expect(failure.report.calls).toBe(1);
     expect(failure.unwritten).toHaveLength(3);
     expect((failure.cause as Error).name).toBe('ResourceNotFoundException');

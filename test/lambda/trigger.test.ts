@@ -1,6 +1,8 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import {
+  DescribeExecutionCommand,
   ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
   ExecutionLimitExceeded,
   InvalidExecutionInput,
   KmsAccessDeniedException,
@@ -196,7 +198,7 @@ describe('trigger handler', () => {
       expect(others).toHaveLength(0);
       expect(start).toEqual({ stateMachineArn: SM_ARN, name: 'export-4711-run-1', input: expect.any(String) });
       const input = runInput();
-      expect(Object.keys(input)).toEqual(['parameters', 'correlationId', 'receivedAt', 'source']);
+      expect(Object.keys(input)).toEqual(['parameters', 'correlationId', 'receivedAt', 'source', 'bodySha256']);
       expect(input).toEqual({
         parameters: {
           exportId: 4711,
@@ -216,6 +218,7 @@ describe('trigger handler', () => {
         correlationId: 'export-4711-run-1',
         receivedAt: '2026-11-23T12:00:00.000Z',
         source: 'planasonix',
+        bodySha256: sha256(JSON.stringify(EXPORT)),
       });
     });
 
@@ -225,7 +228,7 @@ describe('trigger handler', () => {
       expect(response.statusCode).toBe(202);
       expect(starts()[0]).toMatchObject({ stateMachineArn: `${SM_ARN}:prod`, name: 'dlv_01J9' });
       const input = runInput();
-      expect(Object.keys(input)).toEqual(['parameters', 'correlationId', 'receivedAt', 'source', 'body']);
+      expect(Object.keys(input)).toEqual(['parameters', 'correlationId', 'receivedAt', 'source', 'bodySha256', 'body']);
       expect(input.body).toEqual(EXPORT);
     });
 
@@ -283,7 +286,7 @@ describe('trigger handler', () => {
       const response = await handlerFor({ validation: 'lenient' })(signed('{"export_id":"4711"}'));
       expect(response.statusCode).toBe(202);
       const input = runInput();
-      expect(Object.keys(input)).toEqual(['parameters', 'correlationId', 'receivedAt', 'source', 'validationErrors']);
+      expect(Object.keys(input)).toEqual(['parameters', 'correlationId', 'receivedAt', 'source', 'bodySha256', 'validationErrors']);
       expect(input).toMatchObject({
         parameters: { exportId: '4711', location: null },
         validationErrors: [
@@ -371,8 +374,16 @@ describe('trigger handler', () => {
       expect(await nameOf(handler, body, { 'Idempotency-Key': 'k'.repeat(80) })).toBe('k'.repeat(80));
     });
 
-    test('ExecutionAlreadyExists: a retried delivery answers 202 with the run it already started', async () => {
-      sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: { httpStatusCode: 400 } }));
+    const alreadyExists = () => new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: { httpStatusCode: 400 } });
+    /** The input of the run a request with this body started earlier, as DescribeExecution returns it. */
+    const storedInput = (sent: string, extra: Record<string, unknown> = {}) => JSON.stringify({
+      parameters: JSON.parse(sent).export_id === undefined ? {} : { exportId: JSON.parse(sent).export_id, location: JSON.parse(sent).location },
+      correlationId: 'export-1-attempt', receivedAt: '2026-11-23T11:00:00.000Z', source: 'planasonix', bodySha256: sha256(sent), ...extra,
+    });
+
+    test('ExecutionAlreadyExists with the same body: a retried delivery answers 202 with the run it already started', async () => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      sfn.on(DescribeExecutionCommand).resolves({ input: storedInput(body), status: 'RUNNING' });
       const handler = handlerFor({ target: { arn: `${SM_ARN}:7`, stateMachineArn: SM_ARN } });
       const response = await handler(signed(body, { headers: { 'Idempotency-Key': 'export-1-attempt' } }));
       expect(response.statusCode).toBe(202);
@@ -381,7 +392,75 @@ describe('trigger handler', () => {
         executionArn: 'arn:aws:states:us-east-1:111111111111:execution:exports:export-1-attempt',
         duplicate: true,
       });
+      // The run looked up is the state machine's execution, whichever version or alias started it.
+      expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input)).toEqual([{ executionArn: 'arn:aws:states:us-east-1:111111111111:execution:exports:export-1-attempt' }]);
       expect(logger.lines).toEqual([expect.objectContaining({ level: 'INFO', message: 'run already started', outcome: 'duplicate', statusCode: 202 })]);
+    });
+
+    test('fails with 409 when the key names a run started with another body, and starts nothing', async () => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      sfn.on(DescribeExecutionCommand).resolves({ input: storedInput(JSON.stringify({ export_id: 2, location: 's3://a/other' })), status: 'SUCCEEDED' });
+      const response = await handlerFor()(signed(body, { headers: { 'Idempotency-Key': 'export-1-attempt' } }));
+      expect(response.statusCode).toBe(409);
+      expect(json(response)).toEqual({
+        error: 'IdempotencyKeyReused',
+        message: 'the idempotency-key header names a run that was started with a different body; no run was started. Send a new key for a new request, or the same body to retry the first one',
+        correlationId: 'export-1-attempt',
+      });
+      expect(logger.lines).toEqual([expect.objectContaining({ level: 'WARN', message: 'rejected', outcome: 'rejected', statusCode: 409, errorName: 'IdempotencyKeyReusedError' })]);
+    });
+
+    test('fails with 409 for a reused delivery id too, and a body differing only in whitespace is another body', async () => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      sfn.on(DescribeExecutionCommand).resolves({ input: storedInput(body) });
+      const response = await handlerFor()(signed(`${body}\n`, { headers: { 'X-Planasonix-Delivery': 'dlv-9' } }));
+      expect(response.statusCode).toBe(409);
+      expect(json(response).message).toMatch(/^the x-planasonix-delivery header names a run/);
+    });
+
+    test('a run started before bodySha256 existed is compared by its parameters', async () => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      const legacy = (sent: string) => JSON.stringify({ ...JSON.parse(storedInput(sent)), bodySha256: undefined });
+      sfn.on(DescribeExecutionCommand).resolves({ input: legacy(body) });
+      expect((await handlerFor()(signed(body, { headers: { 'Idempotency-Key': 'k-legacy' } }))).statusCode).toBe(202);
+      sfn.on(DescribeExecutionCommand).resolves({ input: legacy(JSON.stringify({ export_id: 3, location: 's3://a/b' })) });
+      expect((await handlerFor()(signed(body, { headers: { 'Idempotency-Key': 'k-legacy' } }))).statusCode).toBe(409);
+      // Started by hand under the same name, with an input that is no run input of this handler.
+      sfn.on(DescribeExecutionCommand).resolves({ input: '{"hello":"world"}' });
+      expect((await handlerFor()(signed(body, { headers: { 'Idempotency-Key': 'k-legacy' } }))).statusCode).toBe(409);
+    });
+
+    test('a name that is the body\'s hash needs no lookup: the same name is the same body', async () => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      const response = await handlerFor()(signed(body));
+      expect(response.statusCode).toBe(202);
+      expect(json(response)).toMatchObject({ correlationId: `b-${sha256(body)}`, duplicate: true });
+      expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(0);
+    });
+
+    const lookupFailures: [string, unknown, number, string][] = [
+      ['throttled', new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' }), 429, 'RunThrottled'],
+      ['denied (no states:DescribeExecution)', new SFNServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'not authorized' }), 503, 'RunLookupFailed'],
+      ['not found', new ExecutionDoesNotExist({ message: 'gone', $metadata: { httpStatusCode: 400 } }), 503, 'RunLookupFailed'],
+      ['down', new SFNServiceException({ name: 'InternalFailure', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'x' }), 503, 'RunLookupFailed'],
+      ['a dropped connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 503, 'RunLookupFailed'],
+    ];
+    test.each(lookupFailures)('fails with %s lookup as a %i with Retry-After, never a 500 or a 202', async (_name, error, status, errorName) => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      sfn.on(DescribeExecutionCommand).rejects(error as Error);
+      const response = await handlerFor()(signed(body, { headers: { 'Idempotency-Key': 'export-1-attempt' } }));
+      expect(response.statusCode).toBe(status);
+      expect(response.headers).toMatchObject({ 'Retry-After': '7' });
+      expect(json(response)).toMatchObject({ error: errorName, correlationId: 'export-1-attempt' });
+      expect(logger.lines).toEqual([expect.objectContaining({ outcome: 'rejected', statusCode: status, causeName: (error as Error).name })]);
+    });
+
+    test('fails with a 503, not a 500, when DescribeExecution gives no input', async () => {
+      sfn.on(StartExecutionCommand).rejects(alreadyExists());
+      sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+      const response = await handlerFor()(signed(body, { headers: { 'Idempotency-Key': 'export-1-attempt' } }));
+      expect(response.statusCode).toBe(503);
+      expect(json(response)).toMatchObject({ error: 'RunLookupFailed' });
     });
 
     test('the execution ARN keeps the partition, region and account of the state machine', () => {
@@ -394,7 +473,7 @@ describe('trigger handler', () => {
       event.multiValueHeaders['Idempotency-Key'] = ['a', 'b'];
       const response = await handlerFor()(event);
       expect(response.statusCode).toBe(400);
-      expect(json(response).message).toBe('header idempotency-key must appear once');
+      expect(json(response).message).toBe('header idempotency-key must appear once; it was sent 2 times (header names are compared without regard to case)');
       expect(starts()).toHaveLength(0);
     });
   });
@@ -676,6 +755,7 @@ describe('trigger handler against the Step Functions wire protocol (LocalStepFun
       correlationId: 'dlv_wire_1',
       receivedAt: '2026-11-23T11:59:30.000Z',
       source: 'planasonix',
+      bodySha256: sha256(body),
     });
 
     // The sender retries 30 s later: another receivedAt, so another input, and the same name.
@@ -695,6 +775,45 @@ describe('trigger handler against the Step Functions wire protocol (LocalStepFun
     expect(logger.lines.map((l) => [l.outcome, l.statusCode, l.causeName])).toEqual([
       ['started', 202, undefined], ['duplicate', 202, undefined], ['rejected', 429, 'ThrottlingException'], ['rejected', 503, 'InternalFailure'],
     ]);
+    sfn.destroy();
+  });
+
+  test('a reused delivery id with another body is a 409; the same body is the same run, running or closed', async () => {
+    const sfn = new SFNClient({
+      endpoint: fake.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'fake-secret-access-key' },
+      maxAttempts: 1,
+    });
+    const handler = createTriggerHandler({ config: triggerConfig(), logger: new CapturingLogger(), sfn, now: () => NOW_MS, secrets: { get: async () => [SECRET] } });
+    const headers = { 'X-Planasonix-Delivery': 'dlv_wire_reuse' };
+    const executionArn = 'arn:aws:states:us-east-1:111111111111:execution:exports:dlv_wire_reuse';
+    const first = '{"export_id":1,"location":"s3://exports/1.csv"}';
+    const other = '{"export_id":2,"location":"s3://exports/2.csv"}';
+    expect(json(await handler(signed(first, { headers, receivedAtMs: NOW_MS - 60_000 })))).toEqual({ correlationId: 'dlv_wire_reuse', executionArn });
+
+    // GIVEN the run is running, WHEN the id comes again with another body, THEN 409 and no second run
+    const reused = await handler(signed(other, { headers }));
+    expect(reused.statusCode).toBe(409);
+    expect(json(reused)).toMatchObject({ error: 'IdempotencyKeyReused', correlationId: 'dlv_wire_reuse' });
+    expect(JSON.parse(fake.executions.get(executionArn)!.input)).toMatchObject({ parameters: { exportId: 1 }, bodySha256: sha256(first) });
+    // WHEN the same body comes again, THEN it is the same run
+    expect(json(await handler(signed(first, { headers })))).toEqual({ correlationId: 'dlv_wire_reuse', executionArn, duplicate: true });
+    // The very same request again (same receivedAt, so the same input) is the running run itself.
+    expect(json(await handler(signed(first, { headers, receivedAtMs: NOW_MS - 60_000 })))).toEqual({ correlationId: 'dlv_wire_reuse', executionArn });
+
+    // GIVEN the run has finished, StartExecution refuses even the same input; the answers stay the same
+    fake.closeExecution(executionArn);
+    expect(json(await handler(signed(first, { headers, receivedAtMs: NOW_MS - 60_000 })))).toEqual({ correlationId: 'dlv_wire_reuse', executionArn, duplicate: true });
+    expect((await handler(signed(other, { headers }))).statusCode).toBe(409);
+    expect(fake.describeCalls.filter((arn) => arn === executionArn)).toHaveLength(4);
+
+    // A lookup that fails is a 503 with Retry-After, never a 500 or a 202.
+    fake.failNextDescribe({ status: 500, type: 'InternalFailure' });
+    const unavailable = await handler(signed(other, { headers }));
+    expect(unavailable.statusCode).toBe(503);
+    expect(unavailable.headers).toMatchObject({ 'Retry-After': '7' });
+    expect([...fake.executions.keys()].filter((arn) => arn === executionArn)).toHaveLength(1);
     sfn.destroy();
   });
 });

@@ -8,6 +8,13 @@ export type PutRecordsFault =
   | { readonly kind: 'pass' }
   /** Answer ProvisionedThroughputExceededException for the records at these indexes; write the rest. */
   | { readonly kind: 'throttleRecords'; readonly indexes: (index: number) => boolean }
+  /**
+   * Answer this ErrorCode (InternalFailure, or another) for the records at these indexes; write the
+   * rest. `errorCode` may depend on the index, to mix failures within one call.
+   */
+  | { readonly kind: 'failRecords'; readonly indexes: (index: number) => boolean; readonly errorCode: string | ((index: number) => string) }
+  /** Drop the connection without an answer, as a load balancer or a crashed host does (ECONNRESET). */
+  | { readonly kind: 'reset' }
   /** Reject the whole call, as Kinesis does when a request is throttled before it is read. */
   | { readonly kind: 'failCall'; readonly status: number; readonly type: string }
   /**
@@ -113,12 +120,19 @@ export class FaultProxy {
       }
       return;
     }
+    if (fault.kind === 'reset') {
+      this.stats.recordsThrottled += input.Records.length;
+      req.socket.destroy();
+      return;
+    }
     if (fault.kind === 'failCall') {
       this.stats.recordsThrottled += input.Records.length;
       this.send(res, fault.status, { __type: fault.type, message: 'Rate exceeded for stream (injected)' });
       return;
     }
-    const throttled = input.Records.map((_, i) => fault.kind === 'throttleRecords' && fault.indexes(i));
+    const throttled = input.Records.map((_, i) => (fault.kind === 'throttleRecords' || fault.kind === 'failRecords') && fault.indexes(i));
+    const errorCode = (i: number) => (fault.kind !== 'failRecords' ? 'ProvisionedThroughputExceededException'
+      : typeof fault.errorCode === 'string' ? fault.errorCode : fault.errorCode(i));
     const passing = input.Records.filter((_, i) => !throttled[i]);
     let forwarded: { SequenceNumber?: string; ShardId?: string; ErrorCode?: string; ErrorMessage?: string }[] = [];
     if (passing.length > 0) {
@@ -133,8 +147,8 @@ export class FaultProxy {
     this.stats.recordsForwarded += passing.length;
     this.stats.recordsThrottled += input.Records.length - passing.length;
     let next = 0;
-    const records = throttled.map((isThrottled) => (isThrottled
-      ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'Rate exceeded for shard (injected)' }
+    const records = throttled.map((isThrottled, i) => (isThrottled
+      ? { ErrorCode: errorCode(i), ErrorMessage: `${errorCode(i)} (injected)` }
       : forwarded[next++]));
     this.send(res, 200, { FailedRecordCount: records.filter((r) => r.ErrorCode !== undefined).length, Records: records });
   }
