@@ -109,6 +109,10 @@ export interface FuzzOptions {
   readonly load: BundleLoader;
   /** Requests in flight at once. */
   readonly concurrency?: number;
+  /** Run only the cases of these schemes (the same cases as in a whole run). */
+  readonly schemes?: readonly string[];
+  /** Keep every example, not only the first of each finding for each scheme. */
+  readonly allExamples?: boolean;
   /** Run only every `count`-th case, from the `index`-th: one worker's share of a run. */
   readonly shard?: { readonly index: number; readonly count: number };
   /** Print a progress line after each thousand cases. */
@@ -224,6 +228,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const jwks = await JwksServer.start(tls);
   jwks.jwks = keys.jwt.jwks;
   const schemes = allSchemes({ keys, jwksUri: jwks.jwksUri, jwtIssuer: JWT_ISSUER });
+  const unknown = (options.schemes ?? []).filter((name) => !schemes.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    await jwks.stop();
+    throw new Error(`unknown scheme ${unknown.join(', ')}; the schemes are ${schemes.map((s) => s.name).join(', ')}`);
+  }
   const ctx: GenContext = { keys, jwtIssuer: JWT_ISSUER, tokens, nowS };
   const secrets = () => [...schemes.flatMap((s) => s.secrets), ...tokens.issued];
   const tap = new OutputTap(secrets);
@@ -273,7 +282,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const indexes: number[] = [];
     if (options.onlyCase !== undefined) indexes.push(options.onlyCase);
     else for (let i = 0, mutated = 0; mutated < options.count; i++) {
-      if (options.shard === undefined || i % options.shard.count === options.shard.index) indexes.push(i);
+      const mine = options.shard === undefined || i % options.shard.count === options.shard.index;
+      if (mine && (options.schemes === undefined || options.schemes.includes(schemes[i % schemes.length].name))) indexes.push(i);
       if (!isControl(i)) mutated++;
     }
 
@@ -375,7 +385,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const kind = `${o.scheme.name}: ${reason.replace(/ \(at .*\)$/, '').replace(/\/\S*|"[^"]*"|\b\d+\b|delivery-\w+/g, '…')}`;
       const tally = reasons[finding] ??= {};
       tally[kind] = (tally[kind] ?? 0) + 1;
-      if (examples.some((e) => e.finding === finding && e.scheme === o.scheme.name)) return;
+      if (options.allExamples !== true && examples.some((e) => e.finding === finding && e.scheme === o.scheme.name)) return;
       const draft = (o.event as unknown as { fuzzDraft: Draft }).fuzzDraft;
       examples.push({
         finding,
@@ -500,7 +510,7 @@ async function invoke(handler: Handler, event: APIGatewayProxyEvent): Promise<{ 
 }
 
 /** One report of the runs of several workers over the same seed. */
-export function mergeReports(reports: readonly FuzzReport[]): FuzzReport {
+export function mergeReports(reports: readonly FuzzReport[], allExamples = false): FuzzReport {
   const add = (into: SchemeStats, from: SchemeStats) => {
     for (const key of Object.keys(from) as (keyof SchemeStats)[]) {
       if (key === 'statuses') for (const [status, n] of Object.entries(from.statuses)) into.statuses[status] = (into.statuses[status] ?? 0) + n;
@@ -527,7 +537,7 @@ export function mergeReports(reports: readonly FuzzReport[]): FuzzReport {
     }
   }
   const examples = reports.flatMap((r) => r.examples).sort((a, b) => a.caseIndex - b.caseIndex)
-    .filter((e, i, all) => all.findIndex((o) => o.finding === e.finding && o.scheme === e.scheme) === i);
+    .filter((e, i, all) => allExamples || all.findIndex((o) => o.finding === e.finding && o.scheme === e.scheme) === i);
   return {
     seed: reports[0].seed,
     count: reports[0].count,

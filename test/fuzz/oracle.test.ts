@@ -95,7 +95,13 @@ describe('what the oracle calls a forgery', () => {
       d.body = Buffer.from(new URLSearchParams([...new URLSearchParams((d.body as Buffer).toString())].reverse()).toString());
     };
     expect(verdict('twilio-form', req, reordered)).toEqual({});
+    // Twilio signs names and values run together: moving the boundary between them is not seen.
+    expect(verdict('twilio-form', req, (d) => {
+      d.body = Buffer.from((d.body as Buffer).toString().replace(/NumMedia=([^&]*)/, 'NumMedia$1='));
+    })).toEqual({});
     expect(verdict('twilio-form', req, (d) => setHeader(d, 'Content-Type', 'application/json')).forged).toBe('mode differs from what was signed');
+    // A JSON body is covered by bodySHA256 byte for byte, whatever the content type says it is.
+    expect(verdict('twilio-json', signed('twilio-json'), (d) => setHeader(d, 'Content-Type', 'application/x-www-form-urlencoded'))).toEqual({});
   });
 
   test('bearer: the token, whatever the case of the scheme word; JWT: header.payload, not the signature bytes; mTLS: the serial, whatever its spelling', () => {

@@ -2,8 +2,9 @@
  * The oracle: given what a signer signed and the request as delivered, what a 2xx answer means.
  *
  * A request's material is what its credential vouches for (see ./schemes): body bytes (Twilio's
- * form: the name/value pairs, which Twilio signs sorted, so their order and percent-encoding are
- * not material), the signed timestamp, signed headers, Twilio's URL (the deployment's own:
+ * form: the names and values run together in name order, so the pairs' order, their
+ * percent-encoding and where a name ends and its value begins are not material; Twilio's JSON
+ * bodies: the bytes, which bodySHA256 covers whatever the content type says), the signed timestamp, signed headers, Twilio's URL (the deployment's own:
  * requestContext.domainName and path, never Host), a bearer token, a JWT's signing input, the
  * mTLS identity API Gateway reports. The delivered material is read from the header view that
  * API Gateway's REST proxy integration defines: multiValueHeaders (names case-insensitive), with

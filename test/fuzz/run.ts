@@ -5,6 +5,8 @@
  *   npm run fuzz                                   100,000 mutations, a random seed (printed)
  *   npm run fuzz -- --seed 42 --count 20000        a given seed and number of mutations
  *   npm run fuzz -- --seed 42 --case 1234          one case alone, with its event and answer
+ *   npm run fuzz -- --scheme twilio-form,stripe    only these schemes' cases (the same ones as in a whole run)
+ *   npm run fuzz -- --all-examples                 every finding, not only the first for each scheme
  *   npm run fuzz -- --workers 1                    worker threads, each with its own handlers and peers (default 2)
  *   npm run fuzz -- --concurrency 4                requests in flight per worker (default 8)
  *
@@ -68,6 +70,8 @@ interface WorkerInput {
   readonly seed: number;
   readonly count: number;
   readonly concurrency: number;
+  readonly schemes?: readonly string[];
+  readonly allExamples: boolean;
   readonly shard: { readonly index: number; readonly count: number };
 }
 
@@ -87,11 +91,13 @@ async function main(): Promise<void> {
   const onlyCase = integer('case', undefined);
   const concurrency = integer('concurrency', 8) as number;
   const workers = Math.max(1, integer('workers', 2) as number);
+  const schemes = argument('scheme')?.split(',').map((s) => s.trim());
+  const allExamples = process.argv.includes('--all-examples');
   process.stdout.write(`fuzz: seed ${seed}, ${onlyCase === undefined ? `${count} mutations, ${workers} worker(s)` : `case ${onlyCase} alone`} (replay: npm run fuzz -- --seed ${seed} --count ${count})\n`);
   const started = Date.now();
   const report = onlyCase !== undefined || workers === 1
-    ? await runFuzz({ seed, count, onlyCase, load: loadBundle, concurrency, progress: onlyCase === undefined, trace: onlyCase !== undefined })
-    : mergeReports(await Promise.all(Array.from({ length: workers }, (_, index) => runWorker({ seed, count, concurrency, shard: { index, count: workers } }))));
+    ? await runFuzz({ seed, count, onlyCase, schemes, allExamples, load: loadBundle, concurrency, progress: onlyCase === undefined, trace: onlyCase !== undefined })
+    : mergeReports(await Promise.all(Array.from({ length: workers }, (_, index) => runWorker({ seed, count, concurrency, schemes, allExamples, shard: { index, count: workers } }))), allExamples);
   process.stdout.write(`\n${formatReport(report)}\n`);
   const seconds = (Date.now() - started) / 1000;
   process.stdout.write(`${report.total.mutations} mutations and ${report.total.controls} controls in ${seconds.toFixed(1)} s (${(report.cases / seconds).toFixed(0)} requests/s), seed ${seed}\n`);
