@@ -196,7 +196,10 @@ const stripeBody: BodyMaker = (rng, nowS) => ({
 const githubBody: BodyMaker = (rng) => ({ action: rng.pick(['opened', 'closed', 'created']), number: rng.between(1, 9999), repository: { id: rng.between(1, 1e6), full_name: `octo/${rng.word()}` }, sender: { login: rng.word() }, extra: randomValue(rng, 3) });
 const segmentBody: BodyMaker = (rng) => ({ messageId: `msg-${rng.hex(8)}`, type: rng.pick(['track', 'identify', 'page']), event: rng.word(), userId: rng.word(), timestamp: new Date().toISOString(), properties: randomValue(rng, 3) });
 const shopifyBody: BodyMaker = (rng) => ({ id: rng.between(1, 1e9), email: `${rng.word()}@example.com`, total_price: `${rng.between(0, 999)}.00`, line_items: [randomValue(rng, 2)], note: randomScalar(rng) });
-const slackBody: BodyMaker = (rng, nowS) => ({ token: rng.word(), team_id: `T${rng.word(8, 8)}`, type: 'event_callback', event_id: `Ev${rng.word(10, 10)}`, event_time: nowS, event: { type: 'message', text: String(randomScalar(rng)), user: `U${rng.word(8, 8)}` } });
+const slackBody: BodyMaker = (rng, nowS) => (rng.chance(0.05)
+  // The handshake Slack sends when the URL is saved: answered with its challenge, written nowhere.
+  ? { token: rng.word(), challenge: rng.word(20, 40), type: 'url_verification' } as { [key: string]: Json }
+  : { token: rng.word(), team_id: `T${rng.word(8, 8)}`, type: 'event_callback', event_id: `Ev${rng.word(10, 10)}`, event_time: nowS, event: { type: 'message', text: String(randomScalar(rng)), user: `U${rng.word(8, 8)}` } });
 const standardBody: BodyMaker = (rng) => ({ type: rng.pick(['invoice.paid', 'user.created']), timestamp: new Date().toISOString(), data: randomValue(rng, 3) as Json });
 const acmeBody: BodyMaker = (rng) => ({ id: `acme_${rng.hex(6)}`, kind: rng.word(), payload: randomValue(rng, 4) });
 const twilioJsonBody: BodyMaker = (rng) => ({ Sid: `SM${rng.hex(16)}`, Status: rng.pick(['delivered', 'failed']), Payload: randomValue(rng, 2) });
