@@ -18,7 +18,7 @@ import { clientFor, LocalKinesis } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
 import { mutationsFor, variantsFor, type Mutation, type MutationState } from './mutations';
 import { crashOf, duplicateKeyOf, expectedEvents, faithful, firstDifference, judge, type Judgement } from './oracle';
-import { cloneDraft, headerIndex, headerValue, toEvent, type Draft } from './request';
+import { headerIndex, headerValue, toEvent, type Draft } from './request';
 import { Rng } from './rng';
 import { allSchemes, makeKeys, TokenMinter, type GenContext, type Scheme, type SignedRequest } from './schemes';
 
@@ -190,6 +190,8 @@ interface Outcome {
   readonly control: boolean;
   readonly labels: readonly string[];
   readonly operators: readonly string[];
+  /** The request as the mutations left it, for the examples. */
+  readonly draft: Draft;
   readonly event: APIGatewayProxyEvent;
   readonly judgement: Judgement;
   readonly requestIds: readonly string[];
@@ -332,17 +334,20 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         requestIds.push(requestId);
         return toEvent(d, { path: scheme.path, requestId, requestTimeEpoch: Date.now() });
       };
+      let setupFailure: string | undefined;
       for (const setupDraft of req.setup) {
-        const setupEvent = eventOf(setupDraft);
-        await invoke(handler, setupEvent);
+        const first = await invoke(handler, eventOf(setupDraft));
+        const status = first.response?.statusCode ?? 0;
+        if (first.crash !== undefined || status >= 500) setupFailure ??= `the first delivery: ${first.crash ?? `answered ${status}`}`;
       }
       const event = eventOf(req.draft);
       const judgement = judge(scheme, req.signed, event);
-      const { response, crash } = await invoke(handler, event);
+      const answer = await invoke(handler, event);
+      const response = answer.response;
+      // A first delivery that broke the handler is this case's crash.
+      const crash = answer.crash ?? setupFailure;
       if (options.trace === true) tap.print(`event:\n${JSON.stringify(event, null, 2)}\njudgement: ${JSON.stringify(judgement)}\nanswer: ${crash ?? JSON.stringify(response, null, 2)}`);
-      // Kept only for the examples: the request as a mutated draft.
-      (event as unknown as { fuzzDraft: Draft }).fuzzDraft = cloneDraft(req.draft);
-      return { index, scheme, control, labels, operators: applied, event, judgement, requestIds, crash, response };
+      return { index, scheme, control, labels, operators: applied, draft: req.draft, event, judgement, requestIds, crash, response };
     }
 
     for (let start = 0; start < indexes.length; start += CHUNK) {
@@ -382,11 +387,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         total[finding] += 1;
       }
       // Pointers and values vary; the kind of reason does not.
-      const kind = `${o.scheme.name}: ${reason.replace(/ \(at .*\)$/, '').replace(/\/\S*|"[^"]*"|\b\d+\b|delivery-\w+/g, '…')}`;
+      const kind = `${o.scheme.name}: ${reason.replace(/ \(at .*\)$/, '').replace(/\/\S*|"[^"]*"|(?<=\s)\d+\b|delivery-\w+/g, '…')}`;
       const tally = reasons[finding] ??= {};
       tally[kind] = (tally[kind] ?? 0) + 1;
       if (options.allExamples !== true && examples.some((e) => e.finding === finding && e.scheme === o.scheme.name)) return;
-      const draft = (o.event as unknown as { fuzzDraft: Draft }).fuzzDraft;
       examples.push({
         finding,
         scheme: o.scheme.name,
@@ -394,7 +398,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         mutations: o.labels.join(' + ') || '(none: a control)',
         reason,
         status: o.crash === undefined ? String(o.response?.statusCode) : 'crash',
-        request: describeRequest(o.scheme, o.event, draft),
+        request: describeRequest(o.scheme, o.event, o.draft),
         response: o.crash ?? excerpt(String(o.response?.body), 220),
       });
     }
@@ -457,9 +461,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       }
       const input = JSON.parse(run.input) as { body?: unknown };
       if (faithful([input.body], expected)) return;
-      const draft = (o.event as unknown as { fuzzDraft: Draft }).fuzzDraft;
-      if (answer.duplicate === true && headerIndex(draft, 'idempotency-key') >= 0) {
-        note('idempotencyConflictsAccepted', o, `Idempotency-Key ${headerValue(draft, 'idempotency-key')} reused with another body: answered with the first body's run`);
+      if (answer.duplicate === true && headerIndex(o.draft, 'idempotency-key') >= 0) {
+        note('idempotencyConflictsAccepted', o, `Idempotency-Key ${headerValue(o.draft, 'idempotency-key')} reused with another body: answered with the first body's run`);
       } else {
         misrecorded('the run input', [input.body]);
       }
