@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import busboy from 'busboy';
 import type { MultipartLimits } from './config';
 import { MalformedPayloadError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import { addFormField } from './parse';
 
 export type { MultipartLimits };
 
@@ -197,10 +198,7 @@ export async function parseMultipart(rawBody: Buffer, contentType: string, limit
       return fail(fieldTooLarge(limits, index));
     }
     if (fieldCount > limits.maxFields) return fail(tooManyFields(limits));
-    const existing = Object.prototype.hasOwnProperty.call(fields, name) ? fields[name] : undefined;
-    const next = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
-    // defineProperty, so that a field named __proto__ is a field and not the object's prototype.
-    Object.defineProperty(fields, name, { value: next, enumerable: true, writable: true, configurable: true });
+    addFormField(fields, name, value);
   });
 
   parser.on('file', (rawName, stream, info) => {

@@ -52,14 +52,21 @@ export function formPairs(rawBody: Buffer): [string, string][] {
   return [...new URLSearchParams(rawBody.toString('utf8')).entries()];
 }
 
-/** A form as one object; a repeated name becomes an array of its values, in order. */
+/**
+ * Adds a form field to `fields`: a repeated name becomes an array of its values, in order. Names
+ * are own data properties whatever they are: `constructor` or `toString` never reads the
+ * prototype's, and `__proto__` is a field, not the object's prototype.
+ */
+export function addFormField(fields: { [name: string]: unknown }, name: string, value: string): void {
+  const existing = Object.prototype.hasOwnProperty.call(fields, name) ? fields[name] : undefined;
+  const next = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  Object.defineProperty(fields, name, { value: next, enumerable: true, writable: true, configurable: true });
+}
+
+/** A form as one object (see addFormField). */
 function formObject(pairs: readonly [string, string][]): JsonObject {
   const event: JsonObject = {};
-  for (const [name, value] of pairs) {
-    const existing = event[name];
-    if (existing === undefined) event[name] = value;
-    else event[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
-  }
+  for (const [name, value] of pairs) addFormField(event, name, value);
   return event;
 }
 

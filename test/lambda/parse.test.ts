@@ -21,6 +21,17 @@ describe('parseBody', () => {
     expect(parsed.events.map((e) => e.n)).toEqual([1, 2, 3]);
   });
 
+  test('form field names that Object.prototype has are ordinary fields, and __proto__ is one too', () => {
+    // GIVEN a form whose names collide with Object.prototype's members (Twilio forms are signed as sent)
+    const body = 'constructor=a&toString=b&hasOwnProperty=c&__proto__=d&valueOf=e&toString=f';
+    // WHEN it is parsed
+    const [event] = parse(body, 'application/x-www-form-urlencoded').events;
+    // THEN every name is an own field with exactly the values sent, and no prototype changed
+    expect(JSON.parse(JSON.stringify(event))).toEqual(JSON.parse('{"constructor":"a","toString":["b","f"],"hasOwnProperty":"c","__proto__":"d","valueOf":"e"}'));
+    expect(Object.getPrototypeOf(event)).toBe(Object.prototype);
+    expect(Object.keys(event)).toEqual(['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']);
+  });
+
   test('a URL-encoded form is one event; a repeated name becomes an array', () => {
     expect(parse('CallSid=CA1&To=%2B15551234&tag=a&tag=b+c', 'application/x-www-form-urlencoded; charset=utf-8'))
       .toEqual({ contentType: 'application/x-www-form-urlencoded', events: [{ CallSid: 'CA1', To: '+15551234', tag: ['a', 'b c'] }], isBatch: false });
