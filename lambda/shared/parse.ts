@@ -47,9 +47,12 @@ export function isFormRequest(request: WebhookRequest): boolean {
   return values?.length === 1 && parseMediaType(values[0])?.type === FORM;
 }
 
-/** The name/value pairs of a URL-encoded form, in order, `+` read as a space. */
+/**
+ * The name/value pairs of a URL-encoded form, in order, `+` read as a space. A leading UTF-8 byte
+ * order mark is dropped, as it is from a JSON body, so it never becomes part of the first name.
+ */
 export function formPairs(rawBody: Buffer): [string, string][] {
-  return [...new URLSearchParams(rawBody.toString('utf8')).entries()];
+  return [...new URLSearchParams(rawBody.toString('utf8').replace(/^\uFEFF/, '')).entries()];
 }
 
 /**

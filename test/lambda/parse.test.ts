@@ -21,6 +21,11 @@ describe('parseBody', () => {
     expect(parsed.events.map((e) => e.n)).toEqual([1, 2, 3]);
   });
 
+  test('a byte order mark before a form is dropped, as before JSON, not kept in the first name (found by the fuzzer)', () => {
+    const [event] = parse('\ufeffid=a&note=b', 'application/x-www-form-urlencoded').events;
+    expect(Object.keys(event)).toEqual(['id', 'note']);
+  });
+
   test('form field names that Object.prototype has are ordinary fields, and __proto__ is one too', () => {
     // GIVEN a form whose names collide with Object.prototype's members (Twilio forms are signed as sent)
     const body = 'constructor=a&toString=b&hasOwnProperty=c&__proto__=d&valueOf=e&toString=f';
