@@ -44,6 +44,7 @@ and recorded Step Functions runs. Ctrl-C stops it, and so does stopping its pare
 Options:
   --cdk-out <dir>          read this synthesized app (default: synthesize the app of ./cdk.json
                            into a temporary folder)
+  -c, --context <key>=<value>   a context value for that synthesis, as cdk synth -c (repeatable)
   --port <n>               HTTP port (default ${DEFAULT_PORT}; 0 picks a free one)
   --host <addr>            address to listen on (default 127.0.0.1)
   --kinesis-port <n>       the embedded Kinesis's port (default ${DEFAULT_KINESIS_PORT}; 0 picks one)
@@ -423,6 +424,7 @@ async function local(args: string[]): Promise<number> {
     args,
     options: {
       'cdk-out': { type: 'string' },
+      context: { type: 'string', short: 'c', multiple: true },
       port: { type: 'string' },
       host: { type: 'string' },
       'kinesis-port': { type: 'string' },
@@ -438,6 +440,13 @@ async function local(args: string[]): Promise<number> {
     if (eq <= 0) throw new UsageError(`--endpoint must be <service>=<url>, got '${pair}'`);
     endpoints[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
+  const context: Record<string, string> = {};
+  for (const pair of values.context ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--context must be <key>=<value>, got '${pair}'`);
+    context[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  if (values.context !== undefined && values['cdk-out'] !== undefined) throw new UsageError('--context applies to the synthesis that --cdk-out skips: pass one or the other');
   const port = integer(values.port, '--port') ?? DEFAULT_PORT;
   const kinesisPort = integer(values['kinesis-port'], '--kinesis-port') ?? DEFAULT_KINESIS_PORT;
   const secretValues = localSecretValues(values['secrets-file']);
@@ -446,7 +455,7 @@ async function local(args: string[]): Promise<number> {
   try {
     if (values['cdk-out'] === undefined) {
       console.error(`${PROGRAM} local: synthesizing the app of ${join(process.cwd(), 'cdk.json')} ...`);
-      synthesized = await synthesize(process.cwd(), { signal: stop.signal });
+      synthesized = await synthesize(process.cwd(), { signal: stop.signal, context });
     }
     return await serve(values['cdk-out'] ?? synthesized as string, { ...values, port, kinesisPort }, secretValues, endpoints, stop.signal);
   } finally {

@@ -118,10 +118,11 @@ function lastLines(output: string, count = 60): string {
  * the error carries what it printed (the compiler's diagnostics); when it succeeds, what it wrote
  * to stderr is passed on.
  *
- * @param signal stops the app command (its whole process group) and rejects
+ * @param options.signal stops the app command (its whole process group) and rejects
+ * @param options.context context values, as `cdk synth -c key=value` gives them
  * @returns the cloud assembly folder
  */
-export async function synthesize(projectDir: string, options: { readonly signal?: AbortSignal } = {}): Promise<string> {
+export async function synthesize(projectDir: string, options: { readonly signal?: AbortSignal; readonly context?: Readonly<Record<string, string>> } = {}): Promise<string> {
   const cdkJsonPath = join(projectDir, 'cdk.json');
   if (!existsSync(cdkJsonPath)) throw new UsageError(`no cdk.json in ${projectDir}: run local in your CDK app's folder, or pass --cdk-out <dir> to read a synthesized app`);
   const cdkJson = JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { app?: string; context?: Record<string, unknown> };
@@ -132,6 +133,8 @@ export async function synthesize(projectDir: string, options: { readonly signal?
     'aws:cdk:enable-path-metadata': true,
     ...(existsSync(contextFile) ? JSON.parse(readFileSync(contextFile, 'utf8')) as Record<string, unknown> : {}),
     ...cdkJson.context,
+    // As `cdk synth -c key=value`: the command line wins.
+    ...options.context,
   };
   const outdir = mkdtempSync(join(tmpdir(), 'cdk-webhook-ingress-local-'));
   const app = cdkJson.app;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -64,6 +64,26 @@ describe('local runner: reading an app', () => {
       expect(error?.message).toMatch(/^the app did not synthesize: 'node -e .*' exited with code 1:\n/);
       expect(error?.message).toContain("bin/app.ts(3,7): error TS2322: Type 'number' is not assignable to type 'string'.");
       expect(error?.message).toContain('TSError: \u2a2f Unable to compile TypeScript');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('passes the context the command line gives, over cdk.json\'s, as cdk synth -c does', async () => {
+    // GIVEN an app command that keeps the context it was given
+    const dir = mkdtempSync(join(tmpdir(), 'context-app-'));
+    writeFileSync(join(dir, 'cdk.json'), JSON.stringify({
+      app: `node -e "require('fs').writeFileSync('context.json', process.env.CDK_CONTEXT_JSON); process.exit(1)"`,
+      context: { domainName: 'from-cdk-json', stage: 'dev' },
+    }));
+    try {
+      // WHEN it is synthesized with context values
+      await expect(synthesize(dir, { context: { domainName: 'hooks.example.com', certificateArn: 'arn:aws:acm:x' } })).rejects.toThrow(/did not synthesize/);
+
+      // THEN it saw them, with cdk.json's others and the construct paths the runner reads
+      expect(JSON.parse(readFileSync(join(dir, 'context.json'), 'utf8'))).toEqual({
+        'aws:cdk:enable-path-metadata': true, domainName: 'hooks.example.com', certificateArn: 'arn:aws:acm:x', stage: 'dev',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
