@@ -184,7 +184,10 @@ function signingRequest(values: SignValues, command: 'sign' | 'send', url?: stri
     throw new UsageError(`sign prints what it signs, and a ${scheme} token is the secret itself: use send --scheme ${scheme}, which never prints it`);
   }
   const body = readUserFile(bodyFile, 'the body file');
-  if (scheme === undefined) return { body, bodyFile };
+  if (scheme === undefined) {
+    if (values['secret-env'] !== undefined || values['secret-file'] !== undefined) throw new UsageError('a secret without --scheme signs nothing: name the scheme that uses it');
+    return { body, bodyFile };
+  }
   const request: SignRequest = {
     scheme,
     secret: readSecret(values),

@@ -387,7 +387,7 @@ function resourcePath(resources: Record<string, CfnResource>, ref: unknown): str
 export function readAssembly(assemblyDir: string, options: ReadAssemblyOptions = {}): LocalApp {
   const dir = resolve(assemblyDir);
   const manifestPath = join(dir, 'manifest.json');
-  if (!existsSync(manifestPath)) throw new Error(`${dir} is not a cloud assembly: no manifest.json`);
+  if (!existsSync(manifestPath)) throw new UsageError(`${dir} is not a cloud assembly: no manifest.json (run cdk synth first, or leave out --cdk-out to synthesize the app of ./cdk.json)`);
   const manifest = readJson<Manifest>(manifestPath);
   const routes: LocalRoute[] = [];
   const streams = new Map<string, LocalStream>();
