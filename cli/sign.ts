@@ -15,10 +15,24 @@ import {
   type HmacScheme,
 } from '../lambda/shared/signature-schemes';
 import { signHmac, signTwilio } from '../lambda/shared/signing';
+import { UsageError } from './errors';
 
-/** The schemes `--scheme` names. */
-export const SCHEME_NAMES = ['stripe', 'github', 'segment', 'shopify', 'slack', 'twilio', 'standard', 'planasonix', 'hmac'] as const;
+/**
+ * The schemes `--scheme` names: the `WebhookAuth` factory of each (`WebhookAuth.standardWebhooks`
+ * is `standardWebhooks`). `bearerToken` and `jwt` send the token itself, so only `send` takes them.
+ */
+export const SCHEME_NAMES = ['stripe', 'github', 'segment', 'shopify', 'slack', 'twilio', 'standardWebhooks', 'planasonix', 'hmac', 'bearerToken', 'jwt'] as const;
 export type SchemeName = typeof SCHEME_NAMES[number];
+/** Other spellings `--scheme` accepts, and the scheme each one means. */
+export const SCHEME_ALIASES: Readonly<Record<string, SchemeName>> = { standard: 'standardWebhooks' };
+/** The schemes whose "signature" is the secret itself: sent, never printed. */
+export const TOKEN_SCHEMES: readonly SchemeName[] = ['bearerToken', 'jwt'];
+
+/** The scheme a `--scheme` value names, alias or not; undefined when it names none. */
+export function schemeNamed(name: string): SchemeName | undefined {
+  if ((SCHEME_NAMES as readonly string[]).includes(name)) return name as SchemeName;
+  return Object.hasOwn(SCHEME_ALIASES, name) ? SCHEME_ALIASES[name] : undefined;
+}
 
 interface Preset {
   readonly scheme: HmacScheme;
@@ -27,13 +41,13 @@ interface Preset {
   readonly idPrefix?: string;
 }
 
-const PRESETS: Readonly<Record<Exclude<SchemeName, 'twilio' | 'hmac'>, Preset>> = {
+const PRESETS: Readonly<Record<Exclude<SchemeName, 'twilio' | 'hmac' | 'bearerToken' | 'jwt'>, Preset>> = {
   stripe: { scheme: STRIPE_SCHEME },
   github: { scheme: GITHUB_SCHEME, deliveryHeader: 'x-github-delivery' },
   segment: { scheme: SEGMENT_SCHEME },
   shopify: { scheme: SHOPIFY_SCHEME, deliveryHeader: 'x-shopify-webhook-id' },
   slack: { scheme: SLACK_SCHEME },
-  standard: { scheme: STANDARD_WEBHOOKS_SCHEME, deliveryHeader: 'webhook-id', idPrefix: 'msg_' },
+  standardWebhooks: { scheme: STANDARD_WEBHOOKS_SCHEME, deliveryHeader: 'webhook-id', idPrefix: 'msg_' },
   planasonix: { scheme: PLANASONIX_SCHEME, deliveryHeader: 'x-planasonix-delivery' },
 };
 
@@ -61,6 +75,8 @@ export interface SignRequest {
   /** The URL the request goes to. Twilio signs it, as written; required for `twilio`. */
   readonly url?: string;
   readonly hmac?: GenericHmacOptions;
+  /** For `bearerToken`: the header and the word before the token, as `WebhookAuth.bearerToken`'s options. */
+  readonly token?: { readonly header?: string; readonly scheme?: string };
 }
 
 export interface SignedRequest {
@@ -70,10 +86,7 @@ export interface SignedRequest {
   readonly headers: Record<string, string>;
 }
 
-/** Thrown for a usage mistake; the CLI prints the message and exits with 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 function genericScheme(options: GenericHmacOptions = {}): HmacScheme {
   const algorithm = options.algorithm ?? 'sha256';
@@ -110,6 +123,12 @@ function lowerCaseKeys(headers: Readonly<Record<string, string>> = {}): Record<s
 /** Signs a request as the scheme's sender would. */
 export function signRequest(request: SignRequest): SignedRequest {
   const headers: Record<string, string> = { 'content-type': request.contentType, ...lowerCaseKeys(request.headers) };
+  if (request.scheme === 'bearerToken' || request.scheme === 'jwt') {
+    // The token is the secret: `Authorization: Bearer <token>`, or the source's own header and word.
+    const header = (request.scheme === 'jwt' ? undefined : request.token?.header) ?? 'authorization';
+    const word = (request.scheme === 'jwt' ? undefined : request.token?.scheme) ?? 'Bearer';
+    return { url: request.url, headers: { ...headers, [header.toLowerCase()]: word === '' ? request.secret : `${word} ${request.secret}` } };
+  }
   if (request.scheme === 'twilio') {
     if (request.url === undefined) throw new UsageError('--scheme twilio signs the URL: pass --url (or send to one)');
     if (!URL.canParse(request.url) || !/^https?:\/\//i.test(request.url)) throw new UsageError(`--url must be an http or https URL, got '${request.url}'`);
@@ -147,8 +166,8 @@ export function headerLines(signed: SignedRequest): string {
   return Object.entries(signed.headers).map(([name, value]) => `${name}: ${value}`).join('\n');
 }
 
-/** Posts a signed request and returns the answer. */
-export async function sendRequest(url: string, signed: SignedRequest, body: Buffer): Promise<{ status: number; headers: Headers; body: string }> {
-  const response = await fetch(signed.url ?? url, { method: 'POST', headers: signed.headers, body });
+/** Posts a signed request and returns the answer; gives up after `timeoutMs` (API Gateway's 29 s, and some). */
+export async function sendRequest(url: string, signed: SignedRequest, body: Buffer, timeoutMs = 35_000): Promise<{ status: number; headers: Headers; body: string }> {
+  const response = await fetch(signed.url ?? url, { method: 'POST', headers: signed.headers, body, signal: AbortSignal.timeout(timeoutMs) });
   return { status: response.status, headers: response.headers, body: await response.text() };
 }

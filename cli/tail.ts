@@ -36,9 +36,15 @@ function decodeData(data: Uint8Array | undefined): unknown {
   }
 }
 
+/** Waits, or less if the signal aborts; leaves no listener behind on the signal (a tail polls for hours). */
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  const done = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', done);
+    resolve();
+  };
+  const timer = setTimeout(done, ms);
+  signal?.addEventListener('abort', done, { once: true });
 });
 
 /**

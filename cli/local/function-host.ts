@@ -40,17 +40,38 @@ export function runFunctionHost(): void {
   port.postMessage({ id: 0 } satisfies Answer); // loaded
 }
 
+/**
+ * {@link runFunctionHost} as a standalone script, for a worker started with `eval`: it loads only
+ * the handler's bundle, not the file that started it (the CLI's own bundle is over 1 MB).
+ */
+const HOST_SCRIPT = `'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const { join } = require('node:path');
+const dot = workerData.handler.lastIndexOf('.');
+const handler = require(join(workerData.codeDirectory, workerData.handler.slice(0, dot) + '.js'))[workerData.handler.slice(dot + 1)];
+parentPort.on('message', (invocation) => {
+  Promise.resolve().then(() => handler(invocation.event)).then(
+    (result) => parentPort.postMessage({ id: invocation.id, result }),
+    (error) => parentPort.postMessage({ id: invocation.id, error: error instanceof Error ? error.name : 'Error' }),
+  );
+});
+parentPort.postMessage({ id: 0 });
+`;
+
 /** The runner's side: a worker with the function's environment, invoked like Lambda. */
 export class FunctionHost {
   /**
    * Starts the worker and waits until the handler has loaded (its configuration parsed).
    *
-   * @param script the file that runs {@link runFunctionHost} in a worker (the CLI's own file)
+   * @param script a file that runs {@link runFunctionHost} in a worker; undefined runs the same code
+   *   from a string, which loads nothing but the handler
    * @param output where the handler's logs go: this process's stdout and stderr, or nowhere
    */
-  static async start(script: string, data: Omit<HostData, 'role'>, env: Record<string, string>, output: 'inherit' | 'discard' = 'inherit'): Promise<FunctionHost> {
+  static async start(script: string | undefined, data: Omit<HostData, 'role'>, env: Record<string, string>, output: 'inherit' | 'discard' = 'inherit'): Promise<FunctionHost> {
     const discard = output === 'discard';
-    const worker = new Worker(script, { workerData: { role: 'cdk-webhook-ingress-function-host', ...data } satisfies HostData, env, stdout: discard, stderr: discard });
+    const workerData = { role: 'cdk-webhook-ingress-function-host', ...data } satisfies HostData;
+    const options = { workerData, env, stdout: discard, stderr: discard };
+    const worker = script === undefined ? new Worker(HOST_SCRIPT, { ...options, eval: true }) : new Worker(script, options);
     if (discard) {
       worker.stdout.resume();
       worker.stderr.resume();

@@ -72,9 +72,12 @@ export class LocalKinesis {
     return records;
   }
 
+  /** Stops listening, and closes open connections (a `tail` polling it would otherwise keep it open). */
   async stop(): Promise<void> {
     this.client.destroy();
-    await new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
+    const closed = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
+    (this.server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    await closed;
   }
 }
 

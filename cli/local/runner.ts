@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { LocalApp, LocalRoute } from './assembly';
+import { CLIENT_CERT_HEADER, gatewayClientCert, type GatewayClientCert } from '../client-cert';
+import type { LocalApp, LocalRoute, LocalSecret } from './assembly';
 import { FunctionHost } from './function-host';
 import { LocalKinesis, LOCAL_CREDENTIALS, LOCAL_REGION } from './kinesis';
 import { LocalSecretsManager } from './secrets-manager';
@@ -24,11 +25,25 @@ const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 const INTEGRATION_TIMEOUT_MS = 29_000;
 /** An address that refuses connections at once: where calls to services with no stand-in go. */
 const NOWHERE = 'http://127.0.0.1:9';
+/** How long `stop` lets requests in flight finish before it closes their connections. */
+const STOP_GRACE_MS = 3_000;
+
+/** Local secret values can also come from the environment: this prefix plus the secret's logical id. */
+export const SECRET_ENV_PREFIX = 'CDK_WEBHOOK_INGRESS_SECRET_';
+
+/** What to do about a secret with no local value: the key to set, in the file or the environment. Never a value. */
+export function missingSecretHint(secret: LocalSecret): string {
+  const name = secret.keys[1] ?? secret.keys[0];
+  return `secret ${name} has no local value: set "${name}" in --secrets-file, or the environment variable ${SECRET_ENV_PREFIX}${secret.keys[0]}, and restart local`;
+}
 
 export interface LocalRunnerOptions {
   readonly app: LocalApp;
-  /** The file a worker thread runs to host a function (the CLI's own file). */
-  readonly hostScript: string;
+  /**
+   * A file a worker thread runs to host a function (one that calls `runFunctionHost`).
+   * @default - the host's code from a string, which loads nothing but the handler
+   */
+  readonly hostScript?: string;
   /** Secret values by secret logical id or construct path. */
   readonly secretValues: Readonly<Record<string, string>>;
   /** @default 0, a free port */
@@ -61,6 +76,7 @@ export class LocalRunner {
     let stepFunctions: LocalStepFunctions | undefined;
     let secrets: LocalSecretsManager | undefined;
     const hosts = new Map<string, { route: LocalRoute; host: FunctionHost }>();
+    const missingSecrets = new Map<string, LocalSecret>();
     try {
       if (kinesis !== undefined) {
         for (const stream of options.app.streams) await kinesis.createStream(stream.name, stream.shardCount);
@@ -69,6 +85,7 @@ export class LocalRunner {
       for (const secret of options.app.secrets) {
         const key = secret.keys.find((k) => options.secretValues[k] !== undefined);
         if (key !== undefined) values[secret.arn] = options.secretValues[key];
+        else missingSecrets.set(secret.arn, secret);
       }
       secrets = await LocalSecretsManager.start(values);
       stepFunctions = await LocalStepFunctions.start({
@@ -112,7 +129,7 @@ export class LocalRunner {
       await Promise.all([kinesis?.stop(), stepFunctions?.stop(), secrets?.stop()]);
       throw error;
     }
-    const runner = new LocalRunner(hosts, runs, kinesis, stepFunctions, secrets, options.kinesisEndpoint, log);
+    const runner = new LocalRunner(hosts, runs, kinesis, stepFunctions, secrets, options.kinesisEndpoint, missingSecrets, log);
     await runner.listen(options.port ?? 0, options.host ?? '127.0.0.1');
     return runner;
   }
@@ -127,6 +144,8 @@ export class LocalRunner {
     private readonly stepFunctions: LocalStepFunctions,
     private readonly secrets: LocalSecretsManager,
     private readonly externalKinesis: string | undefined,
+    /** The secrets with no local value, by ARN. */
+    private readonly missingSecrets: ReadonlyMap<string, LocalSecret>,
     private readonly log: (line: string) => void,
   ) {
     this.server = createServer((req, res) => {
@@ -149,10 +168,17 @@ export class LocalRunner {
     return [...this.hosts.values()].map(({ route }) => route);
   }
 
-  /** Stops serving, lets requests in flight finish, then stops the hosts and the stand-ins. */
+  /**
+   * Stops serving, lets requests in flight finish (for up to 3 s, then closes their connections),
+   * then stops the hosts and the stand-ins: every port is free once it resolves.
+   */
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      const force = setTimeout(() => this.server.closeAllConnections(), STOP_GRACE_MS);
+      this.server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
     await Promise.all([...this.hosts.values()].map(({ host }) => host.stop()));
@@ -194,7 +220,37 @@ export class LocalRunner {
       }
       chunks.push(chunk);
     }
-    const event = proxyEvent(req, url, target.route, Buffer.concat(chunks));
+    const missing = target.route.secretArns.map((arn) => this.missingSecrets.get(arn)).filter((secret) => secret !== undefined);
+    if (missing.length > 0) {
+      // The handler would fail closed (503) on a secret it cannot read; say which key to set instead.
+      const hint = missing.map(missingSecretHint).join('; ');
+      reply(res, 503, { message: hint });
+      this.log(`503  POST ${url.pathname}  ${hint}`);
+      return;
+    }
+    let clientCert: GatewayClientCert | undefined;
+    if (target.route.authKind === 'mtls') {
+      // API Gateway reports the certificate of the TLS handshake; locally it comes in a header.
+      const header = req.headers[CLIENT_CERT_HEADER];
+      if (typeof header === 'string') {
+        let parsed: ReturnType<typeof gatewayClientCert>;
+        try {
+          parsed = gatewayClientCert(header);
+        } catch (error) {
+          reply(res, 400, { message: `the local runner: ${(error as Error).message}` });
+          this.log(`400  POST ${url.pathname}  ${(error as Error).message}`);
+          return;
+        }
+        if (Date.now() > parsed.notAfterMs || Date.now() < parsed.notBeforeMs) {
+          // API Gateway ends the TLS handshake for a certificate outside its validity.
+          reply(res, 403, { message: 'Forbidden' });
+          this.log(`403  POST ${url.pathname}  the client certificate is not valid now (${parsed.cert.validity.notBefore} to ${parsed.cert.validity.notAfter})`);
+          return;
+        }
+        clientCert = parsed.cert;
+      }
+    }
+    const event = proxyEvent(req, url, target.route, Buffer.concat(chunks), clientCert);
     const started = Date.now();
     let status: number;
     try {
@@ -209,7 +265,10 @@ export class LocalRunner {
       status = 502;
       reply(res, status, { message: 'Internal server error' });
     }
-    this.log(`${status}  POST ${url.pathname}  ${Date.now() - started} ms`);
+    const hint = target.route.authKind === 'mtls' && clientCert === undefined && (status === 401 || status === 403)
+      ? '  (no client certificate: send --client-cert <file>, which local prints for each MtlsClient)'
+      : '';
+    this.log(`${status}  POST ${url.pathname}  ${Date.now() - started} ms${hint}`);
   }
 }
 
@@ -220,11 +279,13 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** The REST proxy event API Gateway would send for this request, with `*\/*` as a binary media type. */
-function proxyEvent(req: IncomingMessage, url: URL, route: LocalRoute, body: Buffer): APIGatewayProxyEvent {
+function proxyEvent(req: IncomingMessage, url: URL, route: LocalRoute, body: Buffer, clientCert?: GatewayClientCert): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i];
+    // The certificate goes where API Gateway puts it, not in the headers.
+    if (clientCert !== undefined && name.toLowerCase() === CLIENT_CERT_HEADER) continue;
     const value = req.rawHeaders[i + 1];
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
@@ -261,7 +322,7 @@ function proxyEvent(req: IncomingMessage, url: URL, route: LocalRoute, body: Buf
       stage: 'local',
       protocol: `HTTP/${req.httpVersion}`,
       domainName: String(req.headers.host ?? 'localhost'),
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? null },
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: req.headers['user-agent'] ?? null, clientCert: clientCert ?? null },
     } as unknown as APIGatewayProxyEvent['requestContext'],
   };
 }

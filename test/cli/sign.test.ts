@@ -7,6 +7,7 @@ import { authenticate } from '../../lambda/shared/authenticate';
 import type { AuthConfig } from '../../lambda/shared/config';
 import { fromApiGatewayEvent } from '../../lambda/shared/http';
 import Twilio from 'twilio';
+import { SCHEME_ALIASES, SCHEME_NAMES } from '../../cli/sign';
 import { HmacAlgorithm, SignatureEncoding, TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import { apiGatewayEvent } from '../support/signers';
@@ -46,6 +47,7 @@ describe('cdk-webhook-ingress sign', () => {
     ['segment', 'segment-secret', anyAuthConfig((s) => WebhookAuth.segment(s)), []],
     ['shopify', 'shopify-secret', anyAuthConfig((s) => WebhookAuth.shopify(s)), []],
     ['slack', 'slack-secret', anyAuthConfig((s) => WebhookAuth.slack(s)), []],
+    ['standardWebhooks', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', anyAuthConfig((s) => WebhookAuth.standardWebhooks(s)), []],
     ['standard', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', anyAuthConfig((s) => WebhookAuth.standardWebhooks(s)), []],
     ['planasonix', 'planasonix-secret', anyAuthConfig((s) => WebhookAuth.planasonix(s)), []],
     ['twilio', 'twilio-token', anyAuthConfig((s) => WebhookAuth.twilio(s)), ['--url', 'https://hooks.example.com/twilio?x=1']],
@@ -85,7 +87,7 @@ describe('cdk-webhook-ingress sign', () => {
     const now = Date.now();
     await expect(authenticate(config, requestFrom(signed, body), now, secrets(secret))).resolves.toBeDefined();
     await expect(authenticate(config, requestFrom(signed, body.replace('evt_1', 'evt_2')), now, secrets(secret))).rejects.toThrow(/signature/i);
-    const other = scheme === 'standard' ? 'whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB' : `${secret}-other`;
+    const other = scheme.startsWith('standard') ? 'whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB' : `${secret}-other`;
     await expect(authenticate(config, requestFrom(signed, body), now, secrets(other))).rejects.toThrow(/signature/i);
   });
 
@@ -162,10 +164,17 @@ describe('cdk-webhook-ingress sign', () => {
     expect(argv.stderr).toMatch(/Unknown option '--secret'/);
   });
 
+  test("every scheme name is a WebhookAuth factory's name", () => {
+    // The names users type are the constructs' names: no second spelling to learn.
+    const factories = Object.getOwnPropertyNames(WebhookAuth).filter((name) => typeof (WebhookAuth as unknown as Record<string, unknown>)[name] === 'function');
+    for (const scheme of SCHEME_NAMES) expect(factories).toContain(scheme);
+    expect(Object.values(SCHEME_ALIASES).every((scheme) => SCHEME_NAMES.includes(scheme))).toBe(true);
+  });
+
   test('fails when the scheme is unknown, or twilio has no URL', async () => {
     const unknown = await cli(['sign', '--scheme', 'paypal', '--secret-env', 'WEBHOOK_SECRET', '--body', bodyFile], 's');
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/--scheme must be one of stripe, github, segment, shopify, slack, twilio, standard, planasonix, hmac/);
+    expect(unknown.stderr).toMatch(/--scheme must be one of stripe, github, segment, shopify, slack, twilio, standardWebhooks, planasonix, hmac; got 'paypal'/);
     const twilio = await cli(['sign', '--scheme', 'twilio', '--secret-env', 'WEBHOOK_SECRET', '--body', bodyFile], 's');
     expect(twilio.stderr).toMatch(/--scheme twilio signs the URL/);
   });
