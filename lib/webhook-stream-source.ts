@@ -319,6 +319,7 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
  *   auth: WebhookAuth.stripe(secret),
  *   path: 'stripe',
  * });
+ * new CfnOutput(this, 'StripeWebhookUrl', { value: source.webhookUrl });
  */
 export class WebhookStreamSource extends Construct {
   /** The stream that receives the records. */
@@ -357,7 +358,12 @@ export class WebhookStreamSource extends Construct {
   /** The function that verifies, parses and writes each request. */
   public readonly ingestFunction: lambda.IFunction;
 
-  /** The full URL that senders POST to. */
+  /**
+   * The full URL that senders POST to: `https://<custom domain>/<path>` when the gateway has a custom
+   * domain, else the execute-api URL of the gateway's stage and the path. A deploy-time value: to
+   * hand it over, put it in the stack's outputs, such as
+   * `new CfnOutput(this, 'StripeWebhookUrl', { value: source.webhookUrl })`.
+   */
   public readonly webhookUrl: string;
 
   /** The path's own method throttle on the gateway's stage: what was given, or the default. */

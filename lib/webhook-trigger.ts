@@ -299,7 +299,12 @@ export class WebhookTrigger extends Construct {
   /** The function that verifies each request and starts the run. */
   public readonly triggerFunction: lambda.IFunction;
 
-  /** The full URL callers POST to. */
+  /**
+   * The full URL that callers POST to: `https://<custom domain>/<path>` when the gateway has a
+   * custom domain, else the execute-api URL of the gateway's stage and the path. A deploy-time
+   * value: to hand it over, put it in the stack's outputs, such as
+   * `new CfnOutput(this, 'ExportTriggerUrl', { value: trigger.webhookUrl })`.
+   */
   public readonly webhookUrl: string;
 
   /** The path's own method throttle on the gateway's stage: what was given, or the default. */

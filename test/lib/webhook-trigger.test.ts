@@ -212,6 +212,24 @@ describe('WebhookTrigger', () => {
   });
 });
 
+describe('WebhookTrigger: its URL', () => {
+  test('is the execute-api URL of its own gateway\'s stage and its path, without a custom domain', () => {
+    const stack = newStack();
+    const exports = trigger(stack);
+    expect(stack.resolve(exports.webhookUrl)).toEqual({
+      'Fn::Join': ['', ['https://', { Ref: expect.stringMatching(/^ExportsGatewayApi/) }, '.execute-api.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/', { Ref: expect.stringMatching(/^ExportsGatewayApiDeploymentStage/) }, '/exports']],
+    });
+  });
+
+  test('is on the gateway\'s custom domain when it has one', () => {
+    const stack = newStack();
+    const gateway = new WebhookGateway(stack, 'Gateway', {
+      domain: { domainName: 'hooks.example.com', certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab') },
+    });
+    expect(trigger(stack, { gateway }).webhookUrl).toBe('https://hooks.example.com/exports');
+  });
+});
+
 describe('WebhookTrigger: the trigger function\'s size, limits and observability', () => {
   function triggerFunction(template: Template): Record<string, unknown> {
     const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) => /^ExportsTrigger[0-9A-F]{8}$/.test(id));
