@@ -34,7 +34,7 @@ export interface WebhookFunctionOptions {
 
   /**
    * Concurrent executions reserved for the function: it always gets them, and never more. At
-   * least 1. A request beyond them is not queued: API Gateway answers it with a 5XX. So the
+   * least 1. A request beyond them is not queued: API Gateway answers it with a 500. So the
    * path's default `throttle` is lowered to fit (its `burstLimit` at most this, its `rateLimit`
    * what this many executions serve while the stream pushes back), and a `throttle` you give whose
    * `burstLimit` is higher is warned about at synth.

@@ -596,12 +596,13 @@ export class WebhookStreamSource extends Construct {
   }
 
   /**
-   * Lets a consumer read this source's events: the stream's records (the reads of
-   * `kinesis.IStream.grantRead`, with `kms:Decrypt` on its key when you passed a stream encrypted
-   * with a customer-managed key) and, with a claim check, the payloads and files its records point
-   * to (`s3:GetObject` under the claim check's prefix, with `kms:Decrypt` on the bucket's key).
-   * The streams of `routes` and the quarantine stream are not included: grant them with their own
-   * `grantRead`.
+   * Lets a consumer read this source's events.
+   *
+   * It may read the stream's records (the reads of `kinesis.IStream.grantRead`, with
+   * `kms:Decrypt` on its key when you passed a stream encrypted with a customer-managed key) and,
+   * with a claim check, the payloads and files its records point to (`s3:GetObject` under the
+   * claim check's prefix, with `kms:Decrypt` on the bucket's key). The streams of `routes` and the
+   * quarantine stream are not included: grant them with their own `grantRead`.
    *
    * @param grantee the consumer, such as a Lambda function or a role of a Flink application
    */
