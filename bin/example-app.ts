@@ -1,14 +1,18 @@
 // The example app: webhook sources on one shared gateway, built from the package's public exports
-// only. `npm run synth` synthesizes it to cdk.out, offline, with no AWS account.
+// only. `npm run synth` synthesizes it to cdk.out, offline, with no AWS account. The README's
+// snippets are this file's code, each one whole: every name a snippet uses, it defines or says where
+// it comes from (test/readme.test.ts checks both, and compiles them as a fresh app would).
 //
 // With `-c domainName=hooks.example.com -c certificateArn=arn:aws:acm:...` it also builds a
 // second gateway on that custom domain, with mutual TLS, for internal services. With `-c waf=true`
 // the shared gateway gets an AWS WAF web ACL that rate-limits each address per path (billed, so
 // opt-in; it synthesizes offline like the rest).
 import * as path from 'node:path';
-import { App, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { App, CfnOutput, Duration, Size, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -25,8 +29,6 @@ export interface WebhookIngressExampleProps extends StackProps {
   readonly domainName?: string;
   /** An ACM certificate for `domainName` in the stack's region. */
   readonly certificateArn?: string;
-  /** Whether the shared gateway gets a rate-limiting AWS WAF web ACL. */
-  readonly waf?: boolean;
 }
 
 export class WebhookIngressExampleStack extends Stack {
@@ -34,9 +36,10 @@ export class WebhookIngressExampleStack extends Stack {
     super(scope, id, props);
 
     // One API for every vendor; each source mounts its own path. A web ACL also blocks any one
-    // address that floods a path; AWS WAF is billed, so it is opt-in here.
+    // address that floods a path; AWS WAF is billed, so it is opt-in here: `cdk synth -c waf=true`.
+    const wafOn = [true, 'true'].includes(this.node.tryGetContext('waf'));
     const gateway = new WebhookGateway(this, 'Gateway', {
-      waf: props.waf ? WebhookWaf.rateLimit({ evaluationWindow: Duration.minutes(1) }) : undefined,
+      waf: wafOn ? WebhookWaf.rateLimit({ evaluationWindow: Duration.minutes(1) }) : undefined,
     });
 
     // Stripe: paste the endpoint's signing secret (whsec_...) into this secret after deploying.
@@ -54,6 +57,14 @@ export class WebhookIngressExampleStack extends Stack {
       // Never in a log line, even if something quotes it.
       redactPaths: ['/data/object/customer_email'],
     });
+    // The URL to give Stripe, in the stack's outputs.
+    new CfnOutput(this, 'StripeWebhookUrl', { value: stripe.webhookUrl });
+
+    // A consumer of the Stripe events: any principal (a function, a Flink application, a job)
+    // may read the stream and, with a claim check, the payloads its records point to.
+    const stripeConsumer = new iam.Role(this, 'StripeConsumer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    stripe.grantRead(stripeConsumer);
+    new CfnOutput(this, 'StripeStreamName', { value: stripe.stream.streamName });
 
     // Stripe at a glance: alarms on throttles, failures, error rates and consumer lag, on one dashboard.
     const stripeAlarms = new WebhookSourceAlarms(this, 'StripeAlarms', { source: stripe });
@@ -71,6 +82,7 @@ export class WebhookIngressExampleStack extends Stack {
       allowedEventTypes: ['push', 'pull_request'],
       deduplication: Deduplication.byEventId(),
     });
+    new CfnOutput(this, 'GitHubWebhookUrl', { value: github.webhookUrl });
 
     // Svix, or any Standard Webhooks sender.
     const svixSecret = new secretsmanager.Secret(this, 'SvixSigningSecret', {
@@ -84,6 +96,7 @@ export class WebhookIngressExampleStack extends Stack {
       // other paths get; past that API Gateway answers 429 before the function runs.
       throttle: { rateLimit: 10, burstLimit: 20 },
     });
+    new CfnOutput(this, 'SvixWebhookUrl', { value: svix.webhookUrl });
 
     // Segment: track and identify calls go to typed streams; everything else to the source's.
     const segmentSecret = new secretsmanager.Secret(this, 'SegmentSharedSecret', {
@@ -102,15 +115,16 @@ export class WebhookIngressExampleStack extends Stack {
       // Analytics: under pressure keep half the events rather than push back on Segment.
       backpressure: BackpressurePolicy.sampleOrShed({ keepFraction: 0.5, lossBudget: 0.05 }),
     });
+    new CfnOutput(this, 'SegmentWebhookUrl', { value: segment.webhookUrl });
 
     // An internal service that posts batches, signed with its own HMAC scheme, with an API key
     // that meters it. Records keep their order per account. This stack issues its key and rotates
     // it every 30 days; the orders service picks up each new key from the pending event.
+    gateway.addSender('OrdersService', { throttle: { rateLimit: 50, burstLimit: 100 } });
     const ordersKey = new WebhookSigningSecret(this, 'OrdersSigningSecret', {
       format: SigningSecretFormat.HEX,
       automaticallyAfter: Duration.days(30),
     });
-    gateway.addSender('OrdersService', { throttle: { rateLimit: 50, burstLimit: 100 } });
     const orders = new WebhookStreamSource(this, 'Orders', {
       auth: WebhookAuth.hmac({
         secret: ordersKey.secret,
@@ -128,7 +142,10 @@ export class WebhookIngressExampleStack extends Stack {
       partitionKey: EventField.fromJsonPointer('/account'),
       // The previous key keeps working for 2 days after each rotation, while the service moves over.
       previousSecretGrace: Duration.days(2),
+      // Batches of up to 5,000 events: more memory also means more CPU to verify and parse them.
+      memorySize: Size.mebibytes(512),
     });
+    new CfnOutput(this, 'OrdersWebhookUrl', { value: orders.webhookUrl });
 
     // A pipeline run, started by a signed POST: the export to load and where it is.
     const exportPipeline = new sfn.StateMachine(this, 'ExportPipeline', {
@@ -148,10 +165,6 @@ export class WebhookIngressExampleStack extends Stack {
       logs: { destination: new logs.LogGroup(this, 'ExportPipelineLogs', { retention: logs.RetentionDays.ONE_MONTH }), level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
     });
-    Validations.of(exportPipeline.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray trace writes and CloudWatch Logs vended log delivery (what Step Functions logging needs) do not support resource-level permissions.',
-    });
     const triggerSecret = new secretsmanager.Secret(this, 'PlanasonixSigningSecret', {
       description: 'Signing key for Planasonix export notifications',
     });
@@ -165,6 +178,14 @@ export class WebhookIngressExampleStack extends Stack {
         location: TriggerParameter.fromJsonPath('$.location', { required: true, jsonType: ParameterType.STRING }),
         environment: TriggerParameter.fromValue('production'),
       },
+      // Traced in X-Ray, through to the pipeline's run.
+      tracing: lambda.Tracing.ACTIVE,
+    });
+    new CfnOutput(this, 'ExportTriggerUrl', { value: exportTrigger.webhookUrl });
+
+    Validations.of(exportPipeline.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray trace writes and CloudWatch Logs vended log delivery (what Step Functions logging needs) do not support resource-level permissions.',
     });
 
     for (const secret of [stripeSecret, githubSecret, svixSecret, segmentSecret, triggerSecret]) {
@@ -173,20 +194,13 @@ export class WebhookIngressExampleStack extends Stack {
         reason: 'The sender issues this signing secret (Stripe dashboard, GitHub settings, Svix, Segment, Planasonix); it is rotated there and pasted in. Managed rotation is WebhookSigningSecret.',
       });
     }
-    if (!props.waf) {
+    if (!wafOn) {
       Validations.of(gateway.api).acknowledge({
         id: 'AwsSolutions-APIG3',
         reason: 'Every request is authenticated by its signature before anything is written, and each path has its own method throttle; this example adds the billed web ACL only with -c waf=true.',
       });
     }
 
-    new CfnOutput(this, 'StripeWebhookUrl', { value: stripe.webhookUrl });
-    new CfnOutput(this, 'GitHubWebhookUrl', { value: github.webhookUrl });
-    new CfnOutput(this, 'SvixWebhookUrl', { value: svix.webhookUrl });
-    new CfnOutput(this, 'OrdersWebhookUrl', { value: orders.webhookUrl });
-    new CfnOutput(this, 'SegmentWebhookUrl', { value: segment.webhookUrl });
-    new CfnOutput(this, 'ExportTriggerUrl', { value: exportTrigger.webhookUrl });
-    new CfnOutput(this, 'StripeStreamName', { value: stripe.stream.streamName });
 
     if (props.domainName !== undefined && props.certificateArn !== undefined) {
       this.addMutualTlsGateway(props.domainName, props.certificateArn);
@@ -199,6 +213,8 @@ export class WebhookIngressExampleStack extends Stack {
    * certificate in a secret of its own.
    */
   private addMutualTlsGateway(domainName: string, certificateArn: string): void {
+    // domainName and certificateArn: your domain, such as 'hooks.example.com', and the ARN of its
+    // ACM certificate in the stack's Region.
     const internal = new WebhookGateway(this, 'InternalGateway', {
       domain: {
         domainName,
@@ -212,12 +228,12 @@ export class WebhookIngressExampleStack extends Stack {
       gateway: internal,
       path: 'inventory',
     });
+    new CfnOutput(this, 'InventoryWebhookUrl', { value: inventory.webhookUrl });
+    new CfnOutput(this, 'InventoryClientSecretArn', { value: inventoryClient.secret.secretArn });
     Validations.of(internal.api).acknowledge({
       id: 'AwsSolutions-APIG3',
       reason: 'Only holders of a client certificate the managed CA issued can connect; this example does not pay for a web ACL.',
     });
-    new CfnOutput(this, 'InventoryWebhookUrl', { value: inventory.webhookUrl });
-    new CfnOutput(this, 'InventoryClientSecretArn', { value: inventoryClient.secret.secretArn });
   }
 }
 
@@ -226,8 +242,6 @@ export function buildExampleApp(app: App): WebhookIngressExampleStack {
   const stack = new WebhookIngressExampleStack(app, 'WebhookIngressExample', {
     domainName: app.node.tryGetContext('domainName'),
     certificateArn: app.node.tryGetContext('certificateArn'),
-    // From the command line, `-c waf=true` arrives as a string.
-    waf: [true, 'true'].includes(app.node.tryGetContext('waf')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;

@@ -5,6 +5,7 @@ export * from './event-field';
 export * from './mtls-client';
 export * from './payload-schema';
 export * from './webhook-auth';
+export * from './webhook-function-options';
 export * from './webhook-gateway';
 export * from './webhook-signing-secret';
 export * from './webhook-source-alarms';

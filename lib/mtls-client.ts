@@ -1,4 +1,4 @@
-import { CustomResource, Duration, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -22,7 +22,10 @@ export interface MtlsClientOptions {
   readonly organization?: string;
 
   /**
-   * How long the certificate is valid, in whole days from 1 to 825.
+   * How long the certificate is valid, in whole days from 1 to 825. Never past the CA's own
+   * expiry: a certificate issued when the CA has less time left ends when the CA ends (its
+   * `notAfter` says so, and its expiry alarm watches that date), and synthesis warns when the
+   * validity is longer than the CA's whole validity (`managedCa.validity`).
    *
    * @default Duration.days(365)
    */
@@ -111,6 +114,12 @@ export class MtlsClient extends Construct {
       throw new Error(`${owner}: generation must be a whole number of at least 0, got ${generation}`);
     }
     const ca = props.gateway._managedClientCa(owner);
+    if (ca.validityDays !== undefined && !validity.isUnresolved() && validityDays > ca.validityDays) {
+      Annotations.of(this).addWarningV2(
+        'cdk-webhook-ingress:clientCertificateOutlivesCa',
+        `${owner}: validity is ${validity.toHumanString()}, longer than the gateway's managed CA is valid (${ca.validityDays} days); the certificate ends when the CA does. Shorten validity, or lengthen domain.mtls.managedCa.validity (it applies to a CA created anew)`,
+      );
+    }
 
     this.gateway = props.gateway;
     this.commonName = commonName;

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
-import { Annotations, CustomResource, Duration, Lazy, Names, Token, Validations, type IResolvable } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Lazy, Names, RemovalPolicy, Token, Validations, type IResolvable } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -42,6 +42,20 @@ export interface ManagedClientCaOptions {
    * @default Duration.days(3650)
    */
   readonly validity?: Duration;
+
+  /**
+   * What happens to the secret holding the CA's private key and certificate when it leaves the
+   * stack (the gateway is removed, the stack is deleted, or a change replaces the secret).
+   * Every client certificate chains to this CA, so losing it revokes every sender at once.
+   * Retained, the CA survives, and so does its certificate in the truststore bucket (which is
+   * always retained): a new gateway can trust it again with `mtls: { truststorePath }` (the CA
+   * certificate: `truststore.pem` in the bucket, or `certificatePem` in the secret), and the
+   * senders' certificates keep working. `RemovalPolicy.DESTROY` deletes it with the stack;
+   * `RemovalPolicy.SNAPSHOT` is refused, since a secret has no snapshot.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -280,6 +294,10 @@ export class WebhookGateway extends Construct {
     if (!Token.isUnresolved(caCommonName) && !CA_NAME.test(caCommonName)) {
       throw new Error(`${owner}: domain.mtls.managedCa.commonName must be 1 to 64 letters, digits, spaces, '.', '_' or '-', got '${caCommonName}'`);
     }
+    const caRemovalPolicy = mtls?.managedCa?.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (caRemovalPolicy === RemovalPolicy.SNAPSHOT) {
+      throw new Error(`${owner}: domain.mtls.managedCa.removalPolicy cannot be RemovalPolicy.SNAPSHOT: a Secrets Manager secret has no snapshot. Use RemovalPolicy.RETAIN (the default) or RemovalPolicy.DESTROY`);
+    }
     const caValidity = mtls?.managedCa?.validity ?? Duration.days(3650);
     const caValidityDays = caValidity.toDays({ integral: false });
     if (!caValidity.isUnresolved() && (!Number.isInteger(caValidityDays) || caValidityDays < 1 || caValidityDays > 3650)) {
@@ -396,7 +414,7 @@ export class WebhookGateway extends Construct {
       }
       const version = truststoreFile !== undefined
         ? copyTruststore(this, bucket, truststoreFile)
-        : this.createManagedCa(bucket, caCommonName, caValidityDays, props.logRetention ?? logs.RetentionDays.ONE_MONTH);
+        : this.createManagedCa(bucket, caCommonName, caValidityDays, caValidity.isUnresolved(), caRemovalPolicy, props.logRetention ?? logs.RetentionDays.ONE_MONTH);
       mtlsConfig = { bucket, key: TRUSTSTORE_KEY, version };
     }
 
@@ -551,9 +569,10 @@ export class WebhookGateway extends Construct {
   }
 
   /** The managed CA: its secret, the custom resource that creates it and writes the truststore. */
-  private createManagedCa(bucket: s3.IBucket, commonName: string, validityDays: number, logRetention: logs.RetentionDays): string {
+  private createManagedCa(bucket: s3.IBucket, commonName: string, validityDays: number, validityUnresolved: boolean, removalPolicy: RemovalPolicy, logRetention: logs.RetentionDays): string {
     const secret = new secretsmanager.Secret(this, 'ClientCaSecret', {
       description: `Private key and certificate of the mTLS client CA of ${this.node.path}; written by its ClientCa custom resource`,
+      removalPolicy,
     });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
@@ -591,7 +610,7 @@ export class WebhookGateway extends Construct {
       actions: ['s3:GetObject', 's3:PutObject'],
       resourceArns: [bucket.arnForObjects(TRUSTSTORE_KEY)],
     }).applyBefore(resource);
-    this.managedCa = { provider, secret, resource };
+    this.managedCa = { provider, secret, resource, validityDays: validityUnresolved ? undefined : validityDays };
     return resource.getAttString('TruststoreVersion');
   }
 
@@ -791,6 +810,8 @@ export interface _ManagedClientCa {
   readonly secret: secretsmanager.ISecret;
   /** The custom resource that creates the CA; certificates are issued after it. */
   readonly resource: CustomResource;
+  /** The CA's validity as configured, in days, when known at synth. */
+  readonly validityDays?: number;
 }
 
 /** Reads and checks the truststore, returning its absolute path. */

@@ -1,4 +1,4 @@
-import { Duration, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -79,6 +79,19 @@ export interface WebhookSigningSecretProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * What happens to the secret when it leaves the stack (the construct is removed, the stack is
+   * deleted, or a change replaces the secret). Senders hold its value, so by default it is kept:
+   * a stack deleted by mistake can be rebuilt with the same value
+   * (`secretsmanager.Secret.fromSecretCompleteArn` in a `WebhookAuth`), and senders keep signing
+   * as before. A retained secret no longer rotates (its rotation function is deleted with the
+   * stack) and is billed until you delete it. `RemovalPolicy.DESTROY` deletes it with the stack;
+   * `RemovalPolicy.SNAPSHOT` is refused, since a secret has no snapshot.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 const BYTES: Record<SigningSecretFormat, [number, number]> = {
@@ -125,6 +138,11 @@ export class WebhookSigningSecret extends Construct {
       }
     }
 
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (removalPolicy === RemovalPolicy.SNAPSHOT) {
+      throw new Error(`${owner}: removalPolicy cannot be RemovalPolicy.SNAPSHOT: a Secrets Manager secret has no snapshot. Use RemovalPolicy.RETAIN (the default) or RemovalPolicy.DESTROY`);
+    }
+
     const rotationWindow = props.rotationWindow;
     if (rotationWindow !== undefined && !rotationWindow.isUnresolved()) {
       const hours = rotationWindow.toHours({ integral: false });
@@ -141,6 +159,7 @@ export class WebhookSigningSecret extends Construct {
       description: props.description ?? `Webhook signing secret of ${this.node.path}, rotated every ${automaticallyAfter.toHumanString()}`,
       encryptionKey: props.encryptionKey,
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy,
     });
 
     const eventBus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');

@@ -18,15 +18,18 @@ import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';
 import { handlerAuthConfig } from './private/handler-auth';
-import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
+import {
+  bindFunctionOptions, grantSigningSecretRead, HANDLER_ANSWER_SECONDS, handlerDir, handlerMetric, newHandlerFunction,
+} from './private/handler-function';
 import { secretSettings } from './private/secret-settings';
 import { SpillQueue } from './private/spill-queue';
 import { WEBHOOK_PATH } from './private/http-names';
 import { checkMutualTls } from './private/mutual-tls';
-import { bindPathLimits, sourceThrottleDefault } from './private/path-throttle';
+import { bindPathLimits, sourceThrottleDefault, warnAboveReservedConcurrency } from './private/path-throttle';
 import { Deduplication } from './deduplication';
 import { EventField } from './event-field';
 import { WebhookAuth } from './webhook-auth';
+import type { WebhookFunctionOptions } from './webhook-function-options';
 import { WebhookGateway } from './webhook-gateway';
 
 /** Events of some types sent to a stream of their own. */
@@ -70,7 +73,7 @@ export interface MultipartOptions {
 }
 
 /** Properties of a {@link WebhookStreamSource}. */
-export interface WebhookStreamSourceProps {
+export interface WebhookStreamSourceProps extends WebhookFunctionOptions {
   /** How each request is authenticated, such as `WebhookAuth.stripe(secret)`. */
   readonly auth: WebhookAuth;
 
@@ -316,6 +319,7 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
  *   auth: WebhookAuth.stripe(secret),
  *   path: 'stripe',
  * });
+ * new CfnOutput(this, 'StripeWebhookUrl', { value: source.webhookUrl });
  */
 export class WebhookStreamSource extends Construct {
   /** The stream that receives the records. */
@@ -354,7 +358,12 @@ export class WebhookStreamSource extends Construct {
   /** The function that verifies, parses and writes each request. */
   public readonly ingestFunction: lambda.IFunction;
 
-  /** The full URL that senders POST to. */
+  /**
+   * The full URL that senders POST to: `https://<custom domain>/<path>` when the gateway has a custom
+   * domain, else the execute-api URL of the gateway's stage and the path. A deploy-time value: to
+   * hand it over, put it in the stack's outputs, such as
+   * `new CfnOutput(this, 'StripeWebhookUrl', { value: source.webhookUrl })`.
+   */
   public readonly webhookUrl: string;
 
   /** The path's own method throttle on the gateway's stage: what was given, or the default. */
@@ -362,6 +371,9 @@ export class WebhookStreamSource extends Construct {
 
   /** The name in every record's `source`, and the `service` dimension of its metrics. */
   public readonly sourceName: string;
+
+  /** Where the claim check writes, with one. */
+  private readonly payloadPrefix?: string;
 
   constructor(scope: Construct, id: string, props: WebhookStreamSourceProps) {
     super(scope, id);
@@ -408,6 +420,9 @@ export class WebhookStreamSource extends Construct {
       }
     });
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const functionOptions = backpressure.kind === 'queueAndSlowAccept'
+      ? bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.ingestWithSpill, 'with queueAndSlowAccept, the write to the stream stops at 12 s and the spill to the queue 5 s later, each with one call in flight')
+      : bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.ingest, 'no write to the stream starts 20 s into a request, plus the call in flight');
     const validation = props.payloadValidation?._bind(owner);
     if (props.quarantineStream !== undefined && validation?.config.mode !== 'quarantine') {
       throw new Error(`${owner}: quarantineStream is only used with payloadValidation in quarantine mode, such as PayloadValidation.quarantine(schema)`);
@@ -436,7 +451,9 @@ export class WebhookStreamSource extends Construct {
     }
     const claimCheck = props.claimCheck?._bind(this, owner);
     this.payloadBucket = claimCheck?.bucket;
-    const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, (stage) => sourceThrottleDefault(backpressure, stage));
+    this.payloadPrefix = claimCheck?.prefix;
+    const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, (stage) => sourceThrottleDefault(backpressure, stage, functionOptions.reservedConcurrentExecutions));
+    warnAboveReservedConcurrency(this, owner, throttle, functionOptions.reservedConcurrentExecutions);
     const dedup = props.deduplication?._bind(this, owner);
     this.dedupTable = dedup?.table;
     // A gateway of its own takes whatever the path's throttle needs.
@@ -527,8 +544,7 @@ export class WebhookStreamSource extends Construct {
       config,
       serviceName: config.source,
       logRetention,
-      // Under API Gateway's 29 s integration timeout, and above the retry budget plus one call.
-      timeout: Duration.seconds(28),
+      ...functionOptions,
     });
     this.ingestFunction = fn;
 
@@ -577,6 +593,32 @@ export class WebhookStreamSource extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+  }
+
+  /**
+   * Lets a consumer read this source's events.
+   *
+   * It may read the stream's records (the reads of `kinesis.IStream.grantRead`, with
+   * `kms:Decrypt` on its key when you passed a stream encrypted with a customer-managed key) and,
+   * with a claim check, the payloads and files its records point to (`s3:GetObject` under the
+   * claim check's prefix, with `kms:Decrypt` on the bucket's key). The streams of `routes` and the
+   * quarantine stream are not included: grant them with their own `grantRead`.
+   *
+   * @param grantee the consumer, such as a Lambda function or a role of a Flink application
+   */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    let grant = this.stream.grantRead(grantee);
+    if (this.payloadBucket !== undefined) {
+      grant = grant.combine(iam.Grant.addToPrincipalOrResource({
+        grantee,
+        actions: ['s3:GetObject'],
+        resourceArns: [this.payloadBucket.arnForObjects(`${this.payloadPrefix ?? ''}*`)],
+        resource: this.payloadBucket,
+      }));
+      const key = this.payloadBucket.encryptionKey;
+      if (key !== undefined) grant = grant.combine(key.grantDecrypt(grantee));
+    }
+    return grant;
   }
 
   /**

@@ -14,13 +14,16 @@ import {
 } from '../lambda/shared/trigger-config';
 import { compileJsonPath } from '../lambda/shared/json-path';
 import { handlerAuthConfig } from './private/handler-auth';
-import { grantSigningSecretRead, handlerDir, handlerMetric, newHandlerFunction } from './private/handler-function';
+import {
+  bindFunctionOptions, grantSigningSecretRead, HANDLER_ANSWER_SECONDS, handlerDir, handlerMetric, newHandlerFunction,
+} from './private/handler-function';
 import { secretSettings } from './private/secret-settings';
 import { HEADER_NAME } from './private/http-names';
 import { checkMutualTls } from './private/mutual-tls';
 import { iam5ResourceFinding } from './private/nag-finding';
-import { bindPathLimits, triggerThrottleDefault } from './private/path-throttle';
+import { bindPathLimits, triggerThrottleDefault, warnAboveReservedConcurrency } from './private/path-throttle';
 import { WebhookAuth } from './webhook-auth';
+import type { WebhookFunctionOptions } from './webhook-function-options';
 import { WebhookGateway } from './webhook-gateway';
 
 /** The JSON type a run parameter must have. */
@@ -148,7 +151,7 @@ export enum TriggerValidation {
 }
 
 /** Properties of a {@link WebhookTrigger}. */
-export interface WebhookTriggerProps {
+export interface WebhookTriggerProps extends WebhookFunctionOptions {
   /** What a request starts. */
   readonly target: TriggerTarget;
 
@@ -297,7 +300,12 @@ export class WebhookTrigger extends Construct {
   /** The function that verifies each request and starts the run. */
   public readonly triggerFunction: lambda.IFunction;
 
-  /** The full URL callers POST to. */
+  /**
+   * The full URL that callers POST to: `https://<custom domain>/<path>` when the gateway has a
+   * custom domain, else the execute-api URL of the gateway's stage and the path. A deploy-time
+   * value: to hand it over, put it in the stack's outputs, such as
+   * `new CfnOutput(this, 'ExportTriggerUrl', { value: trigger.webhookUrl })`.
+   */
   public readonly webhookUrl: string;
 
   /** The path's own method throttle on the gateway's stage: what was given, or the default. */
@@ -342,7 +350,9 @@ export class WebhookTrigger extends Construct {
     checkMutualTls(this, owner, auth, props.gateway);
     const deliveryIdHeader = auth.metadata.id !== undefined && 'header' in auth.metadata.id ? [auth.metadata.id.header] : [];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, triggerThrottleDefault);
+    const functionOptions = bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.trigger, 'StartExecution is tried twice, each try at most 6 s');
+    const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, (stage) => triggerThrottleDefault(stage, functionOptions.reservedConcurrentExecutions));
+    warnAboveReservedConcurrency(this, owner, throttle, functionOptions.reservedConcurrentExecutions);
     // A gateway of its own takes whatever the path's throttle needs.
     this.gateway = props.gateway ?? new WebhookGateway(this, 'Gateway', {
       logRetention,
@@ -375,7 +385,7 @@ export class WebhookTrigger extends Construct {
       config,
       serviceName: config.source,
       logRetention,
-      timeout: Duration.seconds(28),
+      ...functionOptions,
     });
     this.triggerFunction = fn;
 

@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ts from 'typescript';
 import { buildRecords } from '../lambda/shared/envelope';
 import { fromApiGatewayEvent } from '../lambda/shared/http';
 import { parseBody } from '../lambda/shared/parse';
 import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { WebhookAuth } from '../lib';
 import { ingestConfig } from './support/presets';
@@ -25,7 +28,103 @@ const normalize = (code: string) => code.split('\n').map((l) => l.trim()).filter
 const snippets = [...readme.matchAll(/<!-- snippet:([a-z-]+) \(from bin\/example-app.ts\) -->/g)].map((m) => m[1]);
 
 test('the README shows the example app', () => {
-  expect(snippets).toEqual(expect.arrayContaining(['gateway', 'sender', 'mtls', 'stripe', 'github', 'orders']));
+  expect(snippets).toEqual(expect.arrayContaining(['gateway', 'sender', 'mtls', 'stripe', 'consumer', 'github', 'orders', 'pipeline', 'trigger']));
+});
+
+test('every TypeScript block of the README is a checked snippet', () => {
+  // GIVEN every ts block, and the marker line right above it
+  const blocks = [...readme.matchAll(/(?:^|\n)([^\n]*)\n```ts\n/g)].map((m) => m[1]);
+  // THEN each is the app's stack, or a snippet of the example app (checked below)
+  expect(blocks.length).toBe(snippets.length + 1);
+  for (const marker of blocks) expect(marker).toMatch(/^<!-- snippet:(app \(the stack the snippets go in\)|[a-z-]+ \(from bin\/example-app.ts\)) -->$/);
+});
+
+test('the schema the Stripe snippet pins is shown in the README, as the example app has it', () => {
+  const shown = JSON.parse(blockAfter('schema:stripe-checkout-session-completed.json')) as unknown;
+  expect(shown).toEqual(JSON.parse(readFileSync(join(root, 'bin', 'schemas', 'stripe-checkout-session-completed.json'), 'utf8')));
+  expect(blockAfter('snippet:stripe')).toContain("path.join(__dirname, 'schemas', 'stripe-checkout-session-completed.json')");
+});
+
+describe('the README\'s snippets in a fresh app', () => {
+  /**
+   * What the README says is the reader's own to give, with the values a test gives it. Each one
+   * must be named, with what it is, in the snippet that uses it.
+   */
+  const yours: Record<string, string> = {
+    domainName: "'hooks.example.com'",
+    certificateArn: "'arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab'",
+  };
+  const PLACEHOLDER = '    // The snippets of this README go here, in order.\n';
+
+  /** The README's app stack, with every snippet pasted into its constructor in README order. */
+  function freshStack(): string {
+    const app = blockAfter('snippet:app (');
+    expect(app).toContain(PLACEHOLDER);
+    const given = Object.entries(yours).map(([name, value]) => `const ${name} = ${value};`);
+    const body = [...given, ...snippets.map((name) => blockAfter(`snippet:${name} (`))].join('\n')
+      .split('\n').map((line) => (line === '' ? line : `    ${line}`)).join('\n');
+    // A function, so that no `$'` in the code is read as a replacement pattern.
+    return app.replace(PLACEHOLDER, () => `${body}\n`);
+  }
+
+  test('what a snippet takes from the reader, it says so where it uses it', () => {
+    for (const name of Object.keys(yours)) {
+      const users = snippets.filter((snippet) => new RegExp(`\\b${name}\\b`).test(blockAfter(`snippet:${snippet} (`)));
+      expect(users.length).toBeGreaterThan(0);
+      for (const snippet of users) expect(blockAfter(`snippet:${snippet} (`)).toMatch(new RegExp(`^// .*\\b${name}\\b.*: your`, 'm'));
+    }
+  });
+
+  test('type-check as one stack, importing the package by its name', () => {
+    // GIVEN the stack a reader builds from the README, in a file of a fresh app
+    const file = join(root, 'readme-fresh-app.ts');
+    const source = freshStack();
+    const options: ts.CompilerOptions = {
+      strict: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.Node16,
+      moduleResolution: ts.ModuleResolutionKind.Node16,
+      skipLibCheck: true,
+      noEmit: true,
+      types: ['node'],
+      baseUrl: root,
+      // The package, as `npm install cdk-webhook-ingress` would resolve it.
+      paths: { 'cdk-webhook-ingress': ['lib/index.ts'] },
+    };
+    const host = ts.createCompilerHost(options);
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.getSourceFile = (name, language, ...rest) => (name === file ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest));
+    const fileExists = host.fileExists.bind(host);
+    host.fileExists = (name) => name === file || fileExists(name);
+    // WHEN it is compiled
+    const program = ts.createProgram([file], options, host);
+    const sourceFile = program.getSourceFile(file)!;
+    const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)]
+      .map((d) => `${d.start === undefined ? '' : `line ${sourceFile.getLineAndCharacterOfPosition(d.start).line + 1}: `}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    // THEN nothing is missing or mistyped
+    expect(diagnostics).toEqual([]);
+  }, 180_000);
+
+  test('synthesize, with the schema file the README shows beside the stack', () => {
+    // GIVEN the stack, as JavaScript, in a folder with the schema next to it
+    const dir = mkdtempSync(join(tmpdir(), 'readme-app-'));
+    mkdirSync(join(dir, 'schemas'));
+    writeFileSync(join(dir, 'schemas', 'stripe-checkout-session-completed.json'), blockAfter('schema:stripe-checkout-session-completed.json'));
+    const js = ts.transpileModule(freshStack(), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+    const module = { exports: {} as Record<string, unknown> };
+    const load = (id: string): unknown => (id === 'cdk-webhook-ingress' ? require('../lib') : require(id));
+    new Function('require', 'module', 'exports', '__dirname', '__filename', js)(load, module, module.exports, dir, join(dir, 'webhooks-stack.js'));
+    const WebhooksStack = module.exports.WebhooksStack as new (scope: App, id: string, props?: object) => Stack;
+    // WHEN it is synthesized, the template checked against the CloudFormation schema
+    const app = new App({ context: { '@aws-cdk/core:strictCfnValidateErrors': true }, outdir: join(dir, 'cdk.out') });
+    const stack = new WebhooksStack(app, 'Webhooks', { env: { account: '111111111111', region: 'eu-west-1' } });
+    app.synth();
+    // THEN every source and trigger is there, each with its URL among the outputs
+    const outputs = Object.keys(Template.fromStack(stack).toJSON().Outputs as Record<string, unknown>);
+    expect(outputs).toEqual(expect.arrayContaining([
+      'StripeWebhookUrl', 'GitHubWebhookUrl', 'SvixWebhookUrl', 'OrdersWebhookUrl', 'SegmentWebhookUrl', 'ExportTriggerUrl', 'InventoryWebhookUrl',
+    ]));
+  }, 180_000);
 });
 
 test.each(snippets)('the README %s snippet is code the example app compiles and runs', (name) => {

@@ -77,7 +77,10 @@ export async function createCertificateAuthority(options: CaOptions): Promise<Ce
 
 /**
  * Issues a client certificate (`CN=<commonName>[,O=<organization>]`, clientAuth, not a CA) with a
- * new P-256 key, signed by the CA. Throws when the CA material is not a CA whose key matches.
+ * new P-256 key, signed by the CA. Its validity never reaches past the CA's: `notAfter` is capped
+ * at the CA's `notAfter` (and `notBefore` at the CA's `notBefore`), so the certificate, its
+ * `notAfter` and the expiry alarm that watches it tell the truth about when it stops working.
+ * Throws when the CA material is not a CA whose key matches, or when the CA has expired.
  */
 export async function issueClientCertificate(
   ca: Pick<CertificateMaterial, 'certificatePem' | 'privateKeyPem'>,
@@ -96,6 +99,11 @@ export async function issueClientCertificate(
     throw new Error('Invalid CA material: the CA key must be ECDSA P-256');
   }
   const caCertificate = new x509.X509Certificate(checked.certificatePem);
+  if (caCertificate.notAfter.getTime() <= validity.issuedAt.getTime()) {
+    throw new Error(`The CA expired on ${caCertificate.notAfter.toISOString()}; a certificate it issues would never be valid. Create a new CA`);
+  }
+  const notBefore = new Date(Math.max(validity.notBefore.getTime(), caCertificate.notBefore.getTime()));
+  const notAfter = new Date(Math.min(validity.notAfter.getTime(), caCertificate.notAfter.getTime()));
   const signingKey = await webcrypto.subtle.importKey(
     'pkcs8',
     checked.privateKey.export({ type: 'pkcs8', format: 'der' }),
@@ -118,8 +126,8 @@ export async function issueClientCertificate(
     serialNumber: randomSerialNumber(),
     subject,
     issuer: caCertificate.subjectName,
-    notBefore: validity.notBefore,
-    notAfter: validity.notAfter,
+    notBefore,
+    notAfter,
     signingAlgorithm: SIGNING_ALGORITHM,
     publicKey: keys.publicKey as unknown as X509CryptoKey,
     signingKey: signingKey as unknown as X509CryptoKey,
@@ -243,7 +251,7 @@ function checkName(field: string, value: unknown): string {
   return value;
 }
 
-function checkValidity(validityDays: unknown, now: Date | undefined): { notBefore: Date; notAfter: Date } {
+function checkValidity(validityDays: unknown, now: Date | undefined): { issuedAt: Date; notBefore: Date; notAfter: Date } {
   if (typeof validityDays !== 'number' || !Number.isInteger(validityDays) || validityDays < 1 || validityDays > MAX_VALIDITY_DAYS) {
     throw new Error(`validityDays must be a whole number of days from 1 to ${MAX_VALIDITY_DAYS}`);
   }
@@ -252,6 +260,7 @@ function checkValidity(validityDays: unknown, now: Date | undefined): { notBefor
     throw new Error('now must be a valid Date');
   }
   return {
+    issuedAt: at,
     notBefore: new Date(at.getTime() - CLOCK_SKEW_MS),
     notAfter: new Date(at.getTime() + validityDays * DAY_MS),
   };

@@ -39,16 +39,41 @@ export const TRIGGER_THROTTLE: Throttle = { rateLimit: 30, burstLimit: 160 };
  * A stream source's default path throttle, from its backpressure policy (see the `throttle` prop
  * of WebhookStreamSource for the reasoning).
  */
-export function sourceThrottleDefault(backpressure: BackpressureConfig, stage: Throttle): Throttle {
-  if (backpressure.kind === 'queueAndSlowAccept') return withinStage(stage, stage);
+export function sourceThrottleDefault(backpressure: BackpressureConfig, stage: Throttle, reservedConcurrency?: number): Throttle {
+  if (backpressure.kind === 'queueAndSlowAccept') return withinConcurrency(withinStage(stage, stage), reservedConcurrency);
+  const concurrency = reservedConcurrency === undefined || Token.isUnresolved(reservedConcurrency) ? PATH_CONCURRENCY_SHARE : reservedConcurrency;
   const seconds = backpressure.retryBudgetMs / 1000;
-  const rateLimit = Math.max(1, Math.floor(PATH_CONCURRENCY_SHARE / seconds));
-  return withinStage({ rateLimit, burstLimit: PATH_CONCURRENCY_SHARE }, stage);
+  const rateLimit = Math.max(1, Math.floor(concurrency / seconds));
+  return withinStage({ rateLimit, burstLimit: concurrency }, stage);
 }
 
 /** A trigger's default path throttle. */
-export function triggerThrottleDefault(stage: Throttle): Throttle {
-  return withinStage(TRIGGER_THROTTLE, stage);
+export function triggerThrottleDefault(stage: Throttle, reservedConcurrency?: number): Throttle {
+  return withinConcurrency(withinStage(TRIGGER_THROTTLE, stage), reservedConcurrency);
+}
+
+/**
+ * Caps a throttle's burst at the function's reserved concurrency, keeping the rate within it: a
+ * request beyond the reservation would get API Gateway's 500 instead of a 429.
+ */
+function withinConcurrency(throttle: Throttle, reservedConcurrency: number | undefined): Throttle {
+  if (reservedConcurrency === undefined || Token.isUnresolved(reservedConcurrency)) return throttle;
+  const burstLimit = Math.min(throttle.burstLimit, reservedConcurrency);
+  return { rateLimit: Math.min(throttle.rateLimit, burstLimit), burstLimit };
+}
+
+/**
+ * Warns when a path's throttle lets through more requests at once than its function has
+ * reserved executions: API Gateway answers those with a 500, not a 429.
+ */
+export function warnAboveReservedConcurrency(scope: IConstruct, owner: string, throttle: Throttle, reservedConcurrency: number | undefined): void {
+  if (reservedConcurrency === undefined || Token.isUnresolved(reservedConcurrency) || Token.isUnresolved(throttle.burstLimit)) return;
+  if (throttle.burstLimit > reservedConcurrency) {
+    Annotations.of(scope).addWarningV2(
+      'cdk-webhook-ingress:throttleAboveReservedConcurrency',
+      `${owner}: throttle.burstLimit ${throttle.burstLimit} is above reservedConcurrentExecutions ${reservedConcurrency}: requests beyond the function's reserved executions get API Gateway's 500 instead of a 429. Lower throttle.burstLimit to ${reservedConcurrency}, or raise reservedConcurrentExecutions`,
+    );
+  }
 }
 
 /** Caps a throttle at the stage's, keeping the burst at least the rate. */

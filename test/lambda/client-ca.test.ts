@@ -169,6 +169,36 @@ describe('createCertificateAuthority and issueClientCertificate', () => {
     expect(new Date(cert.validTo).toISOString()).toBe(issued.notAfter);
     expect(issued.subject).toBe('CN=billing');
   });
+
+  test('notAfter is capped at the CA\'s notAfter when the requested validity would outlive the CA', async () => {
+    // GIVEN a CA that expires in 10 days
+    const createdAt = new Date('2030-01-01T00:00:00.000Z');
+    const shortCa = await createCertificateAuthority({ commonName: 'Short-lived CA', validityDays: 10, now: createdAt });
+    // WHEN a client certificate of 365 days is issued a day later
+    const issued = await issueClientCertificate(shortCa, { commonName: 'billing', validityDays: 365, now: new Date('2030-01-02T00:00:00.000Z') });
+    // THEN it ends when the CA ends, and the certificate itself says so
+    expect(shortCa.notAfter).toBe('2030-01-11T00:00:00.000Z');
+    expect(issued.notAfter).toBe(shortCa.notAfter);
+    expect(new Date(new X509Certificate(issued.certificatePem).validTo).toISOString()).toBe(shortCa.notAfter);
+    expect(issued.notBefore).toBe('2030-01-01T23:55:00.000Z');
+    // AND a validity that ends before the CA's is left as asked
+    const within = await issueClientCertificate(shortCa, { commonName: 'billing', validityDays: 3, now: new Date('2030-01-02T00:00:00.000Z') });
+    expect(within.notAfter).toBe('2030-01-05T00:00:00.000Z');
+  });
+
+  test('notBefore is never before the CA\'s notBefore', async () => {
+    // GIVEN a CA created at noon WHEN a certificate is issued with a clock an hour behind
+    const shortCa = await createCertificateAuthority({ commonName: 'Short-lived CA', validityDays: 10, now: new Date('2030-01-01T12:00:00.000Z') });
+    const issued = await issueClientCertificate(shortCa, { commonName: 'billing', validityDays: 5, now: new Date('2030-01-01T11:00:00.000Z') });
+    // THEN it starts when the CA starts
+    expect(issued.notBefore).toBe(shortCa.notBefore);
+  });
+
+  test('fails when the CA has expired', async () => {
+    const shortCa = await createCertificateAuthority({ commonName: 'Short-lived CA', validityDays: 1, now: new Date('2030-01-01T00:00:00.000Z') });
+    await expect(issueClientCertificate(shortCa, { commonName: 'billing', validityDays: 30, now: new Date('2030-01-02T00:00:00.000Z') }))
+      .rejects.toThrow(/The CA expired on 2030-01-02T00:00:00.000Z; a certificate it issues would never be valid/);
+  });
 });
 
 interface Outcome {

@@ -103,6 +103,21 @@ describe('managed mTLS custom resources', () => {
     s3.restore();
   });
 
+  test('a client certificate never outlives the CA: its notAfter is the CA\'s when the CA expires sooner', async () => {
+    // GIVEN a CA valid 10 days
+    const { s3 } = versionedBucket();
+    const deps = { secrets, s3: new S3Client({}) };
+    const created = await onEvent(event('Create', { ...caProps, ValidityDays: '10' }), deps);
+    // WHEN a client of 90 days is issued
+    const result = await onEvent(event('Create', clientProps), deps);
+    // THEN the certificate, the sender's secret and the NotAfter the expiry alarm watches all end with the CA
+    const value = JSON.parse(await secretValue(CLIENT_SECRET)) as ClientSecretValue;
+    expect(value.notAfter).toBe(created.Data?.CaNotAfter);
+    expect(new Date(new X509Certificate(value.certificate).validTo).toISOString()).toBe(created.Data?.CaNotAfter);
+    expect(result.Data?.NotAfter).toBe(created.Data?.CaNotAfter);
+    s3.restore();
+  });
+
   test('an update with the same options issues nothing; changed options issue a new certificate', async () => {
     const { s3 } = versionedBucket();
     const deps = { secrets, s3: new S3Client({}) };

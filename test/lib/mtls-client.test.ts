@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { WebhookAuth, WebhookGateway, WebhookStreamSource, type MtlsClient } from '../../lib';
+import { WebhookAuth, WebhookGateway, WebhookStreamSource, type ManagedClientCaOptions, type MtlsClient } from '../../lib';
 import { acknowledgements } from '../support/nag';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
@@ -16,14 +16,21 @@ function newStack(app = new App({ context: STRICT })): Stack {
   return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
 }
 
-function managedGateway(stack: Stack, id = 'Gateway'): WebhookGateway {
+function managedGateway(stack: Stack, id = 'Gateway', managedCa: ManagedClientCaOptions = {}): WebhookGateway {
   return new WebhookGateway(stack, id, {
     domain: {
       domainName: `${id.toLowerCase()}.example.com`,
       certificate: acm.Certificate.fromCertificateArn(stack, `${id}Certificate`, CERTIFICATE_ARN),
-      mtls: { managedCa: { commonName: 'Example internal CA' } },
+      mtls: { managedCa: { commonName: 'Example internal CA', ...managedCa } },
     },
   });
+}
+
+/** The CloudFormation resource of the gateway's CA secret. */
+function caSecretResource(template: Template): { DeletionPolicy?: string; UpdateReplacePolicy?: string } {
+  const secrets = Object.entries(template.findResources('AWS::SecretsManager::Secret')).filter(([id]) => id.startsWith('GatewayClientCaSecret'));
+  expect(secrets).toHaveLength(1);
+  return secrets[0][1] as { DeletionPolicy?: string; UpdateReplacePolicy?: string };
 }
 
 /** A gateway with a managed CA, one client, and a source that accepts only that client. */
@@ -178,6 +185,47 @@ describe('WebhookGateway managed client CA', () => {
     expect(() => app.synth()).not.toThrow();
     for (const ack of acknowledgements(app)) expect(ack.reason.length).toBeGreaterThan(40);
     expect(acknowledgements(app).map((a) => a.id)).toEqual(expect.arrayContaining(['AwsSolutions-SMG4']));
+  });
+
+  describe('what outlives what', () => {
+    test('the CA\'s secret is retained by default: deleting the stack or replacing the secret does not revoke every sender', () => {
+      // GIVEN a gateway with a managed CA and no removal policy
+      const stack = newStack();
+      managedApp(stack);
+      // THEN CloudFormation keeps the CA's secret on delete and on replacement
+      expect(caSecretResource(Template.fromStack(stack))).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      // AND the truststore bucket, which holds the CA certificate, is retained too
+      const buckets = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket'));
+      expect(buckets).toEqual([expect.objectContaining({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' })]);
+    });
+
+    test('removalPolicy DESTROY deletes the CA\'s secret with the stack', () => {
+      const stack = newStack();
+      const gateway = managedGateway(stack, 'Gateway', { removalPolicy: RemovalPolicy.DESTROY });
+      new WebhookStreamSource(stack, 'Source', { gateway, auth: WebhookAuth.mtls({ clients: [gateway.addMtlsClient('Inventory')] }), path: 'inventory' });
+      expect(caSecretResource(Template.fromStack(stack))).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    });
+
+    test('fails when the CA\'s removalPolicy is SNAPSHOT', () => {
+      const stack = newStack();
+      expect(() => managedGateway(stack, 'Gateway', { removalPolicy: RemovalPolicy.SNAPSHOT }))
+        .toThrow(/WebhookGateway 'Test\/Gateway': domain.mtls.managedCa.removalPolicy cannot be RemovalPolicy.SNAPSHOT: a Secrets Manager secret has no snapshot. Use RemovalPolicy.RETAIN \(the default\) or RemovalPolicy.DESTROY/);
+    });
+
+    test('warns when a client\'s validity is longer than the CA\'s, since the certificate ends with the CA', () => {
+      // GIVEN a CA valid 180 days
+      const stack = newStack();
+      const gateway = managedGateway(stack, 'Gateway', { validity: Duration.days(180) });
+      // WHEN one client asks for a year and another for 90 days
+      gateway.addMtlsClient('Long', { validity: Duration.days(365) });
+      gateway.addMtlsClient('Short', { validity: Duration.days(90) });
+      new WebhookStreamSource(stack, 'Source', { gateway, auth: WebhookAuth.mtls(), path: 'inventory' });
+      // THEN only the first is warned about, naming both validities and the fix
+      const annotations = Annotations.fromStack(stack);
+      annotations.hasWarning('/Test/Gateway/MtlsClients/Long', Match.stringLikeRegexp(
+        "MtlsClient 'Test/Gateway/MtlsClients/Long': validity is 365 days, longer than the gateway's managed CA is valid \\(180 days\\); the certificate ends when the CA does. Shorten validity, or lengthen domain.mtls.managedCa.validity"));
+      annotations.hasNoWarning('/Test/Gateway/MtlsClients/Short', Match.stringLikeRegexp('longer than the gateway\'s managed CA'));
+    });
   });
 
   describe('validation', () => {

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -119,6 +119,18 @@ describe('WebhookSigningSecret', () => {
     expect(actions).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*']));
   });
 
+  test('the secret senders hold is retained by default, on stack deletion and on replacement', () => {
+    const stack = newStack();
+    new WebhookSigningSecret(stack, 'Signing');
+    Template.fromStack(stack).hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('removalPolicy DESTROY deletes it with the stack', () => {
+    const stack = newStack();
+    new WebhookSigningSecret(stack, 'Signing', { removalPolicy: RemovalPolicy.DESTROY });
+    Template.fromStack(stack).hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+
   test('the construct allows exactly the byte counts the rotation handler generates', () => {
     for (const format of Object.values(SigningSecretFormat)) {
       const { minBytes, maxBytes } = SECRET_FORMATS[format];
@@ -136,6 +148,7 @@ describe('WebhookSigningSecret', () => {
     ['a window of 25 hours', { rotationWindow: Duration.hours(25) }, /rotationWindow must be a whole number of hours from 1 to 24/],
     ['a window longer than the schedule', { automaticallyAfter: Duration.hours(4), rotationWindow: Duration.hours(5) }, /rotationWindow \(5 hours\) cannot be longer than automaticallyAfter \(4 hours\)/],
     ['a schedule over 1000 days', { automaticallyAfter: Duration.days(1001) }, /automaticallyAfter must be between 4 hours and 1000 days/],
+    ['a SNAPSHOT removal policy', { removalPolicy: RemovalPolicy.SNAPSHOT }, /WebhookSigningSecret 'Test\/Signing': removalPolicy cannot be RemovalPolicy.SNAPSHOT: a Secrets Manager secret has no snapshot. Use RemovalPolicy.RETAIN \(the default\) or RemovalPolicy.DESTROY/],
   ])('rejects %s at synth', (_name, props, message) => {
     expect(() => new WebhookSigningSecret(newStack(), 'Signing', props)).toThrow(message);
   });

@@ -1,13 +1,22 @@
 import { App, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/shared/config';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { BackpressurePolicy, ClaimCheck, Deduplication, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource, WebhookWaf, type WebhookStreamSourceProps } from '../../lib';
 import * as fs from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { acknowledgements } from '../support/nag';
 import { resolveCfn } from '../../cli/local/cfn';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/webhook-AbCdEf';
@@ -521,5 +530,145 @@ describe('WebhookStreamSource', () => {
         .toThrow(/multipart maxFileSize \(2097152 bytes\) is larger than maxBodySize \(1048576 bytes\)/);
       expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3({ prefix: '../x' }) })).toThrow(/claim check prefix must be/);
     });
+  });
+});
+
+describe('WebhookStreamSource: the ingest function\'s size, limits and observability', () => {
+  /** The stack's only ingest function, as CloudFormation gets it. */
+  function ingestFunction(template: Template): Record<string, unknown> {
+    const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) => /Ingest[0-9A-F]{8}$/.test(id));
+    expect(functions).toHaveLength(1);
+    return (functions[0][1] as { Properties: Record<string, unknown> }).Properties;
+  }
+
+  test('defaults: 256 MiB, 28 seconds, no reserved concurrency, no tracing, no Lambda Insights', () => {
+    const stack = newStack();
+    stripeSource(stack);
+    const fn = ingestFunction(Template.fromStack(stack));
+    expect(fn).toMatchObject({ MemorySize: 256, Timeout: 28, Architectures: ['arm64'] });
+    expect(fn).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(fn).not.toHaveProperty('TracingConfig');
+    expect(fn).not.toHaveProperty('Layers');
+  });
+
+  test('memorySize, timeout, reservedConcurrentExecutions, tracing and insightsVersion reach the function', () => {
+    // GIVEN a source sized and observed by its props
+    const stack = newStack();
+    stripeSource(stack, {
+      memorySize: Size.gibibytes(1),
+      timeout: Duration.seconds(26),
+      reservedConcurrentExecutions: 50,
+      tracing: lambda.Tracing.ACTIVE,
+      insightsVersion: lambda.LambdaInsightsVersion.VERSION_1_0_498_0,
+    });
+    const template = Template.fromStack(stack);
+    // THEN the function has them, with the arm64 build of the Insights extension
+    expect(ingestFunction(template)).toMatchObject({
+      MemorySize: 1024,
+      Timeout: 26,
+      ReservedConcurrentExecutions: 50,
+      TracingConfig: { Mode: 'Active' },
+      Layers: [expect.stringMatching(/^arn:aws:lambda:eu-west-1:\d+:layer:LambdaInsightsExtension-Arm64:\d+$/)],
+    });
+    // AND its role may send traces, and carries the managed policy Lambda Insights needs, nothing more
+    expect(policyStatements(template)).toContainEqual({ Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy']] }],
+    });
+  });
+
+  test('with tracing and Lambda Insights on, cdk-nag finds nothing unacknowledged, and says why for each', () => {
+    const app = new App({ context: { '@aws-cdk/core:strictCfnValidateErrors': true }, outdir: mkdtempSync(join(tmpdir(), 'nag-')) });
+    const stack = new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const source = stripeSource(stack, { tracing: lambda.Tracing.ACTIVE, insightsVersion: lambda.LambdaInsightsVersion.VERSION_1_0_498_0 });
+    Validations.of(source.gateway.api).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'This test does not pay for a web ACL; every request is authenticated by its signature.' });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+    const acks = acknowledgements(app).filter((a) => a.path === 'Test/Stripe/IngestRole');
+    expect(acks.map((a) => a.id).sort()).toEqual([
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy]',
+      'AwsSolutions-IAM5[Resource::*]',
+    ]);
+    for (const ack of acks) expect(ack.reason).toMatch(/asked for with the (tracing|insightsVersion) prop/);
+  });
+
+  test('a reserved concurrency lowers the default path throttle to what it serves, and a higher burst given warns', () => {
+    // GIVEN 10 reserved executions, with the default policy's 5 s retry budget
+    const stack = newStack();
+    const source = stripeSource(stack, { reservedConcurrentExecutions: 10 });
+    // THEN the path takes a burst of at most 10, and 10 / 5 s a second
+    expect(source.webhookThrottle).toEqual({ rateLimit: 2, burstLimit: 10 });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('reservedConcurrentExecutions'));
+    // AND a throttle given with a larger burst is warned about, with the fix
+    const given = newStack();
+    stripeSource(given, { reservedConcurrentExecutions: 10, throttle: { rateLimit: 5, burstLimit: 50 } });
+    Annotations.fromStack(given).hasWarning('/Test/Stripe', Match.stringLikeRegexp(
+      "WebhookStreamSource 'Test/Stripe': throttle.burstLimit 50 is above reservedConcurrentExecutions 10: requests beyond the function's reserved executions get API Gateway's 500 instead of a 429. Lower throttle.burstLimit to 10, or raise reservedConcurrentExecutions"));
+    // AND with queueAndSlowAccept the whole stage's throttle is capped at the reservation too
+    const queued = newStack();
+    expect(stripeSource(queued, { reservedConcurrentExecutions: 30, backpressure: BackpressurePolicy.queueAndSlowAccept() }).webhookThrottle).toEqual({ rateLimit: 30, burstLimit: 30 });
+  });
+
+  test('with queueAndSlowAccept, the least timeout leaves room for the spill', () => {
+    const queue = { backpressure: BackpressurePolicy.queueAndSlowAccept() };
+    expect(() => stripeSource(newStack(), { ...queue, timeout: Duration.seconds(27) })).not.toThrow();
+    expect(() => stripeSource(newStack(), { ...queue, timeout: Duration.seconds(26) }))
+      .toThrow(/timeout must be a whole number of seconds from 27 to 28, got 26 seconds: at least the handler's own deadline \(with queueAndSlowAccept, the write to the stream stops at 12 s and the spill to the queue 5 s later, each with one call in flight\)/);
+  });
+
+  test.each<[string, Partial<WebhookStreamSourceProps>, RegExp]>([
+    ['a timeout under the handler\'s deadline', { timeout: Duration.seconds(10) },
+      /WebhookStreamSource 'Test\/Stripe': timeout must be a whole number of seconds from 26 to 28, got 10 seconds: at least the handler's own deadline \(no write to the stream starts 20 s into a request, plus the call in flight\), so that it answers a slow request itself before Lambda ends it and API Gateway answers 502; at most 28, under API Gateway's 29-second integration timeout. Remove timeout to keep 28 seconds/],
+    ['a timeout API Gateway would not wait for', { timeout: Duration.seconds(29) }, /timeout must be a whole number of seconds from 26 to 28, got 29 seconds/],
+    ['a timeout in fractions of a second', { timeout: Duration.millis(26_500) }, /timeout must be a whole number of seconds from 26 to 28, got 26 seconds 500 millis/],
+    ['memory under Lambda\'s least', { memorySize: Size.mebibytes(64) }, /WebhookStreamSource 'Test\/Stripe': memorySize must be a whole number of mebibytes from 128 MiB to 10240 MiB, as Lambda allows, got 65536 KiB; use Size.mebibytes\(n\)/],
+    ['memory over Lambda\'s most', { memorySize: Size.gibibytes(11) }, /memorySize must be a whole number of mebibytes from 128 MiB to 10240 MiB/],
+    ['memory in fractions of a mebibyte', { memorySize: Size.kibibytes(200_000) }, /memorySize must be a whole number of mebibytes .* got 200000 KiB/],
+    ['no reserved executions at all', { reservedConcurrentExecutions: 0 }, /reservedConcurrentExecutions must be a whole number of at least 1, got 0; 0 would refuse every request with API Gateway's 500/],
+    ['fractional reserved executions', { reservedConcurrentExecutions: 2.5 }, /reservedConcurrentExecutions must be a whole number of at least 1, got 2.5/],
+  ])('fails when given %s', (_name, props, message) => {
+    expect(() => stripeSource(newStack(), props)).toThrow(message);
+  });
+});
+
+describe('WebhookStreamSource.grantRead: what a consumer needs', () => {
+  /** The statements of the consumer role's policy. */
+  function consumerStatements(template: Template): { Action: string | string[]; Resource: unknown }[] {
+    const [policy] = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('Consumer')).map(([, p]) => p);
+    return (policy as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement;
+  }
+  const consumerRole = (stack: Stack) => new iam.Role(stack, 'Consumer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+
+  test('reads the records of the source\'s own stream, and writes nothing', () => {
+    const stack = newStack();
+    const source = stripeSource(stack);
+    const grant = source.grantRead(consumerRole(stack));
+    expect(grant.success).toBe(true);
+    const statements = consumerStatements(Template.fromStack(stack));
+    expect(statements).toEqual([{
+      Action: expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards', 'kinesis:SubscribeToShard']),
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StripeStream/), 'Arn'] },
+    }]);
+    expect(JSON.stringify(statements)).not.toMatch(/kinesis:Put|kms:/);
+  });
+
+  test('with a stream encrypted with your key, it may decrypt with that key', () => {
+    const stack = newStack();
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    const stream = kinesis.Stream.fromStreamAttributes(stack, 'Existing', { streamArn: 'arn:aws:kinesis:eu-west-1:111111111111:stream/events', encryptionKey: key });
+    stripeSource(stack, { stream }).grantRead(consumerRole(stack));
+    expect(consumerStatements(Template.fromStack(stack))).toContainEqual({ Action: 'kms:Decrypt', Effect: 'Allow', Resource: key.keyArn });
+  });
+
+  test('with a claim check, it may read the payloads the records point to, under the prefix only, and decrypt them', () => {
+    const stack = newStack();
+    const key = kms.Key.fromKeyArn(stack, 'BucketKey', 'arn:aws:kms:eu-west-1:111111111111:key/abcd1234-12ab-34cd-56ef-1234567890ab');
+    const bucket = s3.Bucket.fromBucketAttributes(stack, 'Payloads', { bucketArn: 'arn:aws:s3:::payloads-bucket', encryptionKey: key });
+    stripeSource(stack, { claimCheck: ClaimCheck.s3({ bucket, prefix: 'stripe/' }) }).grantRead(consumerRole(stack));
+    const statements = consumerStatements(Template.fromStack(stack));
+    expect(statements).toContainEqual({ Action: 's3:GetObject', Effect: 'Allow', Resource: 'arn:aws:s3:::payloads-bucket/stripe/*' });
+    expect(statements).toContainEqual({ Action: 'kms:Decrypt', Effect: 'Allow', Resource: key.keyArn });
+    expect(JSON.stringify(statements)).not.toMatch(/s3:Put|s3:List|s3:Delete/);
   });
 });

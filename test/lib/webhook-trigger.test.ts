@@ -1,5 +1,6 @@
 import { App, Duration, Size, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { acknowledgements } from '../support/nag';
@@ -262,5 +263,66 @@ describe('WebhookTrigger', () => {
       expect(() => TriggerParameter.fromValue(undefined)).toThrow(/the value is undefined/);
       expect(() => trigger(newStack(), { retryAfter: Duration.hours(2) })).toThrow(/retryAfter must be a whole number of seconds between 1 second and 1 hour/);
     });
+  });
+});
+
+describe('WebhookTrigger: its URL', () => {
+  test('is the execute-api URL of its own gateway\'s stage and its path, without a custom domain', () => {
+    const stack = newStack();
+    const exports = trigger(stack);
+    expect(stack.resolve(exports.webhookUrl)).toEqual({
+      'Fn::Join': ['', ['https://', { Ref: expect.stringMatching(/^ExportsGatewayApi/) }, '.execute-api.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/', { Ref: expect.stringMatching(/^ExportsGatewayApiDeploymentStage/) }, '/exports']],
+    });
+  });
+
+  test('is on the gateway\'s custom domain when it has one', () => {
+    const stack = newStack();
+    const gateway = new WebhookGateway(stack, 'Gateway', {
+      domain: { domainName: 'hooks.example.com', certificate: acm.Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab') },
+    });
+    expect(trigger(stack, { gateway }).webhookUrl).toBe('https://hooks.example.com/exports');
+  });
+});
+
+describe('WebhookTrigger: the trigger function\'s size, limits and observability', () => {
+  function triggerFunction(template: Template): Record<string, unknown> {
+    const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) => /^ExportsTrigger[0-9A-F]{8}$/.test(id));
+    expect(functions).toHaveLength(1);
+    return (functions[0][1] as { Properties: Record<string, unknown> }).Properties;
+  }
+
+  test('defaults: 256 MiB and 28 seconds, no reserved concurrency, tracing or Lambda Insights', () => {
+    const stack = newStack();
+    trigger(stack);
+    const fn = triggerFunction(Template.fromStack(stack));
+    expect(fn).toMatchObject({ MemorySize: 256, Timeout: 28 });
+    for (const absent of ['ReservedConcurrentExecutions', 'TracingConfig', 'Layers']) expect(fn).not.toHaveProperty(absent);
+  });
+
+  test('the same options as a source reach the function; its least timeout is StartExecution\'s tries', () => {
+    // GIVEN a trigger traced with its pipeline, with its own memory, timeout and reservation
+    const stack = newStack();
+    const exports = trigger(stack, {
+      memorySize: Size.mebibytes(512),
+      timeout: Duration.seconds(13),
+      reservedConcurrentExecutions: 20,
+      tracing: lambda.Tracing.ACTIVE,
+      insightsVersion: lambda.LambdaInsightsVersion.VERSION_1_0_498_0,
+    });
+    const template = Template.fromStack(stack);
+    expect(triggerFunction(template)).toMatchObject({ MemorySize: 512, Timeout: 13, ReservedConcurrentExecutions: 20, TracingConfig: { Mode: 'Active' }, Layers: [expect.stringMatching(/LambdaInsightsExtension-Arm64/)] });
+    expect(triggerPolicy(template)).toContainEqual({ Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' });
+    // AND the path's default throttle fits in the 20 executions
+    expect(exports.webhookThrottle).toEqual({ rateLimit: 20, burstLimit: 20 });
+    // AND a shorter timeout would let Lambda end a slow StartExecution before the handler answers 503
+    expect(() => trigger(newStack(), { timeout: Duration.seconds(12) }))
+      .toThrow(/WebhookTrigger 'Test\/Exports': timeout must be a whole number of seconds from 13 to 28, got 12 seconds: at least the handler's own deadline \(StartExecution is tried twice, each try at most 6 s\)/);
+    expect(() => trigger(newStack(), { timeout: Duration.minutes(1) })).toThrow(/timeout must be a whole number of seconds from 13 to 28, got 1 minute/);
+  });
+
+  test('warns when a throttle given lets more requests through at once than the reserved executions', () => {
+    const stack = newStack();
+    trigger(stack, { reservedConcurrentExecutions: 5, throttle: { rateLimit: 5, burstLimit: 40 } });
+    Annotations.fromStack(stack).hasWarning('/Test/Exports', Match.stringLikeRegexp('throttle.burstLimit 40 is above reservedConcurrentExecutions 5'));
   });
 });
