@@ -24,7 +24,8 @@ export interface WebhookFunctionOptions {
    * slow to take, so that the handler's 429 or 503 (or, with `queueAndSlowAccept`, its spill to
    * the queue) comes before Lambda ends it; otherwise the sender would get API Gateway's 502, and
    * a sender that never redelivers would lose the event. That deadline is fixed in the handler:
-   * 26 seconds for a stream source (27 with `queueAndSlowAccept`), and 13 seconds for a trigger.
+   * 26 seconds for a stream source (27 with `queueAndSlowAccept`), and 26 seconds for a trigger
+   * (StartExecution, then DescribeExecution for a retried delivery).
    * Reading the signing secret, at most once per `secretCacheTtl`, comes on top.
    *
    * @default Duration.seconds(28)

@@ -350,7 +350,7 @@ export class WebhookTrigger extends Construct {
     checkMutualTls(this, owner, auth, props.gateway);
     const deliveryIdHeader = auth.metadata.id !== undefined && 'header' in auth.metadata.id ? [auth.metadata.id.header] : [];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const functionOptions = bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.trigger, 'StartExecution is tried twice, each try at most 6 s');
+    const functionOptions = bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.trigger, 'StartExecution, then DescribeExecution for a retried delivery, each tried twice, each try at most 6 s');
     const { throttle, ownGatewayThrottle } = bindPathLimits(this, owner, props, (stage) => triggerThrottleDefault(stage, functionOptions.reservedConcurrentExecutions));
     warnAboveReservedConcurrency(this, owner, throttle, functionOptions.reservedConcurrentExecutions);
     // A gateway of its own takes whatever the path's throttle needs.

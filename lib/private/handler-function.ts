@@ -109,13 +109,14 @@ export const MAX_WEBHOOK_TIMEOUT_SECONDS = 28;
  *   takes at most 1 s to connect and 5 s to answer;
  * - ingest with queueAndSlowAccept: the write stops at 12 s (plus the call in flight, 6 s), then
  *   no SendMessageBatch starts 5 s into the spill, and one takes at most 1 + 3 s;
- * - trigger (`lambda/trigger/index.ts`): StartExecution, two attempts of at most 1 + 5 s, and
- *   the SDK's backoff between them, under 1 s.
+ * - trigger (`lambda/trigger/index.ts`): StartExecution and, for a retried delivery whose run
+ *   exists, DescribeExecution; each two attempts of at most 1 + 5 s, and the SDK's backoff
+ *   between them, under 1 s.
  */
 export const HANDLER_ANSWER_SECONDS = {
   ingest: 26,
   ingestWithSpill: 27,
-  trigger: 13,
+  trigger: 26,
 } as const;
 
 /** The handler function's settings from a construct's {@link WebhookFunctionOptions}, checked. */

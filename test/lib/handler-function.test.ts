@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The handler functions' sizing and timeout, and the deadlines a timeout must leave room for: the
  * figures the constructs validate against are derived here from the handlers' own wiring, so that a
@@ -119,7 +120,9 @@ describe('the least timeout of each handler is its own answer deadline', () => {
       auth: WebhookAuth.planasonix(secret),
     }), TRIGGER_CONFIG_ENV_VAR);
     const wiring = wiringOf('../../lambda/trigger/index', TRIGGER_CONFIG_ENV_VAR, config);
-    // AND the most calls one request makes: a retried delivery, whose run already exists
+    // AND the most calls one request makes: a retried delivery under an idempotency key, whose run
+    // already exists and is read back (StartExecution, then DescribeExecution)
+    const body = '{"export_id":"exp_1"}';
     let calls = 0;
     const handler = createTriggerHandler({
       config: JSON.parse(config) as TriggerConfig,
@@ -128,17 +131,19 @@ describe('the least timeout of each handler is its own answer deadline', () => {
         send: async (command: unknown) => {
           calls += 1;
           if (command instanceof StartExecutionCommand) throw new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: { httpStatusCode: 400 } });
-          return {};
+          // DescribeExecution: the run a retry with the same key and body started.
+          return { input: JSON.stringify({ bodySha256: createHash('sha256').update(body).digest('hex') }) };
         },
       } as never,
       secrets: { get: async () => [SECRET] },
     });
-    const body = '{"export_id":"exp_1"}';
     const timestamp = Math.floor(Date.now() / 1000);
     const response = await handler(apiGatewayEvent(body, {
-      headers: { 'Content-Type': 'application/json', 'X-Planasonix-Signature': planasonixSignature(SECRET, body, timestamp), 'X-Planasonix-Timestamp': String(timestamp) },
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': 'exp_1', 'X-Planasonix-Signature': planasonixSignature(SECRET, body, timestamp), 'X-Planasonix-Timestamp': String(timestamp) },
     }));
     expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body)).toMatchObject({ duplicate: true });
+    expect(calls).toBe(2);
     // THEN the least timeout covers that many calls through the client, with all their tries
     const answerMs = calls * callMs(wiring.clients.sfn);
     expect(HANDLER_ANSWER_SECONDS.trigger * 1000).toBeGreaterThanOrEqual(answerMs);

@@ -304,20 +304,20 @@ describe('WebhookTrigger: the trigger function\'s size, limits and observability
     const stack = newStack();
     const exports = trigger(stack, {
       memorySize: Size.mebibytes(512),
-      timeout: Duration.seconds(13),
+      timeout: Duration.seconds(26),
       reservedConcurrentExecutions: 20,
       tracing: lambda.Tracing.ACTIVE,
       insightsVersion: lambda.LambdaInsightsVersion.VERSION_1_0_498_0,
     });
     const template = Template.fromStack(stack);
-    expect(triggerFunction(template)).toMatchObject({ MemorySize: 512, Timeout: 13, ReservedConcurrentExecutions: 20, TracingConfig: { Mode: 'Active' }, Layers: [expect.stringMatching(/LambdaInsightsExtension-Arm64/)] });
+    expect(triggerFunction(template)).toMatchObject({ MemorySize: 512, Timeout: 26, ReservedConcurrentExecutions: 20, TracingConfig: { Mode: 'Active' }, Layers: [expect.stringMatching(/LambdaInsightsExtension-Arm64/)] });
     expect(triggerPolicy(template)).toContainEqual({ Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' });
     // AND the path's default throttle fits in the 20 executions
     expect(exports.webhookThrottle).toEqual({ rateLimit: 20, burstLimit: 20 });
     // AND a shorter timeout would let Lambda end a slow StartExecution before the handler answers 503
-    expect(() => trigger(newStack(), { timeout: Duration.seconds(12) }))
-      .toThrow(/WebhookTrigger 'Test\/Exports': timeout must be a whole number of seconds from 13 to 28, got 12 seconds: at least the handler's own deadline \(StartExecution is tried twice, each try at most 6 s\)/);
-    expect(() => trigger(newStack(), { timeout: Duration.minutes(1) })).toThrow(/timeout must be a whole number of seconds from 13 to 28, got 1 minute/);
+    expect(() => trigger(newStack(), { timeout: Duration.seconds(25) }))
+      .toThrow(/WebhookTrigger 'Test\/Exports': timeout must be a whole number of seconds from 26 to 28, got 25 seconds: at least the handler's own deadline \(StartExecution, then DescribeExecution for a retried delivery, each tried twice, each try at most 6 s\)/);
+    expect(() => trigger(newStack(), { timeout: Duration.minutes(1) })).toThrow(/timeout must be a whole number of seconds from 26 to 28, got 1 minute/);
   });
 
   test('warns when a throttle given lets more requests through at once than the reserved executions', () => {
