@@ -293,7 +293,7 @@ function stopSignal(): { readonly signal: AbortSignal; dispose(): void } {
 
 function kinesisClient(endpoint: string | undefined, region: string | undefined): KinesisClient {
   // kinesalite speaks HTTP/1.1 only; AWS accepts it too.
-  const requestHandler = new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000 });
+  const requestHandler = new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true });
   return endpoint === undefined
     ? new KinesisClient({ requestHandler, ...(region === undefined ? {} : { region }) })
     // One attempt: nothing listening is an answer to give at once.

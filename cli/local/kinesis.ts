@@ -88,7 +88,7 @@ export function clientFor(endpoint: string, options: { maxAttempts?: number; req
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: options.requestTimeoutMs ?? 10_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: options.requestTimeoutMs ?? 10_000, throwOnRequestTimeout: true }),
   });
 }
 

@@ -13,7 +13,7 @@ const config = parseDrainConfig(process.env[CONFIG_ENV_VAR]);
 // HTTP/1.1 with short timeouts; the writer owns retries, inside the batch's budget.
 const kinesis = new KinesisClient({
   maxAttempts: 1,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
 });
 
 export const handler = createDrainHandler({

@@ -12,7 +12,7 @@ import { expiryReport, isExpiryCheck, onEvent, type ExpiryCheckEvent, type Provi
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();
-const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000 });
+const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true });
 const deps = {
   secrets: new SecretsManagerClient({ maxAttempts: 3, requestHandler: requestHandler() }),
   s3: new S3Client({ maxAttempts: 3, requestHandler: requestHandler() }),

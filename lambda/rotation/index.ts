@@ -13,11 +13,11 @@ const config = parseRotationConfig(process.env[CONFIG_ENV_VAR]);
 // function's timeout. A step that still fails is retried by Secrets Manager with the same token.
 const secretsManager = new SecretsManagerClient({
   maxAttempts: 3,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
 });
 const events = new EventBridgeClient({
   maxAttempts: 3,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
 });
 
 export const handler = createRotationHandler({ secretsManager, events, config, logger });

@@ -324,7 +324,7 @@ export function handlerSecretCache(
 ): SecretCache {
   const client = new SecretsManagerClient({
     maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000 }),
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true }),
   });
   return new SecretCache(secretsManagerVersionsFetcher(client), {
     ttlMs: config.secretCacheTtlSeconds * 1_000,
