@@ -248,6 +248,11 @@ async function main(): Promise<void> {
       await run('npm', ['install', '--no-audit', '--no-fund', tarball], app, { timeoutMs: 600_000 });
       const installed = JSON.parse(readFileSync(join(app, 'node_modules', 'cdk-webhook-ingress', 'package.json'), 'utf8')) as { version: string };
       process.stdout.write(` cdk-webhook-ingress@${installed.version};`);
+      // `cdk init` puts the CLI's recommended feature flags in cdk.json's context: so does this app.
+      const flags = JSON.parse(readFileSync(join(app, 'node_modules', 'aws-cdk', 'lib', 'init-templates', '.recommended-feature-flags.json'), 'utf8')) as Record<string, unknown>;
+      const cdkJson = JSON.parse(readFileSync(join(app, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+      writeFileSync(join(app, 'cdk.json'), `${JSON.stringify({ ...cdkJson, context: { ...flags, ...cdkJson.context } }, null, 2)}\n`);
+      process.stdout.write(` ${Object.keys(flags).length} recommended feature flags in cdk.json;`);
     });
 
     await step('the installed package has LICENSE and every asset\'s THIRD-PARTY-LICENSES', async () => {
