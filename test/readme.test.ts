@@ -10,22 +10,18 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { WebhookAuth } from '../lib';
 import { ingestConfig } from './support/presets';
+import { blockAfter as readmeBlockAfter, freshStack as freshReadmeStack, READER_VALUES, readReadme, snippetNames } from './support/readme';
 import { apiGatewayEvent } from './support/signers';
 
 const root = join(__dirname, '..');
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const readme = readReadme(root);
 
 /** The fenced block that follows an HTML comment marker in the README. */
-function blockAfter(marker: string): string {
-  const at = readme.indexOf(`<!-- ${marker}`);
-  expect(at).toBeGreaterThanOrEqual(0);
-  const match = /```[a-z]*\n([\s\S]*?)```/.exec(readme.slice(at));
-  return match![1];
-}
+const blockAfter = (marker: string): string => readmeBlockAfter(readme, marker);
 
 const normalize = (code: string) => code.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('\n');
 
-const snippets = [...readme.matchAll(/<!-- snippet:([a-z-]+) \(from bin\/example-app.ts\) -->/g)].map((m) => m[1]);
+const snippets = snippetNames(readme);
 
 test('the README shows the example app', () => {
   expect(snippets).toEqual(expect.arrayContaining(['gateway', 'sender', 'mtls', 'stripe', 'consumer', 'github', 'orders', 'pipeline', 'trigger']));
@@ -46,26 +42,8 @@ test('the schema the Stripe snippet pins is shown in the README, as the example 
 });
 
 describe('the README\'s snippets in a fresh app', () => {
-  /**
-   * What the README says is the reader's own to give, with the values a test gives it. Each one
-   * must be named, with what it is, in the snippet that uses it.
-   */
-  const yours: Record<string, string> = {
-    domainName: "'hooks.example.com'",
-    certificateArn: "'arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab'",
-  };
-  const PLACEHOLDER = '    // The snippets of this README go here, in order.\n';
-
-  /** The README's app stack, with every snippet pasted into its constructor in README order. */
-  function freshStack(): string {
-    const app = blockAfter('snippet:app (');
-    expect(app).toContain(PLACEHOLDER);
-    const given = Object.entries(yours).map(([name, value]) => `const ${name} = ${value};`);
-    const body = [...given, ...snippets.map((name) => blockAfter(`snippet:${name} (`))].join('\n')
-      .split('\n').map((line) => (line === '' ? line : `    ${line}`)).join('\n');
-    // A function, so that no `$'` in the code is read as a replacement pattern.
-    return app.replace(PLACEHOLDER, () => `${body}\n`);
-  }
+  const yours = READER_VALUES;
+  const freshStack = (): string => freshReadmeStack(readme);
 
   test('what a snippet takes from the reader, it says so where it uses it', () => {
     for (const name of Object.keys(yours)) {
