@@ -199,6 +199,8 @@ describe('example app, end to end against kinesalite', () => {
       AWS_ENDPOINT_URL_KINESIS: kinesisEndpoint ?? kinesis.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
       ...(dynamo === undefined ? {} : { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint }),
+      // The unused spill queue's own endpoint, so that the SDK has no mismatch to warn about.
+      AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9',
       AWS_LAMBDA_FUNCTION_NAME: `${source}Ingest`,
     }, savedEnv);
     expect(fn.Handler).toBe('index.handler');

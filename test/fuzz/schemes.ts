@@ -397,8 +397,9 @@ export function urlKey(url: string): string {
   return `${u.hostname}${u.port === '' ? '' : `:${u.port}`}${u.pathname}?${JSON.stringify([...u.searchParams])}`;
 }
 
+/** A form's pairs as a reader of its text sees them: a leading byte order mark is no part of the first name (as ./oracle reads forms). */
 function formPairsOf(body: Buffer): [string, string][] {
-  return [...new URLSearchParams(body.toString('utf8')).entries()];
+  return [...new URLSearchParams(body.toString('utf8').replace(/^\uFEFF/, '')).entries()];
 }
 
 /**
