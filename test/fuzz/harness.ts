@@ -487,7 +487,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     };
   } finally {
     tap.stop();
-    https.globalAgent.options.ca = savedCa;
+    // Deleted, not set to undefined: an Agent's options override a request's, so a `ca: undefined`
+    // left behind would make every later HTTPS request of this process ignore its own `ca`.
+    if (savedCa === undefined) delete https.globalAgent.options.ca;
+    else https.globalAgent.options.ca = savedCa;
     process.env = savedEnv;
     reader.destroy();
     await Promise.allSettled([kinesis.stop(), sfn.stop(), secretsManager.stop(), jwks.stop()]);
