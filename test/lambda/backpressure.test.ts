@@ -18,6 +18,12 @@ import { clientFor, decode, LocalKinesis } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
 import { apiGatewayEvent } from '../support/signers';
 
+
+/** The figures the README's Backpressure table shows: printed with BACKPRESSURE_FIGURES=1, so that a green run stays quiet. */
+function report(line: string): void {
+  if (process.env.BACKPRESSURE_FIGURES === '1') console.log(line);
+}
+
 const SECRET = 'backpressure-test-key';
 const EVENTS = 10_000;
 const PER_REQUEST = 100;
@@ -137,7 +143,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
     expect(unique.size).toBe(EVENTS);
     for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     // eslint-disable-next-line no-console
-    console.log(`rejectWith429: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0, 429 answers ${answers429}, 503 answers ${answers503}`);
+    report(`rejectWith429: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0, 429 answers ${answers429}, 503 answers ${answers503}`);
     expect(answers429).toBeGreaterThan(0);
     // The timed-out calls were written all the same: their records are duplicates, never losses.
     expect(stored.length - unique.size).toBeGreaterThan(0);
@@ -176,7 +182,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
     expect(shed / EVENTS).toBeLessThanOrEqual(LOSS_BUDGET);
     for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     // eslint-disable-next-line no-console
-    console.log(`sampleOrShed: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed ${shed} (${((100 * shed) / EVENTS).toFixed(1)}%, budget ${LOSS_BUDGET * 100}%)`);
+    report(`sampleOrShed: sent ${EVENTS}, acknowledged ${acknowledged.size}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed ${shed} (${((100 * shed) / EVENTS).toFixed(1)}%, budget ${LOSS_BUDGET * 100}%)`);
   });
 
   test('queue and slow accept: every acknowledged event reaches the stream once the drain runs; nothing is lost; order per key kept', async () => {
@@ -237,7 +243,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
       for (const id of acknowledged) expect(unique.has(id)).toBe(true);
       for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       // eslint-disable-next-line no-console
-      console.log(`queueAndSlowAccept: sent ${EVENTS}, acknowledged ${acknowledged.size}, queued ${queued}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0`);
+      report(`queueAndSlowAccept: sent ${EVENTS}, acknowledged ${acknowledged.size}, queued ${queued}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0`);
     } finally {
       await sqs.stop();
     }
