@@ -260,7 +260,11 @@ const QUERY_SPELLINGS: readonly string[] = [
   "~!$()*,;:@/?", // the same after `new URL()`, which encodes ' as %27
 ];
 
+/** Characters every encoder leaves as they are: a part made only of them has one spelling. */
+const UNRESERVED = /^[A-Za-z0-9._-]*$/;
+
 function encodeQueryPart(text: string, keep: string, space: string): string {
+  if (UNRESERVED.test(text)) return text;
   let out = '';
   for (const char of text) {
     if (/^[A-Za-z0-9._-]$/.test(char) || keep.includes(char)) out += char;
