@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayClientCert } from '../../cli/client-cert';
 import { localClientCertificate } from '../../cli/local/client-certs';
+import { closedPort } from '../support/ports';
 
 const CLI = join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -17,15 +18,6 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
       resolve({ stdout, stderr, code: error === null ? 0 : (error as { code?: number }).code ?? -1 });
     });
   });
-}
-
-/** A 127.0.0.1 port that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 let dir: string;

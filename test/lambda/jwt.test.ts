@@ -1,5 +1,4 @@
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import type { JwtVerifier } from '../../lambda/shared/authenticate';
 import { ConfigError, type JwtAuthConfig } from '../../lambda/shared/config';
@@ -14,6 +13,7 @@ import { errorResponse, fromApiGatewayEvent, type WebhookRequest } from '../../l
 import { createJwtVerifier } from '../../lambda/shared/jwt';
 import { JwksServer, selfSignedCertificate, type TlsIdentity } from '../support/jwks-server';
 import { apiGatewayEvent } from '../support/signers';
+import { closedPort } from '../support/ports';
 
 const ISSUER = 'https://idp.example.com/';
 const SKEW_S = 60;
@@ -96,15 +96,6 @@ function expectJwksUnavailable(error: WebhookError): void {
   expect(error).toBeInstanceOf(DependencyUnavailableError);
   expect(error.statusCode).toBe(503);
   expect((error as DependencyUnavailableError).dependency).toBe('the identity provider JWKS');
-}
-
-/** A 127.0.0.1 port that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 let tls: TlsIdentity;

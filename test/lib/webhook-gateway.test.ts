@@ -5,14 +5,13 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { WebhookGateway, type WebhookGatewayProps } from '../../lib/webhook-gateway';
 import { acknowledgements } from '../support/nag';
 import { flattenJoin } from '../support/cfn-text';
+import { inlineHandler as handler } from '../support/inline-handler';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 const TRUSTSTORE = join(__dirname, '..', 'fixtures', 'truststore.pem');
@@ -23,19 +22,6 @@ function newStack(app = new App({ context: STRICT })): Stack {
   return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
 }
 
-/** A handler with its own role and log group, so it brings no findings of its own. */
-function handler(stack: Stack, id = 'Handler'): lambda.Function {
-  const logGroup = new logs.LogGroup(stack, `${id}Logs`, { retention: logs.RetentionDays.ONE_WEEK });
-  const role = new iam.Role(stack, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-  logGroup.grantWrite(role);
-  return new lambda.Function(stack, id, {
-    runtime: lambda.Runtime.NODEJS_24_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 202, body: "{}" });'),
-    role,
-    logGroup,
-  });
-}
 
 function mtlsDomain(stack: Stack, truststorePath = TRUSTSTORE): NonNullable<WebhookGatewayProps['domain']> {
   return {

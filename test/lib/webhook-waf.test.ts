@@ -3,12 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { WebhookGateway, WebhookWaf, type WebhookGatewayProps } from '../../lib';
 import { acknowledgements } from '../support/nag';
+import { inlineHandler as handler } from '../support/inline-handler';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 const WEB_ACL_ARN = 'arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/webhooks/a1b2c3d4-5678-90ab-cdef-111111111111';
@@ -18,19 +16,6 @@ function newStack(app = new App({ context: STRICT })): Stack {
   return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
 }
 
-/** A handler with its own role and log group, so it brings no findings of its own. */
-function handler(stack: Stack, id: string): lambda.Function {
-  const logGroup = new logs.LogGroup(stack, `${id}Logs`, { retention: logs.RetentionDays.ONE_WEEK });
-  const role = new iam.Role(stack, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-  logGroup.grantWrite(role);
-  return new lambda.Function(stack, id, {
-    runtime: lambda.Runtime.NODEJS_24_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 202, body: "{}" });'),
-    role,
-    logGroup,
-  });
-}
 
 /** A gateway with two paths, mounted as a source and a trigger mount theirs. */
 function gatewayWithPaths(stack: Stack, props: WebhookGatewayProps, stripe: { wafRateLimit?: number } = {}): WebhookGateway {
