@@ -3,8 +3,8 @@
 // records in memory, and the secret is already cached.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { WriteRecord } from '../lambda/shared/kinesis-writer';
-import { createIngestHandler, type IngestLogger } from '../lambda/shared/ingest';
+import type { WriteRecord } from '../lambda/common/kinesis-writer';
+import { createIngestHandler, type IngestLogger } from '../lambda/ingest/handler';
 import { WebhookAuth } from '../lib';
 import { ingestConfig } from '../test/support/presets';
 import { apiGatewayEvent, stripeSignature } from '../test/support/signers';

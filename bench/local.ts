@@ -16,8 +16,8 @@ import { readAssembly } from '../cli/local/assembly';
 import { clientFor } from '../cli/local/kinesis';
 import { LocalRunner } from '../cli/local/runner';
 import { tailStream, type TailedRecord } from '../cli/tail';
-import { STRIPE_SCHEME } from '../lambda/shared/signature-schemes';
-import { signHmac } from '../lambda/shared/signing';
+import { STRIPE_SCHEME } from '../lambda/common/signature-schemes';
+import { signHmac } from '../lambda/common/signing';
 import type { BenchContext, SuiteResult } from './run';
 import { median } from './measure';
 

@@ -4,10 +4,10 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { Webhook as SvixWebhook } from 'svix';
-import type { HmacAuthConfig } from '../lambda/shared/config';
-import { fromApiGatewayEvent, requestUrl, type WebhookRequest } from '../lambda/shared/http';
-import { checkParsedJson, countMembers, MAX_JSON_DEPTH, parseBody } from '../lambda/shared/parse';
-import { verifyHmac, verifyTwilio } from '../lambda/shared/verify';
+import type { HmacAuthConfig } from '../lambda/common/config';
+import { fromApiGatewayEvent, requestUrl, type WebhookRequest } from '../lambda/common/http';
+import { checkParsedJson, countMembers, MAX_JSON_DEPTH, parseBody } from '../lambda/common/parse';
+import { verifyHmac, verifyTwilio } from '../lambda/common/verify';
 import { WebhookAuth } from '../lib';
 import { authConfig } from '../test/support/presets';
 import {

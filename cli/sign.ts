@@ -1,9 +1,9 @@
 /**
  * `sign` and `send`: sign a body the way a sender does, with the library's own signing code
- * (lambda/shared/signing), and print the headers or a curl command, or post it.
+ * (lambda/common/signing), and print the headers or a curl command, or post it.
  */
 import { randomUUID } from 'node:crypto';
-import type { HmacAlgorithmName, SignatureEncodingName, TwilioAlgorithmName } from '../lambda/shared/config';
+import type { HmacAlgorithmName, SignatureEncodingName, TwilioAlgorithmName } from '../lambda/common/config';
 import {
   GITHUB_SCHEME,
   PLANASONIX_SCHEME,
@@ -13,8 +13,8 @@ import {
   STANDARD_WEBHOOKS_SCHEME,
   STRIPE_SCHEME,
   type HmacScheme,
-} from '../lambda/shared/signature-schemes';
-import { signHmac, signTwilio } from '../lambda/shared/signing';
+} from '../lambda/common/signature-schemes';
+import { signHmac, signTwilio } from '../lambda/common/signing';
 import { UsageError } from './errors';
 
 /**

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { BackpressureConfig } from '../lambda/shared/config';
+import type { BackpressureConfig } from '../lambda/common/config';
 
 /** @internal */
 export interface BackpressureBinding {

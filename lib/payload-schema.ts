@@ -15,7 +15,7 @@ import {
   evaluateSchemaModule,
   requireSchemaRuntime,
   type PayloadValidationConfig,
-} from '../lambda/shared/schema-runtime';
+} from '../lambda/ingest/schema-runtime';
 
 const DRAFT_07 = /^http:\/\/json-schema\.org\/draft-07\/schema#?$/;
 const DRAFT_2020_12 = /^https:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/;

@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { isTwilioUrl, type AuthConfig, type FieldSource, type SignatureFormat } from '../lambda/shared/config';
+import { isTwilioUrl, type AuthConfig, type FieldSource, type SignatureFormat } from '../lambda/common/config';
 import {
   GITHUB_SCHEME,
   PLANASONIX_SCHEME,
@@ -10,7 +10,7 @@ import {
   STANDARD_WEBHOOKS_SCHEME,
   STRIPE_SCHEME,
   type HmacScheme,
-} from '../lambda/shared/signature-schemes';
+} from '../lambda/common/signature-schemes';
 import type { MtlsClient } from './mtls-client';
 import { HEADER_NAME } from './private/http-names';
 

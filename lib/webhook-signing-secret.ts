@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from '../lambda/shared/rotation-event';
+import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from '../lambda/rotation/event';
 import { handlerDir, newHandlerFunction } from './private/handler-function';
 
 /** How a generated signing secret is written. */

@@ -13,7 +13,7 @@ import {
   INGEST_CONFIG_VERSION,
   NEVER_FORWARDED_HEADERS,
   type IngestConfig,
-} from '../lambda/shared/config';
+} from '../lambda/common/config';
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';

@@ -11,8 +11,8 @@ import {
   type ParameterMapping,
   type ParameterSource,
   type TriggerConfig,
-} from '../lambda/shared/trigger-config';
-import { compileJsonPath } from '../lambda/shared/json-path';
+} from '../lambda/trigger/config';
+import { compileJsonPath } from '../lambda/trigger/json-path';
 import { handlerAuthConfig } from './private/handler-auth';
 import {
   bindFunctionOptions, grantSigningSecretRead, HANDLER_ANSWER_SECONDS, handlerDir, handlerMetric, newHandlerFunction,

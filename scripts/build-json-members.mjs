@@ -1,13 +1,13 @@
-// Assembles lambda/shared/json-members.wat with wabt and writes the module, base64, into
-// lambda/shared/json-members.ts (the line that starts `export const JSON_MEMBERS_MODULE = `). test/lambda/json-members.test.ts
+// Assembles lambda/common/json-members.wat with wabt and writes the module, base64, into
+// lambda/common/json-members.ts (the line that starts `export const JSON_MEMBERS_MODULE = `). test/lambda/common/json-members.test.ts
 // fails when the two disagree. Run: node scripts/build-json-members.mjs
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabt from 'wabt';
 
 const root = new URL('..', import.meta.url).pathname;
-const watPath = join(root, 'lambda', 'shared', 'json-members.wat');
-const tsPath = join(root, 'lambda', 'shared', 'json-members.ts');
+const watPath = join(root, 'lambda', 'common', 'json-members.wat');
+const tsPath = join(root, 'lambda', 'common', 'json-members.ts');
 
 export async function assemble(text) {
   const module = (await wabt()).parseWat('json-members.wat', text, { simd: true });

@@ -8,7 +8,7 @@ import notices from './third-party-notices.cjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const handlers = readdirSync(join(root, 'lambda'), { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && entry.name !== 'shared')
+  .filter((entry) => entry.isDirectory() && entry.name !== 'common')
   .map((entry) => entry.name)
   .filter((name) => existsSync(join(root, 'lambda', name, 'index.ts')));
 

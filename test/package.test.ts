@@ -36,7 +36,7 @@ describe('the npm package', () => {
   test('leaves out tests, sources, build configuration and the bundles\' dependencies', () => {
     const unwanted = paths.filter((p) =>
       /^(test|bench|scripts|cli|bin|cdk\.out|dist|\.ci)\//.test(p)
-      || /^lambda\/(?!shared\/[a-z-]+\.(js|d\.ts)$)/.test(p)
+      || /^lambda\/(?![a-z-]+\/[a-z-]+\.(js|d\.ts)$)/.test(p)
       || (!p.startsWith('node_modules/') && p.endsWith('.ts') && !p.endsWith('.d.ts'))
       || /^tsconfig/.test(p)
       // node_modules holds only the bundled dependencies of lib/ (ajv, used at synth), never a handler's.

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
-import { normalizeSerialNumber } from '../../lambda/shared/http';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { normalizeSerialNumber } from '../../lambda/common/http';
 import { CliError, UsageError } from '../errors';
 import { resolveCfn } from './cfn';
 

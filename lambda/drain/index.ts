@@ -1,11 +1,11 @@
 // The spill queue's drain: an SQS event source (FIFO, batches of up to 10) whose messages go into
-// their Kinesis streams. Wiring only; the logic lives in ../shared/drain.
+// their Kinesis streams. Wiring only; the logic lives in ./handler.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CONFIG_ENV_VAR } from '../shared/config';
-import { createDrainHandler, parseDrainConfig } from '../shared/drain';
-import { KinesisWriter } from '../shared/kinesis-writer';
+import { CONFIG_ENV_VAR } from '../common/config';
+import { createDrainHandler, parseDrainConfig } from './handler';
+import { KinesisWriter } from '../common/kinesis-writer';
 
 const logger = new Logger();
 const config = parseDrainConfig(process.env[CONFIG_ENV_VAR]);

@@ -1,20 +1,20 @@
-// The stream source's Lambda entry point: wiring only. The request path lives in ../shared/ingest.
+// The stream source's Lambda entry point: wiring only. The request path lives in ./handler.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { ClaimCheckStore } from '../shared/claim-check';
-import { CONFIG_ENV_VAR, parseIngestConfig } from '../shared/config';
-import { DedupStore } from '../shared/dedup';
-import { HandlerMetrics } from '../shared/handler-metrics';
-import { createIngestHandler } from '../shared/ingest';
-import { createJwtVerifier } from '../shared/jwt';
-import { KinesisWriter } from '../shared/kinesis-writer';
-import { loadPayloadValidator } from '../shared/schema';
-import { SpillQueue } from '../shared/spill';
-import { handlerSecretCache } from '../shared/secrets';
+import { ClaimCheckStore } from './claim-check';
+import { CONFIG_ENV_VAR, parseIngestConfig } from '../common/config';
+import { DedupStore } from './dedup';
+import { HandlerMetrics } from '../common/handler-metrics';
+import { createIngestHandler } from './handler';
+import { createJwtVerifier } from '../common/jwt';
+import { KinesisWriter } from '../common/kinesis-writer';
+import { loadPayloadValidator } from './schema';
+import { SpillQueue } from './spill';
+import { handlerSecretCache } from '../common/secrets';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();

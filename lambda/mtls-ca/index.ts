@@ -1,5 +1,5 @@
 // The managed mutual TLS custom resources' Lambda entry point: wiring only. The logic lives in
-// ../shared/mtls-ca-provider (and the certificates in ../shared/client-ca).
+// ./handler (and the certificates in ./client-ca).
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -7,8 +7,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { HandlerMetrics } from '../shared/handler-metrics';
-import { expiryReport, isExpiryCheck, onEvent, type ExpiryCheckEvent, type ProviderEvent, type ProviderResult } from '../shared/mtls-ca-provider';
+import { HandlerMetrics } from '../common/handler-metrics';
+import { expiryReport, isExpiryCheck, onEvent, type ExpiryCheckEvent, type ProviderEvent, type ProviderResult } from './handler';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();

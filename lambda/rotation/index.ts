@@ -1,10 +1,10 @@
-// The rotation function of a webhook signing secret: wiring only. The steps live in ../shared/rotation.
+// The rotation function of a webhook signing secret: wiring only. The steps live in ./handler.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CONFIG_ENV_VAR } from '../shared/config';
-import { createRotationHandler, parseRotationConfig } from '../shared/rotation';
+import { CONFIG_ENV_VAR } from '../common/config';
+import { createRotationHandler, parseRotationConfig } from './handler';
 
 const logger = new Logger();
 const config = parseRotationConfig(process.env[CONFIG_ENV_VAR]);

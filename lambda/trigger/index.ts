@@ -1,13 +1,13 @@
-// The trigger's Lambda entry point: wiring only. The request path lives in ../shared/trigger.
+// The trigger's Lambda entry point: wiring only. The request path lives in ./handler.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { HandlerMetrics } from '../shared/handler-metrics';
-import { createJwtVerifier } from '../shared/jwt';
-import { handlerSecretCache } from '../shared/secrets';
-import { createTriggerHandler } from '../shared/trigger';
-import { TRIGGER_CONFIG_ENV_VAR } from '../shared/trigger-config';
-import { parseTriggerConfig } from '../shared/trigger-config-parse';
+import { HandlerMetrics } from '../common/handler-metrics';
+import { createJwtVerifier } from '../common/jwt';
+import { handlerSecretCache } from '../common/secrets';
+import { createTriggerHandler } from './handler';
+import { TRIGGER_CONFIG_ENV_VAR } from './config';
+import { parseTriggerConfig } from './config-parse';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { handlerDir, newHandlerFunction } from './handler-function';
 
 /**
- * The drain's configuration document. Kept in step with `DrainConfig` in lambda/shared/drain.ts
+ * The drain's configuration document. Kept in step with `DrainConfig` in lambda/drain/handler.ts
  * (which this file cannot import: it pulls in the AWS SDK); test/lib/spill-queue.test.ts parses
  * the synthesized document with the drain's own parser.
  */

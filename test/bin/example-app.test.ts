@@ -11,7 +11,7 @@ import { buildExampleApp } from '../../bin/example-app';
 import { WebhookAuth, WebhookStreamSource } from '../../lib';
 import { resolveCfn } from '../../cli/local/cfn';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createRotationHandler } from '../../lambda/shared/rotation';
+import { createRotationHandler } from '../../lambda/rotation/handler';
 import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { LocalStepFunctions } from '../../cli/local/step-functions';

@@ -5,7 +5,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { readAssembly, synthesize } from '../../cli/local/assembly';
-import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/shared/config';
+import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/common/config';
 import { WebhookAuth, WebhookGateway, WebhookStreamSource } from '../../lib';
 
 describe('local runner: reading an app', () => {

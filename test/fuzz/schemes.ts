@@ -1,7 +1,7 @@
 /**
  * Every scheme the library verifies, as the fuzzer drives it: the handler configuration (built
  * from the construct's own preset, so it follows the library), a signer written here from the
- * vendors' documentation rather than taken from lambda/shared/signing, and a reader that says,
+ * vendors' documentation rather than taken from lambda/common/signing, and a reader that says,
  * for a request as delivered, what material a signature over it would have to cover.
  *
  * A signed request's material is what the credential vouches for: the body bytes, the signed
@@ -13,7 +13,7 @@ import { createHash, createHmac, generateKeyPairSync, sign as signBytes, type Ke
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Duration } from 'aws-cdk-lib';
-import type { AuthConfig, Ed25519AuthConfig, HmacAuthConfig, MtlsAuthConfig } from '../../lambda/shared/config';
+import type { AuthConfig, Ed25519AuthConfig, HmacAuthConfig, MtlsAuthConfig } from '../../lambda/common/config';
 import { HmacAlgorithm, SignatureEncoding, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import { objectsIn, stringifyWithDuplicate, type Json } from './json';

@@ -6,12 +6,12 @@
 import { createHmac } from 'node:crypto';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { createDrainHandler } from '../../lambda/shared/drain';
-import { SpillQueue } from '../../lambda/shared/spill';
+import { createDrainHandler } from '../../lambda/drain/handler';
+import { SpillQueue } from '../../lambda/ingest/spill';
 import { LocalSqs } from '../support/fauxqs';
-import type { IngestConfig } from '../../lambda/shared/config';
-import { createIngestHandler, type IngestLogger } from '../../lambda/shared/ingest';
-import { KinesisWriter } from '../../lambda/shared/kinesis-writer';
+import type { IngestConfig } from '../../lambda/common/config';
+import { createIngestHandler, type IngestLogger } from '../../lambda/ingest/handler';
+import { KinesisWriter } from '../../lambda/common/kinesis-writer';
 import { WebhookAuth } from '../../lib';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { clientFor, decode, LocalKinesis } from '../support/kinesalite';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DependencyUnavailableError } from '../../lambda/shared/errors';
-import { handlerSecretCache } from '../../lambda/shared/secrets';
+import { DependencyUnavailableError } from '../../lambda/common/errors';
+import { handlerSecretCache } from '../../lambda/common/secrets';
 
 // Apart from ./secrets.test.ts, whose SDK mock would answer for the real client.
 const ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:stripe-AbCdEf';

@@ -1,10 +1,10 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
 import Twilio from 'twilio';
-import { signTwilio } from '../../lambda/shared/signing';
-import { authenticate } from '../../lambda/shared/authenticate';
-import { MissingCredentialsError, SignatureMismatchError, TimestampOutsideToleranceError, WebhookError } from '../../lambda/shared/errors';
-import { fromApiGatewayEvent, withHeaderAliases } from '../../lambda/shared/http';
+import { signTwilio } from '../../lambda/common/signing';
+import { authenticate } from '../../lambda/common/authenticate';
+import { MissingCredentialsError, SignatureMismatchError, TimestampOutsideToleranceError, WebhookError } from '../../lambda/common/errors';
+import { fromApiGatewayEvent, withHeaderAliases } from '../../lambda/common/http';
 import { TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import {

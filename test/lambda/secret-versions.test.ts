@@ -6,8 +6,8 @@ import {
   type GetSecretValueCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { authenticate, type AuthResult } from '../../lambda/shared/authenticate';
-import type { AuthConfig, HmacAuthConfig } from '../../lambda/shared/config';
+import { authenticate, type AuthResult } from '../../lambda/common/authenticate';
+import type { AuthConfig, HmacAuthConfig } from '../../lambda/common/config';
 import {
   DependencyUnavailableError,
   InvalidTokenError,
@@ -15,8 +15,8 @@ import {
   SignatureMismatchError,
   TimestampOutsideToleranceError,
   WebhookError,
-} from '../../lambda/shared/errors';
-import { fromApiGatewayEvent } from '../../lambda/shared/http';
+} from '../../lambda/common/errors';
+import { fromApiGatewayEvent } from '../../lambda/common/http';
 import {
   CLOCK_ALLOWANCE_MS,
   SecretCache,
@@ -25,7 +25,7 @@ import {
   type SecretFetcher,
   type SecretSnapshot,
   type SecretStage,
-} from '../../lambda/shared/secrets';
+} from '../../lambda/common/secrets';
 import { WebhookAuth } from '../../lib';
 import { anyAuthConfig, authConfig, SECRET_ARN, stripeAuth } from '../support/presets';
 import { apiGatewayEvent, planasonixSignature, stripeSignature } from '../support/signers';

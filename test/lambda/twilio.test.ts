@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import twilio from 'twilio';
 import { LocalSecretsManager } from '../../cli/local/secrets-manager';
-import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/shared/config';
+import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/common/config';
 import * as lib from '../../lib';
 import { WebhookAuth } from '../../lib';
 import { loadBundledHandler } from '../support/bundle';

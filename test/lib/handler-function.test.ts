@@ -9,9 +9,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { CONFIG_ENV_VAR } from '../../lambda/shared/config';
-import { createTriggerHandler } from '../../lambda/shared/trigger';
-import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/shared/trigger-config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { createTriggerHandler } from '../../lambda/trigger/handler';
+import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/trigger/config';
 import { BackpressurePolicy, TriggerTarget, WebhookAuth, WebhookStreamSource, WebhookTrigger } from '../../lib';
 import { HANDLER_ANSWER_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS } from '../../lib/private/handler-function';
 import { resolveCfn } from '../../cli/local/cfn';
@@ -67,8 +67,8 @@ function wiringOf(entry: string, envVar: string, config: string): Wiring {
       jest.doMock('@aws-sdk/client-kinesis', () => ({ ...jest.requireActual('@aws-sdk/client-kinesis'), KinesisClient: client('kinesis') }));
       jest.doMock('@aws-sdk/client-sqs', () => ({ ...jest.requireActual('@aws-sdk/client-sqs'), SQSClient: client('sqs') }));
       jest.doMock('@aws-sdk/client-sfn', () => ({ ...jest.requireActual('@aws-sdk/client-sfn'), SFNClient: client('sfn') }));
-      jest.doMock('../../lambda/shared/kinesis-writer', () => ({ ...jest.requireActual('../../lambda/shared/kinesis-writer'), KinesisWriter: recorder('KinesisWriter') }));
-      jest.doMock('../../lambda/shared/spill', () => ({ ...jest.requireActual('../../lambda/shared/spill'), SpillQueue: recorder('SpillQueue') }));
+      jest.doMock('../../lambda/common/kinesis-writer', () => ({ ...jest.requireActual('../../lambda/common/kinesis-writer'), KinesisWriter: recorder('KinesisWriter') }));
+      jest.doMock('../../lambda/ingest/spill', () => ({ ...jest.requireActual('../../lambda/ingest/spill'), SpillQueue: recorder('SpillQueue') }));
       require(entry);
     });
   } finally {

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Lazy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { PAYLOAD_SCHEMA_MODULE_FILE, SCHEMA_RUNTIME_MODULE_IDS } from '../../lambda/shared/schema-runtime';
+import { PAYLOAD_SCHEMA_MODULE_FILE, SCHEMA_RUNTIME_MODULE_IDS } from '../../lambda/ingest/schema-runtime';
 import { PayloadSchema, PayloadValidation, stageHandlerAsset } from '../../lib/payload-schema';
 
 const OWNER = "WebhookStreamSource 'App/Stripe'";
@@ -254,8 +254,8 @@ describe('PayloadValidation synth failures', () => {
   test('fails when the generated code requires a module the handler does not bundle', () => {
     // GIVEN a handler whose runtime list lacks deep equality
     jest.isolateModules(() => {
-      jest.doMock('../../lambda/shared/schema-runtime', () => {
-        const actual = jest.requireActual('../../lambda/shared/schema-runtime');
+      jest.doMock('../../lambda/ingest/schema-runtime', () => {
+        const actual = jest.requireActual('../../lambda/ingest/schema-runtime');
         return { ...actual, SCHEMA_RUNTIME_MODULE_IDS: actual.SCHEMA_RUNTIME_MODULE_IDS.filter((id: string) => id !== 'ajv/dist/runtime/equal') };
       });
       const isolated: typeof import('../../lib/payload-schema') = require('../../lib/payload-schema');
@@ -266,7 +266,7 @@ describe('PayloadValidation synth failures', () => {
         "WebhookStreamSource 'App/Stripe': payload schema (inline schema) compiles to code that requires 'ajv/dist/runtime/equal', which the handler does not bundle",
       );
     });
-    jest.dontMock('../../lambda/shared/schema-runtime');
+    jest.dontMock('../../lambda/ingest/schema-runtime');
   });
 
   test('fails when the event type map is empty, or a type is empty', () => {

@@ -6,7 +6,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { acknowledgements } from '../support/nag';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/shared/trigger-config';
+import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/trigger/config';
 import { ParameterType, TriggerParameter, TriggerTarget, TriggerValidation, WebhookAuth, WebhookGateway, WebhookTrigger, WebhookWaf, type WebhookTriggerProps } from '../../lib';
 import { resolveCfn } from '../../cli/local/cfn';
 

@@ -11,7 +11,7 @@ export {
   stripeSignature,
   stripeV1,
   twilioSignature,
-} from '../../lambda/shared/signing';
+} from '../../lambda/common/signing';
 
 export interface EventOptions {
   readonly query?: Record<string, string>;

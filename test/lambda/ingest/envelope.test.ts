@@ -1,0 +1,189 @@
+import type { IngestConfig } from '../../../lambda/common/config';
+import { buildRecords, resolvePointer, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
+import { PayloadTooLargeError } from '../../../lambda/common/errors';
+import { fromApiGatewayEvent } from '../../../lambda/common/http';
+import { parseBody } from '../../../lambda/common/parse';
+import { WebhookAuth } from '../../../lib';
+import { ingestConfig } from '../../support/presets';
+import { apiGatewayEvent } from '../../support/signers';
+
+const RECEIVED = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+async function build(config: IngestConfig, body: string, headers: Record<string, string> = {}) {
+  const request = fromApiGatewayEvent(apiGatewayEvent(body, {
+    headers: { 'content-type': 'application/json', ...headers },
+    requestTimeEpoch: RECEIVED,
+  }), 0);
+  return buildRecords(config, request, parseBody(request, config.maxBatchRecords), 'corr-1');
+}
+
+describe('buildRecords', () => {
+  test('a Stripe event becomes the envelope the README shows', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'stripe' });
+    const body = '{"id":"evt_1","object":"event","type":"invoice.paid","created":1767225600,"data":{"object":{"id":"in_1"}}}';
+    const { records, ignored } = await build(config, body, { 'user-agent': 'Stripe/1.0', 'stripe-signature': 't=1,v1=00', cookie: 'a=b' });
+
+    expect(ignored).toBe(0);
+    expect(records).toHaveLength(1);
+    expect(records[0].partitionKey).toBe('evt_1');
+    expect(JSON.parse(records[0].data.toString('utf8'))).toEqual({
+      id: 'evt_1',
+      type: 'invoice.paid',
+      timestamp: '2026-01-01T00:00:00.000Z',
+      account: null,
+      source: 'stripe',
+      receivedAt: '2026-11-23T12:00:00.000Z',
+      correlationId: 'corr-1',
+      headers: { 'user-agent': 'Stripe/1.0' },
+      contentType: 'application/json',
+      payload: JSON.parse(body),
+    });
+  });
+
+  test('a Stripe Connect event carries its connected account', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s));
+    const { records } = await build(config, '{"id":"evt_c","type":"payout.paid","account":"acct_1032D82eZvKYlo2C","created":1767225600}');
+    expect(records[0].envelope.account).toBe('acct_1032D82eZvKYlo2C');
+  });
+
+  test('routes send some event types to other streams; the rest go to the source stream', async () => {
+    const config = ingestConfig((s) => WebhookAuth.segment(s), {
+      streamName: 'all',
+      routes: [{ eventTypes: ['track'], streamName: 'tracks' }, { eventTypes: ['identify', 'track'], streamName: 'people' }],
+    });
+    const { records } = await build(config, '[{"type":"track","messageId":"m1"},{"type":"identify","messageId":"m2"},{"type":"page","messageId":"m3"},{"messageId":"m4"}]');
+    expect(records.map((r) => [r.envelope.id, r.streamName])).toEqual([['m1', 'tracks'], ['m2', 'people'], ['m3', 'all'], ['m4', 'all']]);
+  });
+
+  test('GitHub metadata comes from its headers, and only allowed types are kept', async () => {
+    const config = ingestConfig((s) => WebhookAuth.github(s), { allowedEventTypes: ['push'] });
+    const headers = { 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958', 'x-github-event': 'push', 'x-hub-signature-256': 'sha256=00' };
+    const kept = await build(config, '{"ref":"refs/heads/main"}', headers);
+    expect(kept.records[0].envelope).toMatchObject({ id: '72d3162e-cc78-11e3-81ab-4c9367dc0958', type: 'push', timestamp: null });
+    expect(kept.records[0].envelope.headers).toEqual({ 'x-github-delivery': headers['x-github-delivery'], 'x-github-event': 'push' });
+
+    const ignored = await build(config, '{"zen":"Keep it logically awesome."}', { ...headers, 'x-github-event': 'ping' });
+    expect(ignored).toEqual({ records: [], ignored: 1, quarantined: 0 });
+  });
+
+  test('a header id is suffixed with the index for each event of a batch', async () => {
+    const config = ingestConfig((s) => WebhookAuth.github(s));
+    const { records } = await build(config, '[{"a":1},{"a":2}]', { 'x-github-delivery': 'd-1', 'x-github-event': 'push' });
+    expect(records.map((r) => r.envelope.id)).toEqual(['d-1:0', 'd-1:1']);
+  });
+
+  test('without an id field, the id is a stable hash of the event', async () => {
+    const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'x-sig' }));
+    const first = (await build(config, '[{"a":1},{"a":2}]')).records.map((r) => r.envelope.id);
+    const again = (await build(config, '[{"a":1},{"a":2}]')).records.map((r) => r.envelope.id);
+    expect(first).toEqual(again);
+    expect(first[0]).not.toEqual(first[1]);
+    expect(first[0]).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test('the partition key comes from its field, falling back to the event id', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { partitionKey: { jsonPointer: '/data/object/customer' } });
+    const { records } = await build(config, '[{"id":"evt_1","data":{"object":{"customer":"cus_9"}}},{"id":"evt_2","data":{}}]');
+    expect(records.map((r) => r.partitionKey)).toEqual(['cus_9', 'evt_2']);
+  });
+
+  test('fails with 413 when one event does not fit in a Kinesis record', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { maxBodyBytes: 4 * 1024 * 1024 });
+    const body = JSON.stringify({ id: 'evt_big', blob: 'x'.repeat(1024 * 1024) });
+    await expect(build(config, body)).rejects.toThrow(PayloadTooLargeError);
+  });
+});
+
+describe('record bytes', () => {
+  const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: 'stripe' });
+  /** What JSON.stringify of the envelope, payload as parsed, would have written. */
+  const restringified = (envelope: unknown) => JSON.parse(JSON.stringify(envelope)) as unknown;
+
+  test('a single JSON event is spliced into its record as the sender\'s bytes, equal to the parsed event', async () => {
+    // A byte order mark, CRLF, tabs, escapes, non-ASCII and astral characters, a lone surrogate
+    // escape, numbers in non-canonical forms, and whitespace after the object.
+    const text = '{\r\n\t"id" : "evt_u",  "type":"invoice.paid",\n  "created": 1767225600,'
+      + ' "text": "caf\\u00e9 \\"q\\" \\\\ \\/ \\n \u2028 Größe 😀 \\ud83d\\ude00", "lone": "\\ud800",'
+      + ' "n": [1.50, 1e2, 12345678901234567890], "nested": {"a": [ {"b": null}, true, false ] }, "empty": {} }\n ';
+    const { records } = await build(config, `\uFEFF${text}`);
+
+    const data = records[0].data;
+    expect(data.includes(Buffer.from(text, 'utf8'))).toBe(true);
+    const record = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+    expect(record).toEqual(restringified(records[0].envelope));
+    expect(record.payload).toEqual(JSON.parse(text));
+    expect(Object.keys(record)).toEqual(Object.keys(records[0].envelope));
+  });
+
+  test('the record keeps the sender\'s number text, which JSON.parse reads as the parsed event has it', async () => {
+    // JSON.stringify would write -0 as 0; the spliced bytes keep the -0 the event was parsed with.
+    const { records } = await build(config, '{"id":"evt_n","n":-0,"big":12345678901234567890,"f":1.50}');
+    expect(records[0].data.toString('utf8')).toContain('"payload":{"id":"evt_n","n":-0,"big":12345678901234567890,"f":1.50}');
+    expect((JSON.parse(records[0].data.toString('utf8')) as { payload: unknown }).payload).toEqual(records[0].envelope.payload);
+  });
+
+  test('a quarantined event keeps its violations after the spliced payload', async () => {
+    const request = fromApiGatewayEvent(apiGatewayEvent(' {"id":"evt_q","type":"x"} ', {
+      headers: { 'content-type': 'application/problem+json' },
+      requestTimeEpoch: RECEIVED,
+    }), 0);
+    const quarantine = { reason: 'missing amount', violations: [{ path: '/amount', message: 'is required' }] };
+    const { records } = await buildRecords(
+      { ...config, quarantineStreamName: 'quarantine' },
+      request,
+      parseBody(request, config.maxBatchRecords),
+      'corr-1',
+      undefined,
+      () => ({ valid: false, ...quarantine }),
+    );
+    expect(records[0].data.toString('utf8')).toContain(',"payload": {"id":"evt_q","type":"x"} ,"quarantine":');
+    expect(JSON.parse(records[0].data.toString('utf8'))).toEqual(restringified(records[0].envelope));
+    expect(records[0].envelope.quarantine).toEqual(quarantine);
+  });
+
+  test('events of a batch are each serialized from the parsed element', async () => {
+    const { records } = await build(config, '[ {"id":"evt_1", "n": 1.0},\n {"id":"evt_2"} ]');
+    expect(records.map((r) => r.data.toString('utf8'))).toEqual(records.map((r) => JSON.stringify(r.envelope)));
+  });
+
+  test('an element of a batch is written as JSON.stringify writes it: numbers, escapes and index-like keys change', async () => {
+    // GIVEN a batch element as the README's "What a record keeps of the JSON" describes it
+    const { records } = await build(config, '[ {"id":"evt_b", "b":1, "1":2, "__proto__":{"x":1}, "n":[1.50, -0, 1e2, 12345678901234567890], "s":"\\u00e9\\/\\ud800"} ]');
+    // THEN its payload is re-serialized from the parsed element
+    expect(records[0].data.toString('utf8')).toContain('"payload":{"1":2,"id":"evt_b","b":1,"__proto__":{"x":1},"n":[1.5,0,100,12345678901234567000],"s":"é/\\ud800"}');
+  });
+
+  test('an event that fits a record only without the sender\'s whitespace is written compactly', async () => {
+    const big = { id: 'evt_ws', blob: 'x'.repeat(1000 * 1000) };
+    const body = JSON.stringify(big).replace('{', `{${' '.repeat(100 * 1000)}`);
+    const { records } = await build({ ...config, maxBodyBytes: 2 * 1024 * 1024 }, body);
+    expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
+  });
+});
+
+describe('helpers', () => {
+  test('resolvePointer follows RFC 6901, escapes included', async () => {
+    const doc = { 'a/b': { 'm~n': [10, 20] }, '': 1 };
+    expect(resolvePointer(doc, '/a~1b/m~0n/1')).toBe(20);
+    expect(resolvePointer(doc, '/')).toBe(1);
+    expect(resolvePointer(doc, '/a~1b/m~0n/01')).toBeUndefined();
+    expect(resolvePointer(doc, '/missing/x')).toBeUndefined();
+    expect(resolvePointer(doc, '/toString')).toBeUndefined();
+  });
+
+  test('toIsoTimestamp reads seconds, milliseconds and ISO strings', async () => {
+    expect(toIsoTimestamp(1767225600)).toBe('2026-01-01T00:00:00.000Z');
+    expect(toIsoTimestamp(1767225600123)).toBe('2026-01-01T00:00:00.123Z');
+    expect(toIsoTimestamp('1767225600')).toBe('2026-01-01T00:00:00.000Z');
+    expect(toIsoTimestamp('2026-01-01T01:00:00+01:00')).toBe('2026-01-01T00:00:00.000Z');
+    expect(toIsoTimestamp('yesterday')).toBeNull();
+    expect(toIsoTimestamp(undefined)).toBeNull();
+  });
+
+  test('toPartitionKey hashes keys longer than 256 characters', async () => {
+    expect(toPartitionKey('k'.repeat(256))).toBe('k'.repeat(256));
+    const long = toPartitionKey('k'.repeat(257));
+    expect(long).toMatch(/^[0-9a-f]{32}$/);
+    expect(toPartitionKey('k'.repeat(257))).toBe(long);
+  });
+});
