@@ -8,13 +8,34 @@ import { countMembersInText } from './json-members';
 
 export type JsonObject = { [key: string]: unknown };
 
+/** What the Content-Type says the body is. */
+export type BodyKind = 'json' | 'form' | 'multipart';
+
+/** The Content-Type, read once: what the body is, for every stage that reads it. */
+export interface ContentDecision {
+  readonly kind: BodyKind;
+  /** The media type, lower-case and without parameters. */
+  readonly mediaType: string;
+  /** The header's value as sent (a multipart body's boundary is read from it). */
+  readonly header: string;
+}
+
 export interface ParsedBody {
   /** The media type, lower-case and without parameters. */
   readonly contentType: string;
+  readonly kind: BodyKind;
   /** One entry per event: one for a JSON object, N for a JSON array batch. */
   readonly events: readonly JsonObject[];
   /** True when the body was a JSON array. */
   readonly isBatch: boolean;
+  /**
+   * The sender's bytes of the one event, when the body was a single JSON object parsed whole from
+   * them (valid UTF-8, as the parser checked), a leading byte order mark left out: a record can
+   * carry them as they are instead of serializing the event again.
+   */
+  readonly eventJson?: Buffer;
+  /** The one event's id, when reading the body already had to name it (a multipart body's files are stored under it). */
+  readonly eventId?: string;
 }
 
 export interface MediaType {
@@ -40,6 +61,7 @@ export function parseMediaType(value: string): MediaType | undefined {
 }
 
 const FORM = 'application/x-www-form-urlencoded';
+const MULTIPART = 'multipart/form-data';
 
 /** True when the request declares a URL-encoded form body. */
 export function isFormRequest(request: WebhookRequest): boolean {
@@ -73,9 +95,18 @@ function formObject(pairs: readonly [string, string][]): JsonObject {
   return event;
 }
 
-function isJsonMediaType(type: string): boolean {
-  return type === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(type);
+const JSON_SUFFIX = /^application\/[a-z0-9!#$&^_.-]+\+json$/;
+
+function kindOf(type: string): BodyKind | undefined {
+  if (type === 'application/json' || JSON_SUFFIX.test(type)) return 'json';
+  if (type === FORM) return 'form';
+  return type === MULTIPART ? 'multipart' : undefined;
 }
+
+/** The bodies a request path reads: a trigger takes JSON; a stream source JSON, forms and multipart forms. */
+export type AcceptedBodies = 'json' | 'any';
+
+const WANTED: Readonly<Record<AcceptedBodies, string>> = { json: 'application/json', any: `application/json or ${FORM}` };
 
 function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -202,27 +233,39 @@ export function checkParsedJson(value: unknown, text: string, bytes: Uint8Array)
 }
 
 /**
- * Checks the content type (one of `accepted`, UTF-8) and decodes the body as text. Another type
- * or charset is a 415; an empty body or invalid UTF-8 is a 400.
+ * Reads the Content-Type, once: a 400 when it is sent more than once, a 415 when it is missing, of
+ * a type `accepted` leaves out, or (JSON and forms) of a charset other than UTF-8. Multipart is
+ * only decided here; whether a source takes it is the source's call.
  */
-function decodeBody(request: WebhookRequest, accepted: 'json' | 'jsonOrForm'): { type: string; text: string } {
-  const wanted = accepted === 'json' ? 'application/json' : `application/json or ${FORM}`;
+export function decideContent(request: WebhookRequest, accepted: AcceptedBodies): ContentDecision {
+  const wanted = WANTED[accepted];
   const header = singleHeader(request, 'content-type');
   if (header === undefined) throw new UnsupportedMediaTypeError(`Content-Type header is required; send ${wanted}`);
   const media = parseMediaType(header);
-  if (media === undefined || !(isJsonMediaType(media.type) || (accepted === 'jsonOrForm' && media.type === FORM))) {
+  const kind = media === undefined ? undefined : kindOf(media.type);
+  if (media === undefined || kind === undefined || (accepted === 'json' && kind !== 'json')) {
     throw new UnsupportedMediaTypeError(`unsupported Content-Type; send ${wanted}`);
   }
-  const charset = media.params.get('charset');
+  const charset = kind === 'multipart' ? undefined : media.params.get('charset');
   if (charset !== undefined && !['utf-8', 'utf8'].includes(charset.toLowerCase())) {
     throw new UnsupportedMediaTypeError('unsupported charset; send UTF-8');
   }
+  return { kind, mediaType: media.type, header };
+}
+
+/** The body as UTF-8 text: an empty body or invalid UTF-8 is a 400. A leading byte order mark is dropped. */
+function decodeBody(request: WebhookRequest): string {
   if (request.rawBody.length === 0) throw new MalformedPayloadError('body is empty');
   try {
-    return { type: media.type, text: utf8.decode(request.rawBody) };
+    return utf8.decode(request.rawBody);
   } catch (cause) {
     throw new MalformedPayloadError('body is not valid UTF-8', { cause });
   }
+}
+
+/** The body's bytes without a leading UTF-8 byte order mark (EF BB BF), which the decoder skips. */
+function withoutBom(raw: Buffer): Buffer {
+  return raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
 }
 
 /**
@@ -246,25 +289,26 @@ function parseJsonText(text: string, bytes: Uint8Array): unknown {
  * trigger takes it.
  */
 export function parseJsonObject(request: WebhookRequest): JsonObject {
-  const value = parseJsonText(decodeBody(request, 'json').text, request.rawBody);
+  decideContent(request, 'json');
+  const value = parseJsonText(decodeBody(request), request.rawBody);
   if (!isJsonObject(value)) throw new MalformedPayloadError('body must be a JSON object');
   return value;
 }
 
 /**
- * Reads the body by its content type. A JSON object is one event; a JSON array of objects is a
- * batch of events; a URL-encoded form is one event. Anything else is a 415 (unsupported type) or
- * a 400 (unreadable body).
+ * Reads a JSON or form body as its Content-Type decided. A JSON object is one event; a JSON array
+ * of objects is a batch of events; a URL-encoded form is one event. Anything else is a 415
+ * (unsupported type) or a 400 (unreadable body). Without a decision, the Content-Type is read here.
  */
-export function parseBody(request: WebhookRequest, maxBatchRecords: number): ParsedBody {
-  const { type, text } = decodeBody(request, 'jsonOrForm');
-  if (type === FORM) {
-    return { contentType: FORM, events: [formObject(formPairs(request.rawBody))], isBatch: false };
+export function parseBody(request: WebhookRequest, maxBatchRecords: number, content: ContentDecision = decideContent(request, 'any')): ParsedBody {
+  if (content.kind === 'multipart') throw new UnsupportedMediaTypeError(`unsupported Content-Type; send ${WANTED.any}`);
+  const text = decodeBody(request);
+  if (content.kind === 'form') {
+    return { contentType: FORM, kind: 'form', events: [formObject(formPairs(request.rawBody))], isBatch: false };
   }
   const value = parseJsonText(text, request.rawBody);
-  const media = { type };
-
-  if (isJsonObject(value)) return { contentType: media.type, events: [value], isBatch: false };
+  const contentType = content.mediaType;
+  if (isJsonObject(value)) return { contentType, kind: 'json', events: [value], isBatch: false, eventJson: withoutBom(request.rawBody) };
   if (!Array.isArray(value)) throw new MalformedPayloadError('body must be a JSON object or an array of JSON objects');
   if (value.length === 0) throw new MalformedPayloadError('batch is empty');
   if (value.length > maxBatchRecords) {
@@ -273,5 +317,5 @@ export function parseBody(request: WebhookRequest, maxBatchRecords: number): Par
   value.forEach((event, index) => {
     if (!isJsonObject(event)) throw new MalformedPayloadError(`batch element ${index} is not a JSON object`);
   });
-  return { contentType: media.type, events: value as JsonObject[], isBatch: true };
+  return { contentType, kind: 'json', events: value as JsonObject[], isBatch: true };
 }

@@ -1,5 +1,5 @@
-import { resolvePointer } from '../ingest/envelope';
-import type { IngestLogger } from '../ingest/handler';
+import { resolvePointer } from './json-pointer';
+import type { HandlerLogger } from './logger';
 import type { JsonObject } from './parse';
 
 /** The shortest value that is scrubbed; shorter ones would match too much unrelated text. */
@@ -40,7 +40,7 @@ export class Redactor {
   }
 
   /** A logger whose string attributes, stacks included, are scrubbed before they are written. */
-  wrap(logger: IngestLogger): IngestLogger {
+  wrap(logger: HandlerLogger): HandlerLogger {
     const clean = (attributes: Record<string, unknown>) => (this.values.size === 0
       ? attributes
       : JSON.parse(this.scrub(JSON.stringify(attributes))) as Record<string, unknown>);

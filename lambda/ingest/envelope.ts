@@ -3,6 +3,7 @@ import type { PayloadRef } from './claim-check';
 import { KINESIS_LIMITS, NEVER_FORWARDED_HEADERS, type FieldSource, type IngestConfig } from '../common/config';
 import { PayloadTooLargeError } from '../common/errors';
 import { singleHeader, type WebhookRequest } from '../common/http';
+import { resolvePointer } from '../common/json-pointer';
 import type { JsonObject, ParsedBody } from '../common/parse';
 
 /** What a consumer reads from the stream: one envelope per event, as UTF-8 JSON. */
@@ -53,24 +54,6 @@ export interface EnvelopeResult {
   readonly ignored: number;
   /** Records that go to the quarantine stream instead. */
   readonly quarantined: number;
-}
-
-/** Resolves an RFC 6901 JSON pointer. Returns undefined when any step is missing. */
-export function resolvePointer(document: unknown, pointer: string): unknown {
-  if (pointer === '') return document;
-  let current: unknown = document;
-  for (const raw of pointer.slice(1).split('/')) {
-    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(current)) {
-      if (!/^(0|[1-9]\d*)$/.test(token)) return undefined;
-      current = current[Number(token)];
-    } else if (typeof current === 'object' && current !== null && Object.prototype.hasOwnProperty.call(current, token)) {
-      current = (current as JsonObject)[token];
-    } else {
-      return undefined;
-    }
-  }
-  return current;
 }
 
 function scalarText(value: unknown): string | undefined {
@@ -134,22 +117,6 @@ export function eventIdOf(config: IngestConfig, request: WebhookRequest, event: 
   return digest([config.source, '\n', isBatch ? JSON.stringify(event) : request.rawBody]);
 }
 
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-/**
- * The sender's bytes of the request's one event, when its record can carry them as they are
- * instead of serializing the parsed event again: the body was a single JSON object, parsed whole
- * from these bytes (valid UTF-8, as the parser checked), and nothing changes an event between
- * parsing and its envelope. Undefined for a batch, a form or a multipart body. A leading byte
- * order mark, which the parser skips, is left out.
- */
-function rawEventJson(request: WebhookRequest, body: ParsedBody): Buffer | undefined {
-  const json = body.contentType === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(body.contentType);
-  if (body.isBatch || !json) return undefined;
-  const raw = request.rawBody;
-  return raw.subarray(0, 3).equals(UTF8_BOM) ? raw.subarray(3) : raw;
-}
-
 /**
  * The envelope as record bytes. With the event's raw JSON, the payload is spliced in byte for byte
  * (same keys, in the same order, as JSON.stringify would write): re-serializing a large event
@@ -184,7 +151,7 @@ export async function buildRecords(
   const headers = allowlistedHeaders(request, config.headerAllowlist);
   const receivedAt = new Date(request.receivedAtMs).toISOString();
   const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
-  const rawPayload = rawEventJson(request, body);
+  const rawPayload = body.eventJson;
   const records: OutgoingRecord[] = [];
   let ignored = 0;
   let quarantined = 0;
@@ -195,7 +162,7 @@ export async function buildRecords(
       ignored += 1;
       continue;
     }
-    const id = eventIdOf(config, request, event, index, body.isBatch);
+    const id = body.eventId ?? eventIdOf(config, request, event, index, body.isBatch);
     const verdict = check?.(type, event, index) ?? { valid: true as const };
     let envelope: Envelope = {
       id,

@@ -7,13 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { authenticate, type JwtVerifier } from '../common/authenticate';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { admit, type AdmissionMetrics, type AdmissionRules } from '../common/admit';
+import type { JwtVerifier } from '../common/authenticate';
 import { ConfigError } from '../common/config';
-import { daysToExpiry } from '../common/credentials';
-import { PayloadTooLargeError, WebhookError } from '../common/errors';
-import { errorResponse, fromApiGatewayEvent, jsonResponse, singleHeader, withHeaderAliases, type WebhookRequest } from '../common/http';
-import { correlationIdOf, gatewayRequestIdOf, type IngestLogger } from '../ingest/handler';
+import type { WebhookError } from '../common/errors';
+import { jsonResponse, singleHeader, type WebhookRequest } from '../common/http';
+import { httpShell, type HttpHandler, type RequestPath } from '../common/http-shell';
+import type { HandlerLogger } from '../common/logger';
 import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } from './json-path';
 import { parseJsonObject, type JsonObject } from '../common/parse';
 import type { ParameterMapping, TriggerConfig } from './config';
@@ -31,20 +32,13 @@ import {
 } from './errors';
 
 /** The slice of Powertools' Logger the pipeline uses. Attributes never hold a body, a header value or a secret. */
-export type TriggerLogger = IngestLogger;
+export type TriggerLogger = HandlerLogger;
 
 export interface TriggerDependencies {
   readonly config: TriggerConfig;
   readonly secrets: SecretSource;
-  readonly metrics?: {
-    /** Counts requests verified with a pending or previous secret: a rotation is under way. */
-    nonCurrentSecret(): void;
-    /**
-     * A request authenticated with a client certificate whose notAfter is known: its normalized
-     * serial number, and the days left until it expires (see daysToExpiry).
-     */
-    clientCertificateDaysToExpiry?(serialNumber: string, days: number): void;
-  };
+  /** Counts requests verified with a pending or previous secret, and client certificates' days to expiry. */
+  readonly metrics?: AdmissionMetrics;
   /** Required when the trigger's scheme is `jwt`. */
   readonly jwt?: JwtVerifier;
   readonly sfn: Pick<SFNClient, 'send'>;
@@ -52,7 +46,7 @@ export interface TriggerDependencies {
   readonly now?: () => number;
 }
 
-export type TriggerHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+export type TriggerHandler = HttpHandler;
 
 /** The run input, exactly as StartExecution receives it (keys in this order). */
 export interface RunInput {
@@ -257,51 +251,63 @@ function classifyLookupFailure(error: unknown, config: TriggerConfig): WebhookEr
   return new RunLookupFailedError(config.retryAfterSeconds, { cause: error });
 }
 
+/** Per request: what the log lines say. */
+interface Outcome {
+  correlationId: string;
+  secretStage?: SecretStage;
+  executionName?: string;
+  validationErrors?: number;
+  duplicate?: boolean;
+  inputBytes?: number;
+}
+
 /**
  * The trigger's request path. Authentication runs before parsing, so an unsigned sender learns
  * nothing about the body rules. A 202 is only sent once Step Functions has the run (or had it).
  */
-export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler {
-  const { config } = deps;
-  const now = deps.now ?? Date.now;
-  const compiled = compileMappings(config.parameters);
-  // Fail at cold start, not on the first duplicate.
-  executionArnOf(config.target.stateMachineArn, 'x');
+class TriggerPath implements RequestPath<Outcome> {
+  private readonly config: TriggerConfig;
+  private readonly now: () => number;
+  private readonly admission: AdmissionRules;
+  private readonly compiled: readonly CompiledMapping[];
 
-  /** Compares a run that exists under this name with this request (DescribeExecution). */
-  async function storedRunMatch(executionArn: string, bodySha256: string, parameters: Record<string, unknown>): Promise<StoredRunMatch> {
-    let described: DescribeExecutionCommandOutput | undefined;
-    try {
-      described = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
-    } catch (error) {
-      throw classifyLookupFailure(error, config);
-    }
-    if (typeof described?.input !== 'string') {
-      // Without its input (not included, or not readable), the run cannot be compared: never guess.
-      throw new RunLookupFailedError(config.retryAfterSeconds, { cause: new Error('DescribeExecution returned no input') });
-    }
-    return compareStoredRun(described.input, bodySha256, parameters);
+  constructor(private readonly deps: TriggerDependencies) {
+    const { config } = deps;
+    this.config = config;
+    this.now = deps.now ?? Date.now;
+    this.admission = { auth: config.auth, maxBodyBytes: config.maxBodyBytes, endpoint: 'trigger' };
+    this.compiled = compileMappings(config.parameters);
+    // Fail at cold start, not on the first duplicate.
+    executionArnOf(config.target.stateMachineArn, 'x');
   }
 
-  /** Mutable per request: what the log line says. */
-  interface Outcome { correlationId: string; secretStage?: SecretStage; executionName?: string; validationErrors?: number; duplicate?: boolean; inputBytes?: number }
+  begin(_request: WebhookRequest, correlationId: string): Outcome {
+    return { correlationId };
+  }
 
-  async function trigger(request: WebhookRequest, outcome: Outcome): Promise<APIGatewayProxyResult> {
-    if (request.rawBody.length > config.maxBodyBytes) {
-      throw new PayloadTooLargeError(`body is ${request.rawBody.length} bytes; this trigger accepts at most ${config.maxBodyBytes}`);
-    }
-    const { secretStage, clientCertificate } = await authenticate(config.auth, request, now(), deps);
-    outcome.secretStage = secretStage;
-    if (secretStage !== undefined && secretStage !== 'AWSCURRENT') deps.metrics?.nonCurrentSecret();
-    if (clientCertificate?.notAfterMs !== undefined) {
-      deps.metrics?.clientCertificateDaysToExpiry?.(clientCertificate.serialNumber, daysToExpiry(clientCertificate.notAfterMs, now()));
-    }
+  logAttributes(request: WebhookRequest, outcome: Outcome): Record<string, unknown> {
+    return {
+      source: this.config.source,
+      correlationId: outcome.correlationId,
+      executionName: outcome.executionName,
+      ...(outcome.secretStage === undefined ? {} : { secretStage: outcome.secretStage }),
+      bodyBytes: request.rawBody.length,
+      // A serial number is no secret, and tells the operator which certificate was refused.
+      ...(request.clientCertSerialNumber === undefined ? {} : { clientCertSerial: request.clientCertSerialNumber }),
+      ...(outcome.inputBytes === undefined ? {} : { inputBytes: outcome.inputBytes }),
+      ...(outcome.validationErrors === undefined ? {} : { validationErrors: outcome.validationErrors }),
+    };
+  }
+
+  async serve(request: WebhookRequest, outcome: Outcome, logger: HandlerLogger): Promise<APIGatewayProxyResult> {
+    const { config } = this;
+    outcome.secretStage = await admit(this.admission, request, this.now, this.deps);
     const body = parseJsonObject(request);
     const { name, header: nameHeader } = nameRequest(request, config.idempotencyHeaders);
     outcome.executionName = name;
     outcome.correlationId = name;
 
-    const { parameters, problems } = mapParameters(compiled, request, body);
+    const { parameters, problems } = mapParameters(this.compiled, request, body);
     outcome.validationErrors = problems.length;
     if (problems.length > 0 && config.validation === 'strict') throw new ParameterValidationError(problems);
 
@@ -315,87 +321,79 @@ export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler 
       ...(problems.length > 0 ? { validationErrors: problems } : {}),
       ...(config.includeBody ? { body } : {}),
     };
-    const text = JSON.stringify(input);
-    const inputBytes = Buffer.byteLength(text, 'utf8');
-    outcome.inputBytes = inputBytes;
-    if (inputBytes > MAX_RUN_INPUT_BYTES) throw new RunInputTooLargeError(inputBytes, MAX_RUN_INPUT_BYTES);
-
-    // A Standard workflow answers the same name and input of a running execution with that
-    // execution, and ExecutionAlreadyExists for a closed one or another input; a retry's input
-    // differs (receivedAt, at least), so a retry is normally ExecutionAlreadyExists. Express
-    // workflows never refuse a name, and would start a second run: WebhookTrigger refuses them.
-    let executionArn: string;
-    try {
-      const started = await deps.sfn.send(new StartExecutionCommand({ stateMachineArn: config.target.arn, name, input: text }));
-      if (started.executionArn === undefined) throw new Error('StartExecution returned no executionArn');
-      executionArn = started.executionArn;
-    } catch (error) {
-      const verdict = classifyStartFailure(error, config, inputBytes);
-      if (verdict !== 'duplicate') throw verdict;
-      executionArn = executionArnOf(config.target.stateMachineArn, name);
-      // A name that is the body's hash names only this body. Any other name (a key or a delivery
-      // id) may have been reused with another body: the run's input says which.
-      if (nameHeader !== undefined && await storedRunMatch(executionArn, bodySha256, parameters) === 'different') {
-        throw new IdempotencyKeyReusedError(nameHeader);
-      }
-      outcome.duplicate = true;
-    }
-    return jsonResponse(
+    const executionArn = await this.start(input, nameHeader, outcome);
+    const response = jsonResponse(
       202,
       { correlationId: name, executionArn, ...(outcome.duplicate === true ? { duplicate: true } : {}) },
       { 'X-Correlation-Id': name },
     );
-  }
-
-  /** Logs a refusal, naming the cause's error name (never its message), and answers it. */
-  function refuse(error: unknown, correlationId: string, base: Record<string, unknown>): APIGatewayProxyResult {
-    const response = errorResponse(error, correlationId);
-    const attributes = {
-      ...base,
-      outcome: 'rejected',
-      statusCode: response.statusCode,
-      errorName: error instanceof Error ? error.name : typeof error,
-      // The SDK error's name (ThrottlingException, StateMachineDoesNotExist, ...); never its message.
-      ...(error instanceof Error && error.cause instanceof Error ? { causeName: error.cause.name } : {}),
-    };
-    if (error instanceof WebhookError) {
-      (response.statusCode >= 500 ? deps.logger.error : deps.logger.warn).call(deps.logger, 'rejected', attributes);
-    } else {
-      // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
-      deps.logger.error('unexpected error', { ...attributes, outcome: 'failed', stack: error instanceof Error ? error.stack : undefined });
-    }
+    const started = outcome.duplicate === true ? 'duplicate' : 'started';
+    logger.info(outcome.duplicate === true ? 'run already started' : 'run started', { ...this.logAttributes(request, outcome), outcome: started, statusCode: response.statusCode });
     return response;
   }
 
-  return async (event) => {
-    let request: WebhookRequest;
+  /**
+   * Starts the run, and returns its ARN. A Standard workflow answers the same name and input of a
+   * running execution with that execution, and ExecutionAlreadyExists for a closed one or another
+   * input; a retry's input differs (receivedAt, at least), so a retry is normally
+   * ExecutionAlreadyExists. Express workflows never refuse a name, and would start a second run:
+   * WebhookTrigger refuses them.
+   */
+  private async start(input: RunInput, nameHeader: string | undefined, outcome: Outcome): Promise<string> {
+    const { config, deps } = this;
+    const name = input.correlationId;
+    const text = JSON.stringify(input);
+    const inputBytes = Buffer.byteLength(text, 'utf8');
+    outcome.inputBytes = inputBytes;
+    if (inputBytes > MAX_RUN_INPUT_BYTES) throw new RunInputTooLargeError(inputBytes, MAX_RUN_INPUT_BYTES);
     try {
-      request = withHeaderAliases(fromApiGatewayEvent(event, now()), config.headerAliases);
+      const started = await deps.sfn.send(new StartExecutionCommand({ stateMachineArn: config.target.arn, name, input: text }));
+      if (started.executionArn === undefined) throw new Error('StartExecution returned no executionArn');
+      return started.executionArn;
     } catch (error) {
-      // Not a request the trigger reads (another method, oversized headers): nothing the sender
-      // sent is used, not even its correlation id.
-      const correlationId = gatewayRequestIdOf(event);
-      return refuse(error, correlationId, { source: config.source, correlationId });
+      const verdict = classifyStartFailure(error, config, inputBytes);
+      if (verdict !== 'duplicate') throw verdict;
     }
-    const outcome: Outcome = { correlationId: correlationIdOf(request) };
-    const base = () => ({
-      source: config.source,
-      correlationId: outcome.correlationId,
-      executionName: outcome.executionName,
-      ...(outcome.secretStage === undefined ? {} : { secretStage: outcome.secretStage }),
-      bodyBytes: request.rawBody.length,
-      // A serial number is no secret, and tells the operator which certificate was refused.
-      ...(request.clientCertSerialNumber === undefined ? {} : { clientCertSerial: request.clientCertSerialNumber }),
-      ...(outcome.inputBytes === undefined ? {} : { inputBytes: outcome.inputBytes }),
-      ...(outcome.validationErrors === undefined ? {} : { validationErrors: outcome.validationErrors }),
-    });
+    const executionArn = executionArnOf(config.target.stateMachineArn, name);
+    // A name that is the body's hash names only this body. Any other name (a key or a delivery
+    // id) may have been reused with another body: the run's input says which.
+    if (nameHeader !== undefined && await this.storedRunMatch(executionArn, input.bodySha256, input.parameters) === 'different') {
+      throw new IdempotencyKeyReusedError(nameHeader);
+    }
+    outcome.duplicate = true;
+    return executionArn;
+  }
+
+  /** Compares a run that exists under this name with this request (DescribeExecution). */
+  private async storedRunMatch(executionArn: string, bodySha256: string, parameters: Record<string, unknown>): Promise<StoredRunMatch> {
+    let described: DescribeExecutionCommandOutput | undefined;
     try {
-      const response = await trigger(request, outcome);
-      const started = outcome.duplicate === true ? 'duplicate' : 'started';
-      deps.logger.info(outcome.duplicate === true ? 'run already started' : 'run started', { ...base(), outcome: started, statusCode: response.statusCode });
-      return response;
+      described = await this.deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
     } catch (error) {
-      return refuse(error, outcome.correlationId, base());
+      throw classifyLookupFailure(error, this.config);
     }
-  };
+    if (typeof described?.input !== 'string') {
+      // Without its input (not included, or not readable), the run cannot be compared: never guess.
+      throw new RunLookupFailedError(this.config.retryAfterSeconds, { cause: new Error('DescribeExecution returned no input') });
+    }
+    return compareStoredRun(described.input, bodySha256, parameters);
+  }
+}
+
+/** The SDK error's name (ThrottlingException, StateMachineDoesNotExist, ...) behind a refusal; never its message. */
+function causeNameOf(error: unknown): string | undefined {
+  return error instanceof Error && error.cause instanceof Error ? error.cause.name : undefined;
+}
+
+/** The trigger's Lambda handler: the trigger path in the HTTP shell. */
+export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler {
+  const { config } = deps;
+  return httpShell({
+    source: config.source,
+    headerAliases: config.headerAliases,
+    logger: deps.logger,
+    now: deps.now ?? Date.now,
+    logsOutcome: true,
+    cause: { attribute: 'causeName', of: causeNameOf },
+  }, new TriggerPath(deps));
 }

@@ -12,7 +12,17 @@ function parse(body: string | Buffer, contentType: string | undefined, maxBatch 
 describe('parseBody', () => {
   test('a JSON object is one event', () => {
     expect(parse('{"id":"evt_1","n":1}', 'application/json; charset=utf-8'))
-      .toEqual({ contentType: 'application/json', events: [{ id: 'evt_1', n: 1 }], isBatch: false });
+      .toEqual({ contentType: 'application/json', kind: 'json', events: [{ id: 'evt_1', n: 1 }], isBatch: false, eventJson: Buffer.from('{"id":"evt_1","n":1}') });
+  });
+
+  test('a JSON object carries its bytes without a byte order mark, for the record to splice', () => {
+    // GIVEN a single JSON object sent with a UTF-8 byte order mark
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"id":"evt_bom"}')]);
+    // WHEN it is parsed
+    const parsed = parse(bytes, 'application/json');
+    // THEN the event is read, and its bytes start after the mark
+    expect(parsed.events).toEqual([{ id: 'evt_bom' }]);
+    expect(parsed.eventJson?.toString('utf8')).toBe('{"id":"evt_bom"}');
   });
 
   test('a JSON array of objects is a batch of events, in order', () => {
@@ -39,7 +49,7 @@ describe('parseBody', () => {
 
   test('a URL-encoded form is one event; a repeated name becomes an array', () => {
     expect(parse('CallSid=CA1&To=%2B15551234&tag=a&tag=b+c', 'application/x-www-form-urlencoded; charset=utf-8'))
-      .toEqual({ contentType: 'application/x-www-form-urlencoded', events: [{ CallSid: 'CA1', To: '+15551234', tag: ['a', 'b c'] }], isBatch: false });
+      .toEqual({ contentType: 'application/x-www-form-urlencoded', kind: 'form', events: [{ CallSid: 'CA1', To: '+15551234', tag: ['a', 'b c'] }], isBatch: false });
   });
 
   test('structured +json media types are JSON', () => {

@@ -1,5 +1,6 @@
 import type { IngestConfig } from '../../../lambda/common/config';
-import { buildRecords, resolvePointer, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
+import { buildRecords, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
+import { resolvePointer } from '../../../lambda/common/json-pointer';
 import { PayloadTooLargeError } from '../../../lambda/common/errors';
 import { fromApiGatewayEvent } from '../../../lambda/common/http';
 import { parseBody } from '../../../lambda/common/parse';
