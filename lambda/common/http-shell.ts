@@ -56,48 +56,57 @@ export interface RequestPath<S extends RequestState> {
   serve(request: WebhookRequest, state: S, logger: HandlerLogger, redactor: Redactor | undefined): Promise<APIGatewayProxyResult>;
 }
 
-export interface HttpShellOptions {
-  /** The source or trigger name every log line carries. */
-  readonly source: string;
-  readonly headerAliases?: Readonly<Record<string, string>>;
+/** What the shell reads of a handler's dependencies. */
+export interface ShellDependencies {
+  readonly config: {
+    /** The source or trigger name every log line carries. */
+    readonly source: string;
+    readonly headerAliases?: Readonly<Record<string, string>>;
+    /** JSON pointers of event values scrubbed from every log line of the request (see Redactor). */
+    readonly redactPaths?: readonly string[];
+  };
   readonly logger: HandlerLogger;
-  readonly now: () => number;
-  /** JSON pointers of event values scrubbed from every log line of the request (see Redactor). */
-  readonly redactPaths?: readonly string[];
-  /** Whether a refusal's log line carries an `outcome` (`rejected`, or `failed` for our bug). */
-  readonly logsOutcome?: boolean;
-  /** The attribute that names a refusal's cause (never its message), and how it is read. */
-  readonly cause: { readonly attribute: string; of(error: unknown): string | undefined };
+  readonly now?: () => number;
+}
+
+/** How a request path's refusals are logged. */
+export interface RefusalLogging {
+  /** Whether the line carries an `outcome` (`rejected`, or `failed` for our bug). */
+  readonly outcome: boolean;
+  /** The attribute that names the refusal's cause (never its message). */
+  readonly causeAttribute: string;
+  causeOf(error: unknown): string | undefined;
 }
 
 /** Logs a refusal, naming its cause (an error name or code, never a message), and answers it. */
-function refuse(options: HttpShellOptions, error: unknown, correlationId: string, base: Record<string, unknown>, logger: HandlerLogger): APIGatewayProxyResult {
+function refuse(style: RefusalLogging, error: unknown, correlationId: string, base: Record<string, unknown>, logger: HandlerLogger): APIGatewayProxyResult {
   const response = errorResponse(error, correlationId);
   const attributes: Record<string, unknown> = { ...base };
-  if (options.logsOutcome === true) attributes.outcome = 'rejected';
+  if (style.outcome) attributes.outcome = 'rejected';
   attributes.statusCode = response.statusCode;
   attributes.errorName = error instanceof Error ? error.name : typeof error;
-  const cause = options.cause.of(error);
-  if (cause !== undefined) attributes[options.cause.attribute] = cause;
+  const cause = style.causeOf(error);
+  if (cause !== undefined) attributes[style.causeAttribute] = cause;
   if (error instanceof WebhookError) {
     (response.statusCode >= 500 ? logger.error : logger.warn).call(logger, 'rejected', attributes);
     return response;
   }
   // An unexpected failure: our bug. The stack goes to the log to locate it; the response says nothing.
-  if (options.logsOutcome === true) attributes.outcome = 'failed';
+  if (style.outcome) attributes.outcome = 'failed';
   attributes.stack = error instanceof Error ? error.stack : undefined;
   logger.error('unexpected error', attributes);
   return response;
 }
 
 /** The Lambda handler that runs `path` in the shell. */
-export function httpShell<S extends RequestState>(options: HttpShellOptions, path: RequestPath<S>): HttpHandler {
-  const { source, headerAliases, now } = options;
-  const redactPaths = options.redactPaths ?? [];
+export function httpShell<S extends RequestState>(deps: ShellDependencies, style: RefusalLogging, path: RequestPath<S>): HttpHandler {
+  const { source, headerAliases } = deps.config;
+  const redactPaths = deps.config.redactPaths ?? [];
+  const now = deps.now ?? Date.now;
   return async (event) => {
     // Without redact paths there is nothing to scrub: the logger is used as it is.
     const redactor = redactPaths.length === 0 ? undefined : new Redactor(redactPaths);
-    const logger = redactor === undefined ? options.logger : redactor.wrap(options.logger);
+    const logger = redactor === undefined ? deps.logger : redactor.wrap(deps.logger);
     let request: WebhookRequest;
     try {
       request = withHeaderAliases(fromApiGatewayEvent(event, now()), headerAliases);
@@ -105,13 +114,13 @@ export function httpShell<S extends RequestState>(options: HttpShellOptions, pat
       // Not a request the handler reads (another method, oversized headers): nothing the sender
       // sent is used, not even its correlation id.
       const correlationId = gatewayRequestIdOf(event);
-      return refuse(options, error, correlationId, { source, correlationId }, logger);
+      return refuse(style, error, correlationId, { source, correlationId }, logger);
     }
     const state = path.begin(request, correlationIdOf(request));
     try {
       return await path.serve(request, state, logger, redactor);
     } catch (error) {
-      return refuse(options, error, state.correlationId, path.logAttributes(request, state), logger);
+      return refuse(style, error, state.correlationId, path.logAttributes(request, state), logger);
     }
   };
 }

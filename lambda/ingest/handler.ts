@@ -13,7 +13,7 @@ import type { JwtVerifier } from '../common/authenticate';
 import type { IngestConfig } from '../common/config';
 import { errorCodeOf } from '../common/errors';
 import { jsonResponse, type WebhookRequest } from '../common/http';
-import { httpShell, type HttpHandler, type RequestPath } from '../common/http-shell';
+import { httpShell, type HttpHandler, type RefusalLogging, type RequestPath } from '../common/http-shell';
 import { StreamWriteFailure } from '../common/kinesis-writer';
 import type { HandlerLogger } from '../common/logger';
 import type { ParsedBody } from '../common/parse';
@@ -187,15 +187,10 @@ class IngestPath implements RequestPath<IngestLog> {
   }
 }
 
+/** How the ingest path's refusals are logged: the cause's code, no outcome. */
+const INGEST_REFUSALS: RefusalLogging = { outcome: false, causeAttribute: 'cause', causeOf: causeCodeOf };
+
 /** The stream source's Lambda handler: the ingest path in the HTTP shell. */
 export function createIngestHandler(deps: IngestDependencies): IngestHandler {
-  const { config } = deps;
-  return httpShell({
-    source: config.source,
-    headerAliases: config.headerAliases,
-    logger: deps.logger,
-    now: deps.now ?? Date.now,
-    redactPaths: config.redactPaths,
-    cause: { attribute: 'cause', of: causeCodeOf },
-  }, new IngestPath(deps));
+  return httpShell(deps, INGEST_REFUSALS, new IngestPath(deps));
 }

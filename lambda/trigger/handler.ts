@@ -13,7 +13,7 @@ import type { JwtVerifier } from '../common/authenticate';
 import { ConfigError } from '../common/config';
 import type { WebhookError } from '../common/errors';
 import { jsonResponse, singleHeader, type WebhookRequest } from '../common/http';
-import { httpShell, type HttpHandler, type RequestPath } from '../common/http-shell';
+import { httpShell, type HttpHandler, type RefusalLogging, type RequestPath } from '../common/http-shell';
 import type { HandlerLogger } from '../common/logger';
 import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } from './json-path';
 import { parseJsonObject, type JsonObject } from '../common/parse';
@@ -385,15 +385,10 @@ function causeNameOf(error: unknown): string | undefined {
   return error instanceof Error && error.cause instanceof Error ? error.cause.name : undefined;
 }
 
+/** How the trigger's refusals are logged: an outcome, and the SDK error's name. */
+const TRIGGER_REFUSALS: RefusalLogging = { outcome: true, causeAttribute: 'causeName', causeOf: causeNameOf };
+
 /** The trigger's Lambda handler: the trigger path in the HTTP shell. */
 export function createTriggerHandler(deps: TriggerDependencies): TriggerHandler {
-  const { config } = deps;
-  return httpShell({
-    source: config.source,
-    headerAliases: config.headerAliases,
-    logger: deps.logger,
-    now: deps.now ?? Date.now,
-    logsOutcome: true,
-    cause: { attribute: 'causeName', of: causeNameOf },
-  }, new TriggerPath(deps));
+  return httpShell(deps, TRIGGER_REFUSALS, new TriggerPath(deps));
 }

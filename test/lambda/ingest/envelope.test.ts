@@ -1,6 +1,5 @@
 import type { IngestConfig } from '../../../lambda/common/config';
 import { buildRecords, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
-import { resolvePointer } from '../../../lambda/common/json-pointer';
 import { PayloadTooLargeError } from '../../../lambda/common/errors';
 import { fromApiGatewayEvent } from '../../../lambda/common/http';
 import { parseBody } from '../../../lambda/common/parse';
@@ -163,15 +162,6 @@ describe('record bytes', () => {
 });
 
 describe('helpers', () => {
-  test('resolvePointer follows RFC 6901, escapes included', async () => {
-    const doc = { 'a/b': { 'm~n': [10, 20] }, '': 1 };
-    expect(resolvePointer(doc, '/a~1b/m~0n/1')).toBe(20);
-    expect(resolvePointer(doc, '/')).toBe(1);
-    expect(resolvePointer(doc, '/a~1b/m~0n/01')).toBeUndefined();
-    expect(resolvePointer(doc, '/missing/x')).toBeUndefined();
-    expect(resolvePointer(doc, '/toString')).toBeUndefined();
-  });
-
   test('toIsoTimestamp reads seconds, milliseconds and ISO strings', async () => {
     expect(toIsoTimestamp(1767225600)).toBe('2026-01-01T00:00:00.000Z');
     expect(toIsoTimestamp(1767225600123)).toBe('2026-01-01T00:00:00.123Z');
