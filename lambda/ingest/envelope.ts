@@ -135,6 +135,85 @@ function recordSize(data: Buffer, partitionKey: string): number {
   return data.length + Buffer.byteLength(partitionKey, 'utf8');
 }
 
+/** What the envelopes of one request share. */
+interface RequestFacts {
+  readonly config: IngestConfig;
+  readonly request: WebhookRequest;
+  readonly body: ParsedBody;
+  readonly correlationId: string;
+  /** Allowlisted request headers. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly receivedAt: string;
+  readonly store?: PayloadStore;
+}
+
+type Verdict = ReturnType<EventCheck>;
+const VALID: Verdict = { valid: true };
+
+function envelopeOf(facts: RequestFacts, event: JsonObject, id: string, type: string | null, verdict: Verdict): Envelope {
+  const { config, request } = facts;
+  return {
+    id,
+    type,
+    timestamp: toIsoTimestamp(rawField(config.metadata.timestamp, request, event)),
+    ...(config.metadata.account === undefined ? {} : { account: scalarText(rawField(config.metadata.account, request, event)) ?? null }),
+    source: config.source,
+    receivedAt: facts.receivedAt,
+    correlationId: facts.correlationId,
+    headers: facts.headers,
+    contentType: facts.body.contentType,
+    payload: event,
+    ...(verdict.valid ? {} : { quarantine: { reason: verdict.reason, violations: verdict.violations } }),
+  };
+}
+
+/** The claim check: the event's bytes go to the store, and the envelope carries their reference instead. */
+async function claimChecked(facts: RequestFacts, store: PayloadStore, envelope: Envelope, event: JsonObject, index: number): Promise<Envelope> {
+  const { body, config, request } = facts;
+  // The exact bytes received for a single event; the element's JSON for one of a batch.
+  const bytes = body.isBatch || body.contentType !== 'application/json' ? Buffer.from(JSON.stringify(event), 'utf8') : request.rawBody;
+  const payloadRef = await store.put(bytes, {
+    source: config.source,
+    eventId: envelope.id,
+    contentType: body.isBatch ? 'application/json' : body.contentType,
+    index: body.isBatch ? index : undefined,
+  });
+  const { payload: _omitted, ...rest } = envelope;
+  return { ...rest, payloadRef };
+}
+
+/**
+ * The event's record: its envelope as bytes that fit a Kinesis record (the payload spliced in,
+ * else serialized again, else behind a claim check), its partition key and its stream. A 413
+ * when it fits no record.
+ */
+async function toRecord(facts: RequestFacts, event: JsonObject, index: number, first: Envelope, valid: boolean): Promise<OutgoingRecord> {
+  const { config, request, store } = facts;
+  const rawPayload = facts.body.eventJson;
+  let envelope = first;
+  const keyValue = config.partitionKey === undefined ? envelope.id : scalarText(rawField(config.partitionKey, request, event)) ?? envelope.id;
+  const partitionKey = toPartitionKey(keyValue);
+  let data = serialize(envelope, rawPayload);
+  if (rawPayload !== undefined && recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord) {
+    // The sender's whitespace must not be what pushes an event out of its record.
+    data = serialize(envelope, undefined);
+  }
+  if (recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord && store !== undefined) {
+    envelope = await claimChecked(facts, store, envelope, event, index);
+    data = Buffer.from(JSON.stringify(envelope), 'utf8');
+  }
+  const size = recordSize(data, partitionKey);
+  if (size > KINESIS_LIMITS.maxBytesPerRecord) {
+    throw new PayloadTooLargeError(
+      `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
+    );
+  }
+  const type = envelope.type;
+  const routed = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
+  const streamName = valid ? routed : config.quarantineStreamName as string;
+  return { envelope, streamName, partitionKey, data };
+}
+
 /**
  * Wraps each parsed event in an envelope and serializes it as a Kinesis record. An event too
  * large for a record goes to the payload store, when there is one, and its record carries a
@@ -148,14 +227,15 @@ export async function buildRecords(
   store?: PayloadStore,
   check?: EventCheck,
 ): Promise<EnvelopeResult> {
-  const headers = allowlistedHeaders(request, config.headerAllowlist);
-  const receivedAt = new Date(request.receivedAtMs).toISOString();
+  const facts: RequestFacts = {
+    config, request, body, correlationId, store,
+    headers: allowlistedHeaders(request, config.headerAllowlist),
+    receivedAt: new Date(request.receivedAtMs).toISOString(),
+  };
   const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
-  const rawPayload = body.eventJson;
   const records: OutgoingRecord[] = [];
   let ignored = 0;
   let quarantined = 0;
-
   for (const [index, event] of body.events.entries()) {
     const type = scalarText(rawField(config.metadata.type, request, event)) ?? null;
     if (allowed !== undefined && (type === null || !allowed.has(type))) {
@@ -163,50 +243,9 @@ export async function buildRecords(
       continue;
     }
     const id = body.eventId ?? eventIdOf(config, request, event, index, body.isBatch);
-    const verdict = check?.(type, event, index) ?? { valid: true as const };
-    let envelope: Envelope = {
-      id,
-      type,
-      timestamp: toIsoTimestamp(rawField(config.metadata.timestamp, request, event)),
-      ...(config.metadata.account === undefined ? {} : { account: scalarText(rawField(config.metadata.account, request, event)) ?? null }),
-      source: config.source,
-      receivedAt,
-      correlationId,
-      headers,
-      contentType: body.contentType,
-      payload: event,
-      ...(verdict.valid ? {} : { quarantine: { reason: verdict.reason, violations: verdict.violations } }),
-    };
-    const keyValue = config.partitionKey === undefined ? id : scalarText(rawField(config.partitionKey, request, event)) ?? id;
-    const partitionKey = toPartitionKey(keyValue);
-    let data = serialize(envelope, rawPayload);
-    if (rawPayload !== undefined && recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord) {
-      // The sender's whitespace must not be what pushes an event out of its record.
-      data = serialize(envelope, undefined);
-    }
-    if (recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord && store !== undefined) {
-      // The exact bytes received for a single event; the element's JSON for one of a batch.
-      const bytes = body.isBatch || body.contentType !== 'application/json' ? Buffer.from(JSON.stringify(event), 'utf8') : request.rawBody;
-      const payloadRef = await store.put(bytes, {
-        source: config.source,
-        eventId: id,
-        contentType: body.isBatch ? 'application/json' : body.contentType,
-        index: body.isBatch ? index : undefined,
-      });
-      const { payload: _omitted, ...rest } = envelope;
-      envelope = { ...rest, payloadRef };
-      data = Buffer.from(JSON.stringify(envelope), 'utf8');
-    }
-    const size = recordSize(data, partitionKey);
-    if (size > KINESIS_LIMITS.maxBytesPerRecord) {
-      throw new PayloadTooLargeError(
-        `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
-      );
-    }
-    const routed = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
-    const streamName = verdict.valid ? routed : config.quarantineStreamName as string;
+    const verdict = check?.(type, event, index) ?? VALID;
+    records.push(await toRecord(facts, event, index, envelopeOf(facts, event, id, type, verdict), verdict.valid));
     if (!verdict.valid) quarantined += 1;
-    records.push({ envelope, streamName, partitionKey, data });
   }
   return { records, ignored, quarantined };
 }

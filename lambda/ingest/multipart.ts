@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { MultipartLimits } from '../common/config';
 import { MalformedPayloadError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../common/errors';
@@ -117,26 +118,21 @@ function isCleanText(text: string): boolean {
   return !text.includes('\uFFFD');
 }
 
-/**
- * Reads a `multipart/form-data` body held in memory. Nothing is accepted half-parsed: a body
- * that busboy truncates, skips part of or cannot finish is refused as a whole, with a 413 naming
- * the limit that was exceeded or a 400 saying what is malformed. Messages never quote the body,
- * a field name or a filename; parts are named by their index, from 0.
- *
- * Field names, filenames and field values must be UTF-8. A field whose part declares another
- * charset busboy knows (ISO-8859-1, UTF-16LE) is transcoded by busboy; an unknown charset is a 400.
- */
-export async function parseMultipart(rawBody: Buffer, contentType: string, limits: MultipartLimits): Promise<MultipartBody> {
-  checkLimits(limits);
-  const boundary = boundaryOf(contentType);
-  if (rawBody.length === 0) throw new MalformedPayloadError('body is empty');
-  const delimitedParts = countParts(rawBody, boundary);
-  if (delimitedParts === undefined) throw new MalformedPayloadError(`${MULTIPART} body ends before its closing boundary`);
-  if (delimitedParts > limits.maxParts) throw tooManyParts(limits);
+/** A file part as busboy streams it. */
+interface PendingFile {
+  readonly index: number;
+  readonly fieldName: string;
+  readonly filename: string | undefined;
+  readonly contentType: string;
+  chunks: Buffer[];
+  size: number;
+  done: boolean;
+}
 
-  let parser: busboy.Busboy;
+/** A busboy parser for one body whose boundary was checked; 400 when busboy cannot read the Content-Type. */
+function createParser(boundary: string, limits: MultipartLimits): busboy.Busboy {
   try {
-    parser = busboy({
+    return busboy({
       // The boundary is re-quoted from the checked value, so busboy and countParts split on the same bytes.
       headers: { 'content-type': `${MULTIPART}; boundary="${boundary}"` },
       limits: {
@@ -155,122 +151,153 @@ export async function parseMultipart(rawBody: Buffer, contentType: string, limit
   } catch (cause) {
     throw new MalformedPayloadError(`${MULTIPART} Content-Type is malformed`, { cause });
   }
+}
 
-  const fields: { [name: string]: string | string[] } = {};
-  const files: { index: number; fieldName: string; filename: string | undefined; contentType: string; chunks: Buffer[]; size: number; done: boolean }[] = [];
-  let failure: Error | undefined;
-  let partIndex = 0;
-  let fieldCount = 0;
-  let totalFileBytes = 0;
-  const fail = (error: Error) => {
-    failure ??= error;
-    for (const file of files) file.chunks = [];
-  };
+/**
+ * What busboy reports of one body, checked as it comes. The first failure wins and drops the file
+ * bytes read so far; busboy is still read to its end, so it can finish and report the rest.
+ */
+class FormCollector {
+  private readonly fields: { [name: string]: string | string[] } = {};
+  private readonly files: PendingFile[] = [];
+  private failure: Error | undefined;
+  private partIndex = 0;
+  private fieldCount = 0;
+  private totalFileBytes = 0;
 
-  const partName = (name: string | undefined, index: number): string | undefined => {
+  constructor(private readonly limits: MultipartLimits) {}
+
+  /** Listens to every event of `parser`. */
+  listen(parser: busboy.Busboy): void {
+    const limits = this.limits;
+    parser.on('field', (name, value: string | undefined, info) => this.onField(name, value, info));
+    parser.on('file', (name, stream, info) => this.onFile(name, stream, info));
+    parser.on('partsLimit', () => this.fail(tooManyParts(limits)));
+    parser.on('fieldsLimit', () => this.fail(tooManyFields(limits)));
+    parser.on('filesLimit', () => this.fail(tooManyFiles(limits)));
+    parser.on('error', (cause: unknown) => this.fail(new MalformedPayloadError(describeBusboyError(cause), { cause })));
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const file of this.files) file.chunks = [];
+  }
+
+  private partName(name: string | undefined, index: number): string | undefined {
     if (name === undefined || name === '') {
-      fail(new MalformedPayloadError(`${MULTIPART} part ${index} has no name`));
+      this.fail(new MalformedPayloadError(`${MULTIPART} part ${index} has no name`));
       return undefined;
     }
     if (!isCleanText(name)) {
-      fail(new MalformedPayloadError(`${MULTIPART} part ${index} has a name that is not valid UTF-8`));
+      this.fail(new MalformedPayloadError(`${MULTIPART} part ${index} has a name that is not valid UTF-8`));
       return undefined;
     }
     return name;
-  };
-  const checkEncoding = (encoding: string, index: number): boolean => {
+  }
+
+  private checkEncoding(encoding: string, index: number): boolean {
     if (ACCEPTED_TRANSFER_ENCODINGS.has(encoding.toLowerCase())) return true;
-    fail(new MalformedPayloadError(`${MULTIPART} part ${index} has an unsupported Content-Transfer-Encoding; send the bytes as they are`));
+    this.fail(new MalformedPayloadError(`${MULTIPART} part ${index} has an unsupported Content-Transfer-Encoding; send the bytes as they are`));
     return false;
-  };
+  }
 
-  parser.on('field', (rawName, value: string | undefined, info) => {
-    const index = partIndex++;
-    fieldCount += 1;
-    if (failure !== undefined) return;
-    const name = partName(rawName, index);
-    if (name === undefined || !checkEncoding(info.encoding, index)) return;
-    if (info.nameTruncated) return fail(new PayloadTooLargeError(`${MULTIPART} part ${index} has a name that is too long`));
-    if (info.valueTruncated) return fail(fieldTooLarge(limits, index));
-    if (typeof value !== 'string') return fail(new MalformedPayloadError(`${MULTIPART} part ${index} declares a charset that is not supported; send UTF-8`));
-    if (!isCleanText(value)) return fail(new MalformedPayloadError(`${MULTIPART} part ${index} is not valid UTF-8`));
-    if (Buffer.byteLength(value, 'utf8') > limits.maxFieldBytes) {
-      return fail(fieldTooLarge(limits, index));
-    }
-    if (fieldCount > limits.maxFields) return fail(tooManyFields(limits));
-    addFormField(fields, name, value);
-  });
+  private onField(rawName: string, value: string | undefined, info: busboy.FieldInfo): void {
+    const { limits } = this;
+    const index = this.partIndex++;
+    this.fieldCount += 1;
+    if (this.failure !== undefined) return;
+    const name = this.partName(rawName, index);
+    if (name === undefined || !this.checkEncoding(info.encoding, index)) return;
+    if (info.nameTruncated) return this.fail(new PayloadTooLargeError(`${MULTIPART} part ${index} has a name that is too long`));
+    if (info.valueTruncated) return this.fail(fieldTooLarge(limits, index));
+    if (typeof value !== 'string') return this.fail(new MalformedPayloadError(`${MULTIPART} part ${index} declares a charset that is not supported; send UTF-8`));
+    if (!isCleanText(value)) return this.fail(new MalformedPayloadError(`${MULTIPART} part ${index} is not valid UTF-8`));
+    if (Buffer.byteLength(value, 'utf8') > limits.maxFieldBytes) return this.fail(fieldTooLarge(limits, index));
+    if (this.fieldCount > limits.maxFields) return this.fail(tooManyFields(limits));
+    addFormField(this.fields, name, value);
+  }
 
-  parser.on('file', (rawName, stream, info) => {
-    const index = partIndex++;
-    const file = {
-      index,
-      fieldName: rawName,
-      filename: info.filename,
-      contentType: info.mimeType.toLowerCase(),
-      chunks: [] as Buffer[],
-      size: 0,
-      done: false,
-    };
-    files.push(file);
+  private onFile(rawName: string, stream: Readable & { truncated?: boolean }, info: busboy.FileInfo): void {
+    const { limits } = this;
+    const index = this.partIndex++;
+    const file: PendingFile = { index, fieldName: rawName, filename: info.filename, contentType: info.mimeType.toLowerCase(), chunks: [], size: 0, done: false };
+    this.files.push(file);
     // Keep reading (and dropping) after a failure, so busboy can finish and report the rest.
     stream.on('data', (chunk: Buffer) => {
       file.size += chunk.length;
-      totalFileBytes += chunk.length;
-      if (failure !== undefined) return;
-      if (file.size > limits.maxFileBytes) return fail(fileTooLarge(limits, index));
-      if (totalFileBytes > limits.maxTotalFileBytes) return fail(filesTooLarge(limits));
+      this.totalFileBytes += chunk.length;
+      if (this.failure !== undefined) return;
+      if (file.size > limits.maxFileBytes) return this.fail(fileTooLarge(limits, index));
+      if (this.totalFileBytes > limits.maxTotalFileBytes) return this.fail(filesTooLarge(limits));
       file.chunks.push(chunk);
     });
-    stream.on('limit', () => fail(fileTooLarge(limits, index)));
-    stream.on('error', (cause: unknown) => fail(new MalformedPayloadError(describeBusboyError(cause), { cause })));
+    stream.on('limit', () => this.fail(fileTooLarge(limits, index)));
+    stream.on('error', (cause: unknown) => this.fail(new MalformedPayloadError(describeBusboyError(cause), { cause })));
     stream.on('end', () => {
-      if (stream.truncated) fail(fileTooLarge(limits, index));
+      if (stream.truncated) this.fail(fileTooLarge(limits, index));
       file.done = true;
     });
-    if (failure !== undefined) return;
-    if (partName(rawName, index) === undefined || !checkEncoding(info.encoding, index)) return;
+    if (this.failure !== undefined) return;
+    if (this.partName(rawName, index) === undefined || !this.checkEncoding(info.encoding, index)) return;
     if (info.filename !== undefined && !isCleanText(info.filename)) {
-      fail(new MalformedPayloadError(`${MULTIPART} part ${index} has a filename that is not valid UTF-8`));
+      this.fail(new MalformedPayloadError(`${MULTIPART} part ${index} has a filename that is not valid UTF-8`));
     }
-  });
+  }
 
-  parser.on('partsLimit', () => fail(tooManyParts(limits)));
-  parser.on('fieldsLimit', () => fail(tooManyFields(limits)));
-  parser.on('filesLimit', () => fail(tooManyFiles(limits)));
+  /** The body, once busboy closed: refused as a whole when anything failed, was skipped or was cut short. */
+  result(delimitedParts: number): MultipartBody {
+    const { limits, files } = this;
+    if (this.failure === undefined && this.partIndex !== delimitedParts) {
+      this.failure = new MalformedPayloadError(`${MULTIPART} body has a part without a readable form-data Content-Disposition header`);
+    }
+    if (this.failure === undefined && files.some((file) => !file.done)) {
+      this.failure = new MalformedPayloadError(`${MULTIPART} body ends before its closing boundary`);
+    }
+    if (this.failure !== undefined) throw this.failure;
+    // Checked again on the result, so that no path through busboy can get past a limit.
+    if (this.partIndex > limits.maxParts) throw tooManyParts(limits);
+    if (this.fieldCount > limits.maxFields) throw tooManyFields(limits);
+    if (files.length > limits.maxFiles) throw tooManyFiles(limits);
+    if (this.totalFileBytes > limits.maxTotalFileBytes) throw filesTooLarge(limits);
+    return { fields: this.fields, files: files.map((file) => completeFile(file, limits)) };
+  }
+}
 
+function completeFile(file: PendingFile, limits: MultipartLimits): MultipartFile {
+  const bytes = Buffer.concat(file.chunks, file.size);
+  if (bytes.length > limits.maxFileBytes) throw fileTooLarge(limits, file.index);
+  return {
+    fieldName: file.fieldName,
+    filename: file.filename,
+    contentType: file.contentType,
+    bytes,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+}
+
+/**
+ * Reads a `multipart/form-data` body held in memory. Nothing is accepted half-parsed: a body
+ * that busboy truncates, skips part of or cannot finish is refused as a whole, with a 413 naming
+ * the limit that was exceeded or a 400 saying what is malformed. Messages never quote the body,
+ * a field name or a filename; parts are named by their index, from 0.
+ *
+ * Field names, filenames and field values must be UTF-8. A field whose part declares another
+ * charset busboy knows (ISO-8859-1, UTF-16LE) is transcoded by busboy; an unknown charset is a 400.
+ */
+export async function parseMultipart(rawBody: Buffer, contentType: string, limits: MultipartLimits): Promise<MultipartBody> {
+  checkLimits(limits);
+  const boundary = boundaryOf(contentType);
+  if (rawBody.length === 0) throw new MalformedPayloadError('body is empty');
+  const delimitedParts = countParts(rawBody, boundary);
+  if (delimitedParts === undefined) throw new MalformedPayloadError(`${MULTIPART} body ends before its closing boundary`);
+  if (delimitedParts > limits.maxParts) throw tooManyParts(limits);
+
+  const parser = createParser(boundary, limits);
+  const collector = new FormCollector(limits);
+  collector.listen(parser);
   await new Promise<void>((resolve) => {
-    parser.on('error', (cause: unknown) => fail(new MalformedPayloadError(describeBusboyError(cause), { cause })));
     parser.on('close', () => resolve());
     parser.end(rawBody);
   });
-
-  if (failure === undefined && partIndex !== delimitedParts) {
-    failure = new MalformedPayloadError(`${MULTIPART} body has a part without a readable form-data Content-Disposition header`);
-  }
-  if (failure === undefined && files.some((file) => !file.done)) {
-    failure = new MalformedPayloadError(`${MULTIPART} body ends before its closing boundary`);
-  }
-  if (failure !== undefined) throw failure;
-
-  // Checked again on the result, so that no path through busboy can get past a limit.
-  if (partIndex > limits.maxParts) throw tooManyParts(limits);
-  if (fieldCount > limits.maxFields) throw tooManyFields(limits);
-  if (files.length > limits.maxFiles) throw tooManyFiles(limits);
-  if (totalFileBytes > limits.maxTotalFileBytes) throw filesTooLarge(limits);
-
-  return {
-    fields,
-    files: files.map((file) => {
-      const bytes = Buffer.concat(file.chunks, file.size);
-      if (bytes.length > limits.maxFileBytes) throw fileTooLarge(limits, file.index);
-      return {
-        fieldName: file.fieldName,
-        filename: file.filename,
-        contentType: file.contentType,
-        bytes,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-      };
-    }),
-  };
+  return collector.result(delimitedParts);
 }
