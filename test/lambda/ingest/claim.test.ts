@@ -1,0 +1,53 @@
+import { DeliveryInProgressError } from '../../../lambda/common/errors';
+import type { HandlerLogger } from '../../../lambda/common/logger';
+import { EventClaims, uniqueById, type DedupClaims } from '../../../lambda/ingest/claim';
+import type { OutgoingRecord } from '../../../lambda/ingest/envelope';
+
+const record = (id: string, n = 0): OutgoingRecord => ({ envelope: { id } as OutgoingRecord['envelope'], streamName: 's', partitionKey: `${id}-${n}`, data: Buffer.from(id) });
+
+function store(answer: { claimed: string[]; busy?: string[] }, completeFails = false): DedupClaims & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    claim: async (ids) => {
+      asked.push(`claim ${ids.join(',')}`);
+      return { claimed: answer.claimed, duplicates: ids.filter((id) => !answer.claimed.includes(id)), busy: answer.busy ?? [], token: 't' };
+    },
+    complete: async (ids) => {
+      asked.push(`complete ${ids.join(',')}`);
+      if (completeFails) throw Object.assign(new Error('throttled: jane.doe@example.com'), { name: 'ProvisionedThroughputExceededException' });
+    },
+    release: async (ids) => { asked.push(`release ${ids.join(',')}`); },
+  };
+}
+
+describe('uniqueById', () => {
+  test('keeps the first record of each id, in order', () => {
+    const records = [record('a', 1), record('b'), record('a', 2)];
+    expect(uniqueById(records).map((r) => r.partitionKey)).toEqual(['a-1', 'b-0']);
+  });
+});
+
+describe('EventClaims', () => {
+  test('delivers only the records whose ids this request claimed first, under <source>#<id>', async () => {
+    const dedup = store({ claimed: ['src#b'] });
+    const { records } = await new EventClaims(dedup, 'src', 30).claim([record('a'), record('b')]);
+    expect(records.map((r) => r.envelope.id)).toEqual(['b']);
+    expect(dedup.asked).toEqual(['claim src#a,src#b']);
+  });
+
+  test('fails with 409 while another request holds an id', async () => {
+    const claims = new EventClaims(store({ claimed: [], busy: ['src#a'] }), 'src', 30);
+    await expect(claims.claim([record('a')])).rejects.toThrow(DeliveryInProgressError);
+  });
+
+  test('a failure to mark ids delivered is logged by its name, never thrown', async () => {
+    const lines: unknown[] = [];
+    const logger: HandlerLogger = { info: () => undefined, warn: (m, a) => lines.push([m, a]), error: () => undefined };
+    const dedup = store({ claimed: ['src#a'] }, true);
+    const claims = new EventClaims(dedup, 'src', 30);
+    const { claim, records } = await claims.claim([record('a')]);
+    await claims.complete(claim, records, logger, { correlationId: 'c' });
+    expect(lines).toEqual([['could not mark ids delivered', { correlationId: 'c', errorName: 'ProvisionedThroughputExceededException' }]]);
+  });
+});
