@@ -718,6 +718,24 @@ export interface SchemeSetup {
   readonly jwtIssuer: string;
 }
 
+/**
+ * A vendor preset on the ingest handler at `/<name>`: the header as the sender spells it, the body
+ * it sends, its secret and another one, and the headers it adds that are not signed.
+ */
+function vendorHmac(
+  name: string, preset: SignedContentSpec['preset'], signatureHeaderName: string, body: BodyMaker,
+  [secretValue, otherSecret]: [string, string], extraHeaders?: SignedContentSpec['extraHeaders'],
+): Scheme {
+  return hmacScheme({ name, preset, signatureHeaderName, body, secretValue, otherSecret, extraHeaders });
+}
+
+/** GitHub's event, delivery id and hook id. */
+const githubHeaders = (rng: Rng): [string, string][] =>
+  [['X-GitHub-Event', rng.pick(['issues', 'push'])], ['X-GitHub-Delivery', `${rng.hex(4)}-${rng.hex(2)}-${rng.hex(2)}`], ['X-GitHub-Hook-ID', String(rng.between(1, 1e6))]];
+/** Shopify's topic, shop and webhook id. */
+const shopifyHeaders = (rng: Rng): [string, string][] =>
+  [['X-Shopify-Topic', 'orders/create'], ['X-Shopify-Shop-Domain', 'shop.myshopify.com'], ['X-Shopify-Webhook-Id', `${rng.hex(8)}`]];
+
 /** Every scheme of the library, in the order cases are spread over them. */
 export function allSchemes(setup: SchemeSetup): Scheme[] {
   const k = setup.keys;
@@ -726,33 +744,11 @@ export function allSchemes(setup: SchemeSetup): Scheme[] {
   const ed25519Auth = bindAuth('standard-webhooks-v1a', ed25519Preset) as Ed25519AuthConfig;
   const svixAliases = { 'webhook-id': 'svix-id', 'webhook-timestamp': 'svix-timestamp', 'webhook-signature': 'svix-signature' };
   return [
-    hmacScheme({
-      name: 'stripe', preset: (s) => WebhookAuth.stripe(s),
-      secretValue: 'whsec_fuzz_stripe_9f8e7d6c5b4a39281706f5e4d3c2b1a0', otherSecret: 'whsec_other_stripe_key',
-      signatureHeaderName: 'Stripe-Signature', body: stripeBody,
-    }),
-    hmacScheme({
-      name: 'github', preset: (s) => WebhookAuth.github(s),
-      secretValue: 'fuzz-github-secret-0a1b2c3d', otherSecret: 'other-github-secret',
-      signatureHeaderName: 'X-Hub-Signature-256', body: githubBody,
-      extraHeaders: (rng) => [['X-GitHub-Event', rng.pick(['issues', 'push'])], ['X-GitHub-Delivery', `${rng.hex(4)}-${rng.hex(2)}-${rng.hex(2)}`], ['X-GitHub-Hook-ID', String(rng.between(1, 1e6))]],
-    }),
-    hmacScheme({
-      name: 'segment', preset: (s) => WebhookAuth.segment(s),
-      secretValue: 'fuzz-segment-shared-secret', otherSecret: 'other-segment-secret',
-      signatureHeaderName: 'X-Signature', body: segmentBody,
-    }),
-    hmacScheme({
-      name: 'shopify', preset: (s) => WebhookAuth.shopify(s),
-      secretValue: 'fuzz-shopify-client-secret', otherSecret: 'other-shopify-secret',
-      signatureHeaderName: 'X-Shopify-Hmac-Sha256', body: shopifyBody,
-      extraHeaders: (rng) => [['X-Shopify-Topic', 'orders/create'], ['X-Shopify-Shop-Domain', 'shop.myshopify.com'], ['X-Shopify-Webhook-Id', `${rng.hex(8)}`]],
-    }),
-    hmacScheme({
-      name: 'slack', preset: (s) => WebhookAuth.slack(s),
-      secretValue: 'fuzz-slack-signing-secret-8f14e45fceea167a', otherSecret: 'other-slack-secret',
-      signatureHeaderName: 'X-Slack-Signature', body: slackBody,
-    }),
+    vendorHmac('stripe', (s) => WebhookAuth.stripe(s), 'Stripe-Signature', stripeBody, ['whsec_fuzz_stripe_9f8e7d6c5b4a39281706f5e4d3c2b1a0', 'whsec_other_stripe_key']),
+    vendorHmac('github', (s) => WebhookAuth.github(s), 'X-Hub-Signature-256', githubBody, ['fuzz-github-secret-0a1b2c3d', 'other-github-secret'], githubHeaders),
+    vendorHmac('segment', (s) => WebhookAuth.segment(s), 'X-Signature', segmentBody, ['fuzz-segment-shared-secret', 'other-segment-secret']),
+    vendorHmac('shopify', (s) => WebhookAuth.shopify(s), 'X-Shopify-Hmac-Sha256', shopifyBody, ['fuzz-shopify-client-secret', 'other-shopify-secret'], shopifyHeaders),
+    vendorHmac('slack', (s) => WebhookAuth.slack(s), 'X-Slack-Signature', slackBody, ['fuzz-slack-signing-secret-8f14e45fceea167a', 'other-slack-secret']),
     twilioScheme(true),
     twilioScheme(false),
     hmacScheme({
