@@ -4,16 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HmacAlgorithmName, SignatureEncodingName, TwilioAlgorithmName } from '../lambda/common/config';
-import {
-  GITHUB_SCHEME,
-  PLANASONIX_SCHEME,
-  SEGMENT_SCHEME,
-  SHOPIFY_SCHEME,
-  SLACK_SCHEME,
-  STANDARD_WEBHOOKS_SCHEME,
-  STRIPE_SCHEME,
-  type HmacScheme,
-} from '../lambda/common/signature-schemes';
+import { HMAC_SCHEMES, type HmacScheme } from '../lambda/common/signature-schemes';
 import { signHmac, signTwilio } from '../lambda/common/signing';
 import { UsageError } from './errors';
 
@@ -42,13 +33,13 @@ interface Preset {
 }
 
 const PRESETS: Readonly<Record<Exclude<SchemeName, 'twilio' | 'hmac' | 'bearerToken' | 'jwt'>, Preset>> = {
-  stripe: { scheme: STRIPE_SCHEME },
-  github: { scheme: GITHUB_SCHEME, deliveryHeader: 'x-github-delivery' },
-  segment: { scheme: SEGMENT_SCHEME },
-  shopify: { scheme: SHOPIFY_SCHEME, deliveryHeader: 'x-shopify-webhook-id' },
-  slack: { scheme: SLACK_SCHEME },
-  standardWebhooks: { scheme: STANDARD_WEBHOOKS_SCHEME, deliveryHeader: 'webhook-id', idPrefix: 'msg_' },
-  planasonix: { scheme: PLANASONIX_SCHEME, deliveryHeader: 'x-planasonix-delivery' },
+  stripe: { scheme: HMAC_SCHEMES.stripe },
+  github: { scheme: HMAC_SCHEMES.github, deliveryHeader: 'x-github-delivery' },
+  segment: { scheme: HMAC_SCHEMES.segment },
+  shopify: { scheme: HMAC_SCHEMES.shopify, deliveryHeader: 'x-shopify-webhook-id' },
+  slack: { scheme: HMAC_SCHEMES.slack },
+  standardWebhooks: { scheme: HMAC_SCHEMES.standardWebhooks, deliveryHeader: 'webhook-id', idPrefix: 'msg_' },
+  planasonix: { scheme: HMAC_SCHEMES.planasonix, deliveryHeader: 'x-planasonix-delivery' },
 };
 
 /** The options of `--scheme hmac`, named as `WebhookAuth.hmac`'s. */

@@ -16,21 +16,41 @@ export class WebhookError extends Error {
   }
 }
 
-/** 400: the body cannot be read as the declared format. */
-export class MalformedPayloadError extends WebhookError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(400, message, options);
-    this.name = 'MalformedPayloadError';
-  }
+/** The options an error takes: the cause, for debugging only. */
+export interface ErrorCause {
+  readonly cause?: unknown;
 }
 
-/** 401: a signature, token or timestamp is missing. */
-export class MissingCredentialsError extends WebhookError {
-  constructor(message: string) {
-    super(401, message);
-    this.name = 'MissingCredentialsError';
-  }
+/** The options of an answer that asks the sender to retry after `retryAfterSeconds`. */
+export function retryLater(retryAfterSeconds: number, options?: ErrorCause): { cause?: unknown; headers: Record<string, string> } {
+  return { cause: options?.cause, headers: { 'Retry-After': String(retryAfterSeconds) } };
 }
+
+/** The base of an error class of one status whose message the thrower writes. */
+export function messageError(name: string, statusCode: number) {
+  return class extends WebhookError {
+    constructor(message: string, options?: ErrorCause) {
+      super(statusCode, message, options);
+      this.name = name;
+    }
+  };
+}
+
+/** The base of an error class of one status and one message that asks the sender to retry later. */
+export function retryLaterError(name: string, statusCode: number, message: string) {
+  return class extends WebhookError {
+    constructor(retryAfterSeconds: number, options?: ErrorCause) {
+      super(statusCode, message, retryLater(retryAfterSeconds, options));
+      this.name = name;
+    }
+  };
+}
+
+/** 400: the body cannot be read as the declared format. */
+export class MalformedPayloadError extends messageError('MalformedPayloadError', 400) {}
+
+/** 401: a signature, token or timestamp is missing. */
+export class MissingCredentialsError extends messageError('MissingCredentialsError', 401) {}
 
 /** 401: no active secret produces the signature that was sent. */
 export class SignatureMismatchError extends WebhookError {
@@ -42,19 +62,14 @@ export class SignatureMismatchError extends WebhookError {
 
 /** 401: a bearer token or JWT is not valid (expired, wrong issuer or audience, bad signature, unknown key). */
 export class InvalidTokenError extends WebhookError {
-  constructor(message = 'token is not valid', options?: { cause?: unknown }) {
+  constructor(message = 'token is not valid', options?: ErrorCause) {
     super(401, message, options);
     this.name = 'InvalidTokenError';
   }
 }
 
 /** 403: the caller is authenticated but not allowed (an mTLS subject outside the allowlist). */
-export class ForbiddenError extends WebhookError {
-  constructor(message: string) {
-    super(403, message);
-    this.name = 'ForbiddenError';
-  }
-}
+export class ForbiddenError extends messageError('ForbiddenError', 403) {}
 
 /** 401: the signed timestamp is outside the allowed window. */
 export class TimestampOutsideToleranceError extends WebhookError {
@@ -79,52 +94,29 @@ export class MethodNotAllowedError extends WebhookError {
  * on. Refused before anything else reads them, so no oversized value reaches a record, a run
  * input, a dedup key or a log line.
  */
-export class RequestHeaderFieldsTooLargeError extends WebhookError {
-  constructor(message: string) {
-    super(431, message);
-    this.name = 'RequestHeaderFieldsTooLargeError';
-  }
-}
+export class RequestHeaderFieldsTooLargeError extends messageError('RequestHeaderFieldsTooLargeError', 431) {}
 
 /** 413: the body, the batch or one record is larger than allowed. */
-export class PayloadTooLargeError extends WebhookError {
-  constructor(message: string) {
-    super(413, message);
-    this.name = 'PayloadTooLargeError';
-  }
-}
+export class PayloadTooLargeError extends messageError('PayloadTooLargeError', 413) {}
 
 /** 415: the content type is not one this source reads. */
-export class UnsupportedMediaTypeError extends WebhookError {
-  constructor(message: string) {
-    super(415, message);
-    this.name = 'UnsupportedMediaTypeError';
-  }
-}
+export class UnsupportedMediaTypeError extends messageError('UnsupportedMediaTypeError', 415) {}
 
 /** 429: the stream did not take every record within the retry budget. Nothing was acknowledged. */
 export class StreamThrottledError extends WebhookError {
   readonly unwrittenRecords: number;
 
-  constructor(retryAfterSeconds: number, unwrittenRecords: number, options?: { cause?: unknown }) {
-    super(429, 'the stream is busy; nothing was accepted, retry the whole request later', {
-      cause: options?.cause,
-      headers: { 'Retry-After': String(retryAfterSeconds) },
-    });
+  constructor(retryAfterSeconds: number, unwrittenRecords: number, options?: ErrorCause) {
+    super(429, 'the stream is busy; nothing was accepted, retry the whole request later', retryLater(retryAfterSeconds, options));
     this.name = 'StreamThrottledError';
     this.unwrittenRecords = unwrittenRecords;
   }
 }
 
 /** 429: another delivery of the same event id is being written right now. */
-export class DeliveryInProgressError extends WebhookError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'another delivery of this event is in progress; nothing was accepted, retry later', {
-      headers: { 'Retry-After': String(retryAfterSeconds) },
-    });
-    this.name = 'DeliveryInProgressError';
-  }
-}
+export class DeliveryInProgressError extends retryLaterError(
+  'DeliveryInProgressError', 429, 'another delivery of this event is in progress; nothing was accepted, retry later',
+) {}
 
 /**
  * 503: a dependency failed or cannot be used: it is down or unreachable (a Kinesis outage,
@@ -134,10 +126,10 @@ export class DeliveryInProgressError extends WebhookError {
 export class DependencyUnavailableError extends WebhookError {
   readonly dependency: string;
 
-  constructor(dependency: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(dependency: string, options?: ErrorCause & { retryAfterSeconds?: number }) {
     super(503, `${dependency} is unavailable; nothing was accepted, retry later`, {
       cause: options?.cause,
-      headers: options?.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(options.retryAfterSeconds) },
+      headers: options?.retryAfterSeconds === undefined ? {} : retryLater(options.retryAfterSeconds).headers,
     });
     this.name = 'DependencyUnavailableError';
     this.dependency = dependency;

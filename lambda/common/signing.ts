@@ -5,16 +5,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { SignatureEncodingName, TwilioAlgorithmName } from './config';
-import type { HmacScheme } from './signature-schemes';
-import {
-  GITHUB_SCHEME,
-  PLANASONIX_SCHEME,
-  SEGMENT_SCHEME,
-  SHOPIFY_SCHEME,
-  SLACK_SCHEME,
-  STANDARD_WEBHOOKS_SCHEME,
-  STRIPE_SCHEME,
-} from './signature-schemes';
+import { HMAC_SCHEMES, type HmacScheme } from './signature-schemes';
 import { compileSignedContent, hmacKey, sortedPairs } from './verify';
 
 export interface SignOptions {
@@ -117,19 +108,19 @@ const headerOf = (scheme: HmacScheme, secret: string, body: string | Buffer, opt
   signHmac(scheme, secret, body, options)[scheme.signatureHeader];
 
 /** `t=<ts>,v1=<hex>`, as Stripe sends in Stripe-Signature. */
-export const stripeSignature = (secret: string, body: string | Buffer, timestamp: number) => headerOf(STRIPE_SCHEME, secret, body, { timestamp });
+export const stripeSignature = (secret: string, body: string | Buffer, timestamp: number) => headerOf(HMAC_SCHEMES.stripe, secret, body, { timestamp });
 /** The hex `v1` of a Stripe signature alone. */
-export const stripeV1 = (secret: string, body: string | Buffer, timestamp: number) => hmacSignature(STRIPE_SCHEME, secret, body, { timestamp });
+export const stripeV1 = (secret: string, body: string | Buffer, timestamp: number) => hmacSignature(HMAC_SCHEMES.stripe, secret, body, { timestamp });
 /** `sha256=<hex>`, as GitHub sends in X-Hub-Signature-256. */
-export const githubSignature = (secret: string, body: string | Buffer) => headerOf(GITHUB_SCHEME, secret, body, {});
+export const githubSignature = (secret: string, body: string | Buffer) => headerOf(HMAC_SCHEMES.github, secret, body, {});
 /** `v0=<hex>`, as Slack sends in X-Slack-Signature. */
-export const slackSignature = (secret: string, body: string | Buffer, timestamp: number) => headerOf(SLACK_SCHEME, secret, body, { timestamp });
+export const slackSignature = (secret: string, body: string | Buffer, timestamp: number) => headerOf(HMAC_SCHEMES.slack, secret, body, { timestamp });
 /** The hex HMAC-SHA1 Segment sends in X-Signature. */
-export const segmentSignature = (secret: string, body: string | Buffer) => headerOf(SEGMENT_SCHEME, secret, body, {});
+export const segmentSignature = (secret: string, body: string | Buffer) => headerOf(HMAC_SCHEMES.segment, secret, body, {});
 /** The base64 HMAC-SHA256 Shopify sends in X-Shopify-Hmac-Sha256. */
-export const shopifySignature = (secret: string, body: string | Buffer) => headerOf(SHOPIFY_SCHEME, secret, body, {});
+export const shopifySignature = (secret: string, body: string | Buffer) => headerOf(HMAC_SCHEMES.shopify, secret, body, {});
 /** `v1,<base64>`, as a Standard Webhooks sender puts in webhook-signature. */
 export const standardWebhooksSignature = (secret: string, id: string, timestamp: number, body: string | Buffer) =>
-  headerOf(STANDARD_WEBHOOKS_SCHEME, secret, body, { timestamp, headers: { 'webhook-id': id } });
+  headerOf(HMAC_SCHEMES.standardWebhooks, secret, body, { timestamp, headers: { 'webhook-id': id } });
 /** The hex HMAC-SHA256 Planasonix sends in X-Planasonix-Signature. */
-export const planasonixSignature = (secret: string, body: string | Buffer, timestamp: number) => headerOf(PLANASONIX_SCHEME, secret, body, { timestamp });
+export const planasonixSignature = (secret: string, body: string | Buffer, timestamp: number) => headerOf(HMAC_SCHEMES.planasonix, secret, body, { timestamp });

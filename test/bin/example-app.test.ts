@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildExampleApp } from '../../bin/example-app';
@@ -20,7 +19,7 @@ import { LocalDynamoDb } from '../support/dynalite';
 import { apiGatewayEvent, githubSignature, planasonixSignature, stripeSignature } from '../support/signers';
 import { acknowledgements } from '../support/nag';
 import { capturingOutput } from '../support/output';
-import { loadBundledHandler } from '../support/bundle';
+import { bundledPeers, loadHandler, SynthesizedStack, type BundledHandler } from '../support/bundled-source';
 
 const STRICT = { '@aws-cdk/core:strictCfnValidateErrors': true };
 
@@ -136,45 +135,32 @@ describe('example app, end to end against kinesalite', () => {
   const GITHUB_SECRET = 'github-e2e-secret';
   const GITHUB_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:github-MnOpQr';
 
+  const peers = bundledPeers({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET, [GITHUB_SECRET_ARN]: GITHUB_SECRET });
   let outdir: string;
   let kinesis: LocalKinesis;
   let secretsManager: LocalSecretsManager;
-  let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-  let assets: { files: Record<string, { source: { path: string } }> };
-  const savedEnv = { ...process.env };
+  let stack: SynthesizedStack;
   let deployments = 0;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     outdir = mkdtempSync(join(tmpdir(), 'example-app-'));
     const app = new App({ context: STRICT, outdir });
-    const stack = buildExampleApp(app);
+    const artifactId = buildExampleApp(app).artifactId;
     app.synth();
-    template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8'));
-    assets = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.assets.json`), 'utf8'));
-    kinesis = await LocalKinesis.start();
-    secretsManager = await LocalSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [ORDERS_SECRET_ARN]: ORDERS_SECRET, [GITHUB_SECRET_ARN]: GITHUB_SECRET });
+    stack = SynthesizedStack.read(outdir, artifactId);
+    ({ kinesis, secretsManager } = peers);
   });
 
-  afterAll(async () => {
-    process.env = savedEnv;
-    await kinesis.stop();
-    await secretsManager.stop();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  function logicalId(type: string, prefix: string): string {
-    const ids = Object.keys(template.Resources).filter((id) => template.Resources[id].Type === type && id.startsWith(prefix));
-    expect(ids).toHaveLength(1);
-    return ids[0];
-  }
+  const logicalId = (type: string, prefix: string) => stack.logicalId(type, prefix);
 
   /** Loads a source's bundled handler as Lambda would, with the environment from the template. */
-  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string, dynamo?: LocalDynamoDb): Promise<{ invoke: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>; streamName: string; quarantineStreamName: string }> {
-    const fn = template.Resources[logicalId('AWS::Lambda::Function', `${source}Ingest`)].Properties;
+  async function deployedHandler(source: string, secretArn: string, kinesisEndpoint?: string, dynamo?: LocalDynamoDb): Promise<{ invoke: BundledHandler; streamName: string; quarantineStreamName: string }> {
     const streamLogicalId = logicalId('AWS::Kinesis::Stream', `${source}Stream`);
     const secretLogicalId = logicalId('AWS::SecretsManager::Secret', { Stripe: 'StripeSigningSecret', Orders: 'OrdersSigningSecret', GitHub: 'GitHubWebhookSecret' }[source] as string);
     const tableLogicalId = dynamo === undefined ? undefined : logicalId('AWS::DynamoDB::Table', `${source}DedupTable`);
-    const quarantineLogicalId = Object.keys(template.Resources).find((id) => id.startsWith(`${source}QuarantineStream`));
+    const quarantineLogicalId = Object.keys(stack.resources).find((id) => id.startsWith(`${source}QuarantineStream`));
     const quarantineStreamName = `${source.toLowerCase()}-quarantine-${deployments + 1}`;
     if (quarantineLogicalId !== undefined) await kinesis.createStream(quarantineStreamName, 1);
     const tableName = `${source.toLowerCase()}-dedup-${deployments + 1}`;
@@ -182,19 +168,17 @@ describe('example app, end to end against kinesalite', () => {
     const streamName = `${source.toLowerCase()}-e2e-${++deployments}`;
     await kinesis.createStream(streamName, 4);
 
-    const variables = resolveCfn((fn.Environment as { Variables: Record<string, unknown> }).Variables, (id) => {
+    const variables = stack.environment(`${source}Ingest`, (id) => {
       if (id === streamLogicalId) return streamName;
       if (id === secretLogicalId) return secretArn;
       if (id === tableLogicalId) return tableName;
       if (id === quarantineLogicalId) return quarantineStreamName;
       // The spill queue is only used under throttling, which these tests inject elsewhere.
-      if (template.Resources[id]?.Type === 'AWS::SQS::Queue') return 'http://127.0.0.1:9/000000000000/unused.fifo';
+      if (stack.resources[id]?.Type === 'AWS::SQS::Queue') return 'http://127.0.0.1:9/000000000000/unused.fifo';
       throw new Error(`unexpected reference ${id}`);
-    }) as Record<string, string>;
-    const assetHash = String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
-    const assetDir = join(outdir, assets.files[assetHash].source.path);
+    });
 
-    const mod = loadBundledHandler<{ handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }>(assetDir, {
+    const invoke = loadHandler(stack.assetDir(`${source}Ingest`), {
       ...variables,
       AWS_ENDPOINT_URL_KINESIS: kinesisEndpoint ?? kinesis.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
@@ -202,9 +186,9 @@ describe('example app, end to end against kinesalite', () => {
       // The unused spill queue's own endpoint, so that the SDK has no mismatch to warn about.
       AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9',
       AWS_LAMBDA_FUNCTION_NAME: `${source}Ingest`,
-    }, savedEnv);
-    expect(fn.Handler).toBe('index.handler');
-    return { invoke: mod.handler, streamName, quarantineStreamName };
+    }, peers.savedEnv);
+    expect(stack.functionProperties(`${source}Ingest`).Handler).toBe('index.handler');
+    return { invoke, streamName, quarantineStreamName };
   }
 
   test('a Stripe-signed event lands in the Stripe stream as an envelope', async () => {
@@ -455,7 +439,7 @@ describe('example app, end to end against kinesalite', () => {
     test('the example pipeline definition is valid Amazon States Language, and fails a run that carries validation errors', () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const aslValidator = require('asl-validator') as (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
-      const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine') as unknown as { Properties: { DefinitionString: unknown } };
+      const machine = Object.values(stack.resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine') as unknown as { Properties: { DefinitionString: unknown } };
       const definition = JSON.parse(flatten(machine.Properties.DefinitionString)) as { States: Record<string, { Type: string; CausePath?: string; Choices?: { IsPresent?: boolean; Variable?: string }[] }> };
       const result = aslValidator(definition);
       expect(result.isValid).toBe(true);
@@ -468,20 +452,18 @@ describe('example app, end to end against kinesalite', () => {
       const sfn = await LocalStepFunctions.start({ stateMachineArns: [PIPELINE_ARN] });
       const secrets = await LocalSecretsManager.start({ [TRIGGER_SECRET_ARN]: TRIGGER_SECRET });
       try {
-        const fn = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('ExportTrigger'))![1].Properties;
-        const machineId = Object.keys(template.Resources).find((id) => template.Resources[id].Type === 'AWS::StepFunctions::StateMachine') as string;
-        const secretId = Object.keys(template.Resources).find((id) => id.startsWith('PlanasonixSigningSecret') && template.Resources[id].Type === 'AWS::SecretsManager::Secret') as string;
-        const variables = resolveCfn((fn.Environment as { Variables: Record<string, unknown> }).Variables, (id) => {
+        const machineId = logicalId('AWS::StepFunctions::StateMachine', '');
+        const secretId = logicalId('AWS::SecretsManager::Secret', 'PlanasonixSigningSecret');
+        const variables = stack.environment('ExportTrigger', (id) => {
           if (id === machineId) return PIPELINE_ARN;
           if (id === secretId) return TRIGGER_SECRET_ARN;
           throw new Error(`unexpected reference ${id}`);
-        }) as Record<string, string>;
-        const assetDir = join(outdir, assets.files[String((fn.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')].source.path);
-        const mod = loadBundledHandler<{ handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }>(assetDir, {
+        });
+        const handler = loadHandler(stack.assetDir('ExportTrigger'), {
           ...variables,
           AWS_ENDPOINT_URL_SFN: sfn.endpoint,
           AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-        }, savedEnv);
+        }, peers.savedEnv);
 
         // The README's request, as its curl sends it, at the README's receivedAt.
         const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -497,7 +479,7 @@ describe('example app, end to end against kinesalite', () => {
             'X-Planasonix-Timestamp': String(now), 'X-Planasonix-Signature': planasonixSignature(TRIGGER_SECRET, body, now),
           },
         });
-        const { result: first } = await capturingOutput(() => mod.handler(request()));
+        const { result: first } = await capturingOutput(() => handler(request()));
         expect(first.statusCode).toBe(202);
         const answer = JSON.parse(first.body) as { correlationId: string; executionArn: string };
         expect(answer).toEqual({ correlationId: 'exp_2026_11_23', executionArn: expect.stringMatching(/:execution:ExportPipeline:exp_2026_11_23$/) });
@@ -505,7 +487,7 @@ describe('example app, end to end against kinesalite', () => {
         expect(JSON.parse(sfn.calls[0].input as string)).toEqual(shown);
 
         // A retry of the same delivery, signed again later: the same correlation id, no second run.
-        const { result: retry } = await capturingOutput(() => mod.handler(request()));
+        const { result: retry } = await capturingOutput(() => handler(request()));
         expect(retry.statusCode).toBe(202);
         expect(JSON.parse(retry.body)).toMatchObject({ correlationId: 'exp_2026_11_23', executionArn: answer.executionArn });
         expect(sfn.executions.size).toBe(1);

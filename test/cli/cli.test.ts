@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,19 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayClientCert } from '../../cli/client-cert';
 import { localClientCertificate } from '../../cli/local/client-certs';
+import { runCli } from '../support/cli';
 import { closedPort } from '../support/ports';
 
-const CLI = join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-/** Runs the bundled command, the package's bin. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ stdout, stderr, code: error === null ? 0 : (error as { code?: number }).code ?? -1 });
-    });
-  });
-}
+/** Runs the bundled command, the package's bin, with `env` over the test's environment. */
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => runCli(args, { env, timeoutMs: 30_000 });
 
 let dir: string;
 let bodyFile: string;

@@ -15,11 +15,11 @@ import { CONFIG_ENV_VAR } from '../../lambda/common/config';
 import { PLANASONIX_SCHEME, STRIPE_SCHEME } from '../../lambda/common/signature-schemes';
 import { signHmac } from '../../lambda/common/signing';
 import { WebhookAuth, WebhookStreamSource } from '../../lib';
+import { CLI, runCli as cli } from '../support/cli';
 import { LocalDynamoDb } from '../support/dynalite';
 import { JwksServer, selfSignedCertificate, type TlsIdentity } from '../support/jwks-server';
 import { synthesizeEveryKindOfSource } from '../support/local-app';
 
-const CLI = join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
 const ROOT = join(__dirname, '..', '..');
 const JWT_ISSUER = 'https://idp.local.test/';
 
@@ -58,15 +58,6 @@ class Output {
       });
     }
   }
-}
-
-/** Runs the bundled command; resolves with its output and exit code, never rejects. */
-function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ stdout, stderr, code: error === null ? 0 : (error as { code?: number }).code ?? -1 });
-    });
-  });
 }
 
 /** True when nothing listens on the port: binding it succeeds. */

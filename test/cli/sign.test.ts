@@ -2,29 +2,18 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { authenticate } from '../../lambda/common/authenticate';
 import type { AuthConfig } from '../../lambda/common/config';
 import { fromApiGatewayEvent } from '../../lambda/common/http';
 import Twilio from 'twilio';
 import { SCHEME_ALIASES, SCHEME_NAMES } from '../../cli/sign';
 import { HmacAlgorithm, SignatureEncoding, TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
+import { CLI, runCli } from '../support/cli';
 import { anyAuthConfig } from '../support/presets';
 import { apiGatewayEvent } from '../support/signers';
 
-const CLI = join(__dirname, '..', '..', 'assets', 'cli', 'index.js');
-const run = promisify(execFile);
-
 /** Runs the bundled command, the package's bin, with the secret in the environment. */
-async function cli(args: string[], secret?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, WEBHOOK_SECRET: secret ?? '' } });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+const cli = (args: string[], secret?: string) => runCli(args, { env: { WEBHOOK_SECRET: secret ?? '' } });
 
 describe('cdk-webhook-ingress sign', () => {
   let dir: string;

@@ -85,13 +85,18 @@ function put<T>(target: Record<string, T>, name: string, value: T): void {
   Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** Adds `value` to the values under `name` (an own property, whatever the name). */
+function append(target: Record<string, string[]>, name: string, value: string): void {
+  put(target, name, [...(Object.prototype.hasOwnProperty.call(target, name) ? target[name] : []), value]);
+}
+
 /** The API Gateway REST proxy event for a draft. */
 export function toEvent(d: Draft, route: EventRoute): APIGatewayProxyEvent {
   let headers: Record<string, string> = {};
   let multiValueHeaders: Record<string, string[]> = {};
   for (const [name, value] of d.headers) {
     put(headers, name, value);
-    put(multiValueHeaders, name, [...(Object.prototype.hasOwnProperty.call(multiValueHeaders, name) ? multiValueHeaders[name] : []), value]);
+    append(multiValueHeaders, name, value);
   }
   for (const [name, value] of d.headersOverride) {
     if (value === undefined) delete headers[name];
@@ -105,7 +110,7 @@ export function toEvent(d: Draft, route: EventRoute): APIGatewayProxyEvent {
   const multiQuery: Record<string, string[]> = {};
   for (const [name, value] of d.query) {
     put(query, name, value);
-    put(multiQuery, name, [...(Object.prototype.hasOwnProperty.call(multiQuery, name) ? multiQuery[name] : []), value]);
+    append(multiQuery, name, value);
   }
   let body: string | null = null;
   if (d.body !== null) {

@@ -270,8 +270,10 @@ function senderName(name: string): string {
 
 interface SignedContentSpec {
   readonly name: string;
-  readonly handler: HandlerKind;
-  readonly path: string;
+  /** @default 'ingest' */
+  readonly handler?: HandlerKind;
+  /** @default `/<name>` */
+  readonly path?: string;
   readonly preset: (secret: secretsmanager.ISecret) => WebhookAuth;
   readonly auth: HmacAuthConfig | Ed25519AuthConfig;
   readonly secretValue?: string;
@@ -279,8 +281,8 @@ interface SignedContentSpec {
   /** The sender's spelling of the signature header. */
   readonly signatureHeaderName: string;
   readonly body: BodyMaker;
-  /** Headers of the vendor's that are not part of the signature (delivery ids, event names). */
-  readonly extraHeaders: (rng: Rng) => [string, string][];
+  /** Headers of the vendor's that are not part of the signature (delivery ids, event names). Absent: none. */
+  readonly extraHeaders?: (rng: Rng) => [string, string][];
   readonly headerAliases?: Readonly<Record<string, string>>;
   readonly sign: (content: Buffer, otherKey: boolean) => string;
   readonly variants?: readonly Variant[];
@@ -298,8 +300,8 @@ function signedContentScheme(spec: SignedContentSpec): Scheme {
 
   const scheme: Scheme = {
     name: spec.name,
-    handler: spec.handler,
-    path: spec.path,
+    handler: spec.handler ?? 'ingest',
+    path: spec.path ?? `/${spec.name}`,
     preset: spec.preset,
     auth,
     secretValue: spec.secretValue,
@@ -336,7 +338,7 @@ function signedContentScheme(spec: SignedContentSpec): Scheme {
         [spec.signatureHeaderName, value],
         ...(timestamp?.kind === 'header' ? [[senderName(timestamp.header), String(ts)] as [string, string]] : []),
         ...signedHeaders.map((h): [string, string] => [senderName(h), headerValues[h]]),
-        ...spec.extraHeaders(rng),
+        ...(spec.extraHeaders?.(rng) ?? []),
       ];
       const material: Record<string, string> = { body: b64(body) };
       if (ts !== undefined) material.timestamp = String(ts);
@@ -716,6 +718,24 @@ export interface SchemeSetup {
   readonly jwtIssuer: string;
 }
 
+/**
+ * A vendor preset on the ingest handler at `/<name>`: the header as the sender spells it, the body
+ * it sends, its secret and another one, and the headers it adds that are not signed.
+ */
+function vendorHmac(
+  name: string, preset: SignedContentSpec['preset'], signatureHeaderName: string, body: BodyMaker,
+  [secretValue, otherSecret]: [string, string], extraHeaders?: SignedContentSpec['extraHeaders'],
+): Scheme {
+  return hmacScheme({ name, preset, signatureHeaderName, body, secretValue, otherSecret, extraHeaders });
+}
+
+/** GitHub's event, delivery id and hook id. */
+const githubHeaders = (rng: Rng): [string, string][] =>
+  [['X-GitHub-Event', rng.pick(['issues', 'push'])], ['X-GitHub-Delivery', `${rng.hex(4)}-${rng.hex(2)}-${rng.hex(2)}`], ['X-GitHub-Hook-ID', String(rng.between(1, 1e6))]];
+/** Shopify's topic, shop and webhook id. */
+const shopifyHeaders = (rng: Rng): [string, string][] =>
+  [['X-Shopify-Topic', 'orders/create'], ['X-Shopify-Shop-Domain', 'shop.myshopify.com'], ['X-Shopify-Webhook-Id', `${rng.hex(8)}`]];
+
 /** Every scheme of the library, in the order cases are spread over them. */
 export function allSchemes(setup: SchemeSetup): Scheme[] {
   const k = setup.keys;
@@ -724,43 +744,21 @@ export function allSchemes(setup: SchemeSetup): Scheme[] {
   const ed25519Auth = bindAuth('standard-webhooks-v1a', ed25519Preset) as Ed25519AuthConfig;
   const svixAliases = { 'webhook-id': 'svix-id', 'webhook-timestamp': 'svix-timestamp', 'webhook-signature': 'svix-signature' };
   return [
-    hmacScheme({
-      name: 'stripe', handler: 'ingest', path: '/stripe', preset: (s) => WebhookAuth.stripe(s),
-      secretValue: 'whsec_fuzz_stripe_9f8e7d6c5b4a39281706f5e4d3c2b1a0', otherSecret: 'whsec_other_stripe_key',
-      signatureHeaderName: 'Stripe-Signature', body: stripeBody, extraHeaders: () => [],
-    }),
-    hmacScheme({
-      name: 'github', handler: 'ingest', path: '/github', preset: (s) => WebhookAuth.github(s),
-      secretValue: 'fuzz-github-secret-0a1b2c3d', otherSecret: 'other-github-secret',
-      signatureHeaderName: 'X-Hub-Signature-256', body: githubBody,
-      extraHeaders: (rng) => [['X-GitHub-Event', rng.pick(['issues', 'push'])], ['X-GitHub-Delivery', `${rng.hex(4)}-${rng.hex(2)}-${rng.hex(2)}`], ['X-GitHub-Hook-ID', String(rng.between(1, 1e6))]],
-    }),
-    hmacScheme({
-      name: 'segment', handler: 'ingest', path: '/segment', preset: (s) => WebhookAuth.segment(s),
-      secretValue: 'fuzz-segment-shared-secret', otherSecret: 'other-segment-secret',
-      signatureHeaderName: 'X-Signature', body: segmentBody, extraHeaders: () => [],
-    }),
-    hmacScheme({
-      name: 'shopify', handler: 'ingest', path: '/shopify', preset: (s) => WebhookAuth.shopify(s),
-      secretValue: 'fuzz-shopify-client-secret', otherSecret: 'other-shopify-secret',
-      signatureHeaderName: 'X-Shopify-Hmac-Sha256', body: shopifyBody,
-      extraHeaders: (rng) => [['X-Shopify-Topic', 'orders/create'], ['X-Shopify-Shop-Domain', 'shop.myshopify.com'], ['X-Shopify-Webhook-Id', `${rng.hex(8)}`]],
-    }),
-    hmacScheme({
-      name: 'slack', handler: 'ingest', path: '/slack', preset: (s) => WebhookAuth.slack(s),
-      secretValue: 'fuzz-slack-signing-secret-8f14e45fceea167a', otherSecret: 'other-slack-secret',
-      signatureHeaderName: 'X-Slack-Signature', body: slackBody, extraHeaders: () => [],
-    }),
+    vendorHmac('stripe', (s) => WebhookAuth.stripe(s), 'Stripe-Signature', stripeBody, ['whsec_fuzz_stripe_9f8e7d6c5b4a39281706f5e4d3c2b1a0', 'whsec_other_stripe_key']),
+    vendorHmac('github', (s) => WebhookAuth.github(s), 'X-Hub-Signature-256', githubBody, ['fuzz-github-secret-0a1b2c3d', 'other-github-secret'], githubHeaders),
+    vendorHmac('segment', (s) => WebhookAuth.segment(s), 'X-Signature', segmentBody, ['fuzz-segment-shared-secret', 'other-segment-secret']),
+    vendorHmac('shopify', (s) => WebhookAuth.shopify(s), 'X-Shopify-Hmac-Sha256', shopifyBody, ['fuzz-shopify-client-secret', 'other-shopify-secret'], shopifyHeaders),
+    vendorHmac('slack', (s) => WebhookAuth.slack(s), 'X-Slack-Signature', slackBody, ['fuzz-slack-signing-secret-8f14e45fceea167a', 'other-slack-secret']),
     twilioScheme(true),
     twilioScheme(false),
     hmacScheme({
-      name: 'standard-webhooks', handler: 'ingest', path: '/standard', preset: (s) => WebhookAuth.standardWebhooks(s),
+      name: 'standard-webhooks', path: '/standard', preset: (s) => WebhookAuth.standardWebhooks(s),
       secretValue: whsec, otherSecret: `whsec_${Buffer.from('another-key').toString('base64')}`,
-      signatureHeaderName: 'Webhook-Signature', body: standardBody, extraHeaders: () => [], headerAliases: svixAliases,
+      signatureHeaderName: 'Webhook-Signature', body: standardBody, headerAliases: svixAliases,
     }),
     signedContentScheme({
-      name: 'standard-webhooks-v1a', handler: 'ingest', path: '/standard-v1a', preset: ed25519Preset, auth: ed25519Auth,
-      signatureHeaderName: 'Webhook-Signature', body: standardBody, extraHeaders: () => [], headerAliases: svixAliases,
+      name: 'standard-webhooks-v1a', path: '/standard-v1a', preset: ed25519Preset, auth: ed25519Auth,
+      signatureHeaderName: 'Webhook-Signature', body: standardBody, headerAliases: svixAliases,
       sign: (content, otherKey) => signBytes(null, content, otherKey ? k.otherEd25519 : k.ed25519.privateKey).toString('base64'),
     }),
     hmacScheme({
@@ -771,13 +769,13 @@ export function allSchemes(setup: SchemeSetup): Scheme[] {
       variants: [idempotencyReuse],
     }),
     hmacScheme({
-      name: 'hmac', handler: 'ingest', path: '/acme',
+      name: 'hmac', path: '/acme',
       preset: (s) => WebhookAuth.hmac({
         secret: s, signatureHeader: 'X-Acme-Signature', algorithm: HmacAlgorithm.SHA512, encoding: SignatureEncoding.BASE64,
         signaturePrefix: 'v1=', signedContent: '{timestamp}.{header:X-Acme-Delivery}.{body}', timestampHeader: 'X-Acme-Timestamp',
       }),
       secretValue: 'fuzz-acme-hmac-key-5e884898da28', otherSecret: 'other-acme-key',
-      signatureHeaderName: 'X-Acme-Signature', body: acmeBody, extraHeaders: () => [],
+      signatureHeaderName: 'X-Acme-Signature', body: acmeBody,
     }),
     bearerScheme(),
     jwtScheme(setup.jwksUri, setup.jwtIssuer),

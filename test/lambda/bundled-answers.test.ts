@@ -6,15 +6,14 @@
  * Step Functions and Secrets Manager stand-ins.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/common/config';
 import { decodeSpillMessage } from '../../lambda/ingest/spill';
 import type { TriggerConfig } from '../../lambda/trigger/config';
 import { WebhookAuth } from '../../lib';
-import { loadBundledHandler } from '../support/bundle';
+import { assetDir, bundledPeers, loadHandler, type BundledHandler as Handler } from '../support/bundled-source';
 import { FaultProxy, type PutRecordsFault } from '../support/fault-proxy';
 import { LocalSqs } from '../support/fauxqs';
 import { decode, LocalKinesis } from '../support/kinesalite';
@@ -22,30 +21,12 @@ import { capturingOutput } from '../support/output';
 import { anyAuthConfig, ingestConfig, SECRET_ARN } from '../support/presets';
 import { apiGatewayEvent, planasonixSignature, stripeSignature } from '../support/signers';
 
-type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-
 const STRIPE_SECRET = 'whsec_bundled_answers_0123456789abcdef';
 const PLANASONIX_SECRET = 'planasonix-bundled-answers-key';
 const SM_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:Exports';
 const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
 
-const savedEnv = process.env;
-let kinesis: LocalKinesis;
-let secrets: LocalSecretsManager;
-let streams = 0;
-
-beforeAll(async () => {
-  kinesis = await LocalKinesis.start();
-  secrets = await LocalSecretsManager.start({ [SECRET_ARN]: STRIPE_SECRET });
-});
-afterAll(async () => {
-  process.env = savedEnv;
-  await kinesis.stop();
-  await secrets.stop();
-});
-afterEach(() => {
-  process.env = savedEnv;
-});
+const peers = bundledPeers({ [SECRET_ARN]: STRIPE_SECRET });
 
 /** The JSON log lines (Powertools) of one invocation. */
 function logLines(output: string): Record<string, unknown>[] {
@@ -59,21 +40,18 @@ async function invoke(handler: Handler, event: APIGatewayProxyEvent) {
 
 describe('the bundled ingest handler', () => {
   async function deploy(overrides: Partial<IngestConfig> = {}, env: Record<string, string> = {}): Promise<{ handler: Handler; streamName: string }> {
-    const streamName = `answers-${++streams}`;
-    await kinesis.createStream(streamName, 1);
+    const streamName = await peers.newStream('answers');
     const config = ingestConfig((s) => WebhookAuth.stripe(s), {
       streamName,
       backpressure: { kind: 'rejectWith429', retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 300 },
       ...overrides,
     });
-    const handler = loadBundledHandler<{ handler: Handler }>(join(__dirname, '..', '..', 'assets', 'ingest'), {
+    const handler = peers.load(assetDir('ingest'), {
       [CONFIG_ENV_VAR]: JSON.stringify(config),
-      AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: 'AnswersIngest',
       POWERTOOLS_METRICS_DISABLED: 'true',
       ...env,
-    }, savedEnv).handler;
+    });
     return { handler, streamName };
   }
 
@@ -85,7 +63,7 @@ describe('the bundled ingest handler', () => {
   describe('an unavailable stream is a 503 with Retry-After, throttling a 429, and the log names the cause', () => {
     let proxy: FaultProxy;
     beforeEach(async () => {
-      proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'pass' }));
+      proxy = await FaultProxy.start(peers.kinesis.endpoint, () => ({ kind: 'pass' }));
     });
     afterEach(async () => {
       await proxy.stop();
@@ -109,7 +87,7 @@ describe('the bundled ingest handler', () => {
         expect.objectContaining({ level: 'WARN', message: 'stream write failed', reason, cause }),
         expect.objectContaining({ level: status === 429 ? 'WARN' : 'ERROR', message: 'rejected', statusCode: status, cause }),
       ]);
-      expect(await kinesis.readAll(streamName)).toHaveLength(0);
+      expect(await peers.kinesis.readAll(streamName)).toHaveLength(0);
     });
 
     test('when nothing listens at the stream\'s endpoint (connection refused): 503, not 429', async () => {
@@ -126,7 +104,7 @@ describe('the bundled ingest handler', () => {
     test('queue and slow accept: an outage spills to the queue, and the request is acknowledged once queued', async () => {
       const sqs = await LocalSqs.start();
       try {
-        const created = await sqs.createFifoQueue(`answers-spill-${streams}`);
+        const created = await sqs.createFifoQueue('answers-spill');
         // The deployed SQS client sends to the queue URL's host; here that is fauxqs on 127.0.0.1.
         const queueUrl = new URL(new URL(created.queueUrl).pathname, sqs.endpoint).toString();
         proxy.plan = () => ({ kind: 'failCall', status: 503, type: 'ServiceUnavailable' });
@@ -153,7 +131,7 @@ describe('the bundled ingest handler', () => {
     expect(answer.status).toBe(405);
     expect(answer.headers).toMatchObject({ Allow: 'POST', 'Content-Type': 'application/json; charset=utf-8' });
     expect(answer.body).toEqual({ error: 'MethodNotAllowed', message: `this endpoint accepts only POST; the method ${method} is not allowed`, correlationId: 'c0ffee00-0000-4000-8000-000000000000' });
-    expect(await kinesis.readAll(streamName)).toHaveLength(0);
+    expect(await peers.kinesis.readAll(streamName)).toHaveLength(0);
   });
 
   describe('fails with 400 when the signature header is ambiguous, whichever value is valid', () => {
@@ -169,7 +147,7 @@ describe('the bundled ingest handler', () => {
       const answer = await invoke(handler, event);
       expect(answer.status).toBe(400);
       expect(answer.body.message).toBe('header stripe-signature must appear once; it was sent 2 times (header names are compared without regard to case)');
-      expect(await kinesis.readAll(streamName)).toHaveLength(0);
+      expect(await peers.kinesis.readAll(streamName)).toHaveLength(0);
     });
 
     test('the event\'s two header maps disagree', async () => {
@@ -178,7 +156,7 @@ describe('the bundled ingest handler', () => {
       // multiValueHeaders carries the valid signature, headers a forged one: neither may win.
       event.headers = { ...event.headers, 'Stripe-Signature': 't=1,v1=00' };
       expect((await invoke(handler, event)).status).toBe(400);
-      expect(await kinesis.readAll(streamName)).toHaveLength(0);
+      expect(await peers.kinesis.readAll(streamName)).toHaveLength(0);
     });
   });
 
@@ -191,7 +169,7 @@ describe('the bundled ingest handler', () => {
       error: 'RequestHeaderFieldsTooLarge',
       message: 'header user-agent has a value of 1100000 bytes; a header value may be at most 10240 bytes',
     });
-    expect(await kinesis.readAll(streamName)).toHaveLength(0);
+    expect(await peers.kinesis.readAll(streamName)).toHaveLength(0);
     // An ordinary User-Agent still reaches the record.
     expect((await invoke(handler, stripeEvent('evt_answers_h2', { 'User-Agent': 'Stripe/1.0' }))).status).toBe(202);
   });
@@ -219,13 +197,13 @@ describe('the bundled trigger handler', () => {
       ],
       validation: 'strict', includeBody: false, idempotencyHeaders: ['idempotency-key'], maxBodyBytes: 64 * 1024, retryAfterSeconds: 7,
     };
-    return loadBundledHandler<{ handler: Handler }>(join(__dirname, '..', '..', 'assets', 'trigger'), {
+    return loadHandler(assetDir('trigger'), {
       [CONFIG_ENV_VAR]: JSON.stringify(config),
       AWS_ENDPOINT_URL_SFN: sfn.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: triggerSecrets.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: 'ExportsTrigger',
       POWERTOOLS_METRICS_DISABLED: 'true',
-    }, savedEnv).handler;
+    }, peers.savedEnv);
   }
 
   function signed(body: string, headers: Record<string, string> = {}, receivedAtMs = Date.now()) {

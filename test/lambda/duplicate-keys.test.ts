@@ -1,24 +1,18 @@
 // Duplicate JSON keys, through the bundled handler assets as the constructs deploy them: the
 // configuration and the pinned schemas come from a synthesized template, the handler from its
 // asset folder, and the peers are local (kinesalite, Secrets Manager and Step Functions stand-ins).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { resolveCfn } from '../../cli/local/cfn';
-import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { ParameterType, PayloadSchema, PayloadValidation, TriggerParameter, TriggerTarget, WebhookAuth, WebhookStreamSource, WebhookTrigger } from '../../lib';
-import { loadBundledHandler } from '../support/bundle';
-import { decode, LocalKinesis, TEST_REGION } from '../support/kinesalite';
+import { bundledPeers, loadHandler, SynthesizedStack } from '../support/bundled-source';
+import { decode, TEST_REGION } from '../support/kinesalite';
 import { capturingOutput } from '../support/output';
 import { apiGatewayEvent, planasonixSignature, stripeSignature } from '../support/signers';
-
-type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
 const STRIPE_SECRET = 'whsec_duplicate_keys_0123456789abcdef';
 const STRIPE_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:stripe-DupKey';
@@ -28,7 +22,7 @@ const PIPELINE_ARN = 'arn:aws:states:us-east-1:111111111111:stateMachine:ExportP
 const STREAM = 'stripe-duplicate-keys';
 
 /** A Stripe source whose checkout events must have a non-negative amount; and an export trigger. */
-function synthesize(outdir: string): { resources: Resources; assetDir: (logicalIdPrefix: string) => string; env: (logicalIdPrefix: string, refs: Record<string, string>) => Record<string, string> } {
+function synthesize(outdir: string): SynthesizedStack {
   const app = new App({ outdir, context: { '@aws-cdk/core:strictCfnValidateErrors': true } });
   const stack = new Stack(app, 'DuplicateKeys', { env: { account: '111111111111', region: TEST_REGION } });
   new WebhookStreamSource(stack, 'Stripe', {
@@ -48,53 +42,33 @@ function synthesize(outdir: string): { resources: Resources; assetDir: (logicalI
     parameters: { exportId: TriggerParameter.fromJsonPath('$.export_id', { required: true, jsonType: ParameterType.STRING }) },
   });
   app.synth();
-  const resources = (JSON.parse(readFileSync(join(outdir, 'DuplicateKeys.template.json'), 'utf8')) as { Resources: Resources }).Resources;
-  const assets = JSON.parse(readFileSync(join(outdir, 'DuplicateKeys.assets.json'), 'utf8')) as { files: Record<string, { source: { path: string } }> };
-  const fn = (prefix: string) => {
-    const found = Object.entries(resources).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(prefix));
-    expect(found).toHaveLength(1);
-    return found[0][1].Properties;
-  };
-  const logicalId = (type: string, prefix: string) => Object.keys(resources).find((id) => resources[id].Type === type && id.startsWith(prefix)) as string;
-  return {
-    resources,
-    assetDir: (prefix) => join(outdir, assets.files[String((fn(prefix).Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')].source.path),
-    env: (prefix, refs) => resolveCfn((fn(prefix).Environment as { Variables: Record<string, unknown> }).Variables, (id) => {
-      for (const [refPrefix, value] of Object.entries(refs)) if (id === logicalId(resources[id]?.Type ?? '', refPrefix)) return value;
-      throw new Error(`unexpected reference ${id}`);
-    }) as Record<string, string>,
-  };
+  return SynthesizedStack.read(outdir, 'DuplicateKeys');
+}
+
+/** A function's environment, each reference to a resource whose id starts with a key of `refs` resolved to its value. */
+function environment(stack: SynthesizedStack, prefix: string, refs: Record<string, string>): Record<string, string> {
+  return stack.environment(prefix, (id) => {
+    for (const [refPrefix, value] of Object.entries(refs)) if (id.startsWith(refPrefix) && id === stack.logicalId(stack.resources[id].Type, refPrefix)) return value;
+    throw new Error(`unexpected reference ${id}`);
+  });
 }
 
 describe('duplicate JSON keys through the bundled handlers', () => {
-  const savedEnv = { ...process.env };
+  const peers = bundledPeers({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [TRIGGER_SECRET_ARN]: TRIGGER_SECRET });
   let outdir: string;
-  let stack: ReturnType<typeof synthesize>;
-  let kinesis: LocalKinesis;
-  let secrets: LocalSecretsManager;
+  let stack: SynthesizedStack;
 
   beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), 'duplicate-keys-'));
     stack = synthesize(outdir);
-    kinesis = await LocalKinesis.start();
-    await kinesis.createStream(STREAM, 1);
-    secrets = await LocalSecretsManager.start({ [STRIPE_SECRET_ARN]: STRIPE_SECRET, [TRIGGER_SECRET_ARN]: TRIGGER_SECRET });
+    await peers.kinesis.createStream(STREAM, 1);
   });
 
-  afterAll(async () => {
-    process.env = savedEnv;
-    await kinesis.stop();
-    await secrets.stop();
-    rmSync(outdir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   test('ingest: fails with 400 naming the pointer when an amount or the type is sent twice, and writes nothing', async () => {
     // GIVEN the Stripe source's bundled handler, with its pinned schemas staged beside it
-    const { handler } = loadBundledHandler<{ handler: Handler }>(stack.assetDir('StripeIngest'), {
-      ...stack.env('StripeIngest', { StripeStream: STREAM, StripeSecret: STRIPE_SECRET_ARN }),
-      AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-    }, savedEnv);
+    const handler = peers.load(stack.assetDir('StripeIngest'), environment(stack, 'StripeIngest', { StripeStream: STREAM, StripeSecret: STRIPE_SECRET_ARN }));
     const now = Math.floor(Date.now() / 1000);
     const send = async (body: string) => {
       const { result } = await capturingOutput(() => handler(apiGatewayEvent(body, {
@@ -116,18 +90,18 @@ describe('duplicate JSON keys through the bundled handlers', () => {
     // AND the same events without the repeats are judged as usual: -5 breaks the schema, 5 lands
     expect(await send(event('evt_neg', '{"id":"cs_3","amount_total":-5}'))).toEqual({ status: 400, message: expect.stringMatching(/amount_total must be >= 0/) });
     expect((await send(event('evt_ok', '{"id":"cs_4","amount_total":5}'))).status).toBe(202);
-    expect((await kinesis.readAll(STREAM)).map((r) => decode<{ id: string }>(r).id)).toEqual(['evt_ok']);
+    expect((await peers.kinesis.readAll(STREAM)).map((r) => decode<{ id: string }>(r).id)).toEqual(['evt_ok']);
   });
 
   test('trigger: fails with 400 naming the pointer when a mapped field is sent twice, and starts no run', async () => {
     // GIVEN the trigger's bundled handler
     const steps = await LocalStepFunctions.start({ stateMachineArns: [PIPELINE_ARN] });
     try {
-      const { handler } = loadBundledHandler<{ handler: Handler }>(stack.assetDir('ExportTrigger'), {
-        ...stack.env('ExportTrigger', { TriggerSecret: TRIGGER_SECRET_ARN }),
+      const handler = loadHandler(stack.assetDir('ExportTrigger'), {
+        ...environment(stack, 'ExportTrigger', { TriggerSecret: TRIGGER_SECRET_ARN }),
         AWS_ENDPOINT_URL_SFN: steps.endpoint,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-      }, savedEnv);
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: peers.secretsManager.endpoint,
+      }, peers.savedEnv);
       const now = Math.floor(Date.now() / 1000);
       const send = (body: string) => capturingOutput(() => handler(apiGatewayEvent(body, {
         headers: { 'Content-Type': 'application/json', 'X-Planasonix-Timestamp': String(now), 'X-Planasonix-Signature': planasonixSignature(TRIGGER_SECRET, body, now) },

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { authenticate } from '../../lambda/common/authenticate';
@@ -15,7 +14,7 @@ import { decode, LocalKinesis } from '../support/kinesalite';
 import { ingestConfig } from '../support/presets';
 import { apiGatewayEvent, type EventOptions } from '../support/signers';
 import { capturingOutput } from '../support/output';
-import { loadBundledHandler } from '../support/bundle';
+import { assetDir, loadHandler, restoringEnv, type BundledHandler } from '../support/bundled-source';
 
 const NOW_MS = Date.UTC(2026, 10, 23, 12, 0, 0);
 const DAY_MS = 86_400_000;
@@ -327,18 +326,10 @@ describe('the trigger handler on a managed mTLS route', () => {
 });
 
 describe('the bundled handlers emit ClientCertificateDaysToExpiry in EMF', () => {
-  const savedEnv = process.env;
-  afterEach(() => {
-    process.env = savedEnv;
-  });
+  const savedEnv = restoringEnv();
 
-  function load(name: 'ingest' | 'trigger', env: Record<string, string>): (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
-    const { POWERTOOLS_DEV: _dev, POWERTOOLS_METRICS_DISABLED: _disabled, ...base } = savedEnv;
-    return loadBundledHandler<{ handler: (e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> }>(
-      join(__dirname, '..', '..', 'assets', name),
-      { ...env, POWERTOOLS_SERVICE_NAME: 'orders' },
-      base,
-    ).handler;
+  function load(name: 'ingest' | 'trigger', env: Record<string, string>): BundledHandler {
+    return loadHandler(assetDir(name), { ...env, POWERTOOLS_SERVICE_NAME: 'orders' }, savedEnv, ['POWERTOOLS_DEV', 'POWERTOOLS_METRICS_DISABLED']);
   }
 
   /**

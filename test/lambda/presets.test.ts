@@ -1,23 +1,13 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
 import Twilio from 'twilio';
-import { signTwilio } from '../../lambda/common/signing';
 import { authenticate } from '../../lambda/common/authenticate';
 import { MissingCredentialsError, SignatureMismatchError, TimestampOutsideToleranceError, WebhookError } from '../../lambda/common/errors';
 import { fromApiGatewayEvent, withHeaderAliases } from '../../lambda/common/http';
+import { githubSignature, planasonixSignature, segmentSignature, shopifySignature, signTwilio, slackSignature, standardWebhooksSignature, stripeSignature, twilioSignature } from '../../lambda/common/signing';
 import { TwilioSignatureAlgorithm, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
-import {
-  apiGatewayEvent,
-  githubSignature,
-  planasonixSignature,
-  segmentSignature,
-  shopifySignature,
-  slackSignature,
-  standardWebhooksSignature,
-  stripeSignature,
-  twilioSignature,
-} from '../support/signers';
+import { apiGatewayEvent } from '../support/signers';
 
 type Scheme = Parameters<typeof anyAuthConfig>[0];
 

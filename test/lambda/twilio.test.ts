@@ -4,15 +4,13 @@
  * the Secrets Manager stand-in for the auth token, and signatures made by Twilio's own library.
  */
 import { createHmac } from 'node:crypto';
-import { join } from 'node:path';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import twilio from 'twilio';
-import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/common/config';
 import * as lib from '../../lib';
 import { WebhookAuth } from '../../lib';
-import { loadBundledHandler } from '../support/bundle';
-import { decode, LocalKinesis } from '../support/kinesalite';
+import { assetDir, bundledPeers, type BundledHandler as Handler } from '../support/bundled-source';
+import { decode } from '../support/kinesalite';
 import { capturingOutput } from '../support/output';
 import { ingestConfig, SECRET_ARN } from '../support/presets';
 import { apiGatewayEvent } from '../support/signers';
@@ -26,45 +24,23 @@ const DEPLOYED_URL = `https://${DOMAIN}${PATH}`;
 const PARAMS: Record<string, string> = { MessageSid: 'SM5a1e', From: '+14155550100', To: '+14155550199', Body: 'Meet at 5?' };
 const FORM = new URLSearchParams(PARAMS).toString();
 
-type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
-
 /** The options `WebhookAuth.twilio` takes once the fix is in; read loosely so this file also runs against older code. */
 type TwilioOptions = { url?: string; algorithm?: string };
 const twilioAuth = (options?: TwilioOptions) => (s: Parameters<typeof WebhookAuth.twilio>[0]) =>
   (WebhookAuth.twilio as (secret: typeof s, options?: TwilioOptions) => ReturnType<typeof WebhookAuth.twilio>)(s, options);
 
 describe('Twilio through the bundled ingest asset', () => {
-  const savedEnv = process.env;
-  let kinesis: LocalKinesis;
-  let secretsManager: LocalSecretsManager;
-  let streams = 0;
-
-  beforeAll(async () => {
-    kinesis = await LocalKinesis.start();
-    secretsManager = await LocalSecretsManager.start({ [SECRET_ARN]: TOKEN });
-  });
-  afterAll(async () => {
-    process.env = savedEnv;
-    await kinesis.stop();
-    await secretsManager.stop();
-  });
-  afterEach(() => {
-    process.env = savedEnv;
-  });
+  const peers = bundledPeers({ [SECRET_ARN]: TOKEN });
 
   /** Loads the bundled ingest handler with a Twilio source's configuration, on a stream of its own. */
   async function deploy(options?: TwilioOptions): Promise<{ handler: Handler; streamName: string }> {
-    const streamName = `twilio-bundle-${++streams}`;
-    await kinesis.createStream(streamName, 1);
+    const streamName = await peers.newStream('twilio-bundle');
     const config: IngestConfig = ingestConfig(twilioAuth(options), { streamName, source: 'Twilio' });
-    const { POWERTOOLS_DEV: _dev, ...base } = savedEnv;
-    const handler = loadBundledHandler<{ handler: Handler }>(join(__dirname, '..', '..', 'assets', 'ingest'), {
+    const handler = peers.load(assetDir('ingest'), {
       [CONFIG_ENV_VAR]: JSON.stringify(config),
-      AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: 'TwilioIngest',
       POWERTOOLS_SERVICE_NAME: 'Twilio',
-    }, base).handler;
+    }, ['POWERTOOLS_DEV']);
     return { handler, streamName };
   }
 
@@ -106,7 +82,7 @@ describe('Twilio through the bundled ingest asset', () => {
         // THEN it is refused, and nothing is written
         expect([host, answer.status, answer.body.error]).toEqual([host, 401, 'SignatureMismatch']);
       }
-      expect(await kinesis.readAll(streamName)).toHaveLength(0);
+      expect(await peers.kinesis.readAll(streamName)).toHaveLength(0);
     });
 
     test('accepts the signature Twilio made for this deployment\'s URL, whatever the Host says', async () => {
@@ -118,7 +94,7 @@ describe('Twilio through the bundled ingest asset', () => {
       const spoofed = await send(handler, delivery(signature, { host: 'other-app.example.com' }));
       // THEN both are accepted: the Host header plays no part
       expect([plain.status, spoofed.status]).toEqual([202, 202]);
-      expect((await kinesis.readAll(streamName)).map((r) => decode<{ payload: unknown }>(r).payload)).toEqual([PARAMS, PARAMS]);
+      expect((await peers.kinesis.readAll(streamName)).map((r) => decode<{ payload: unknown }>(r).payload)).toEqual([PARAMS, PARAMS]);
     });
 
     test('with a configured url, only a signature over that URL is accepted', async () => {

@@ -5,35 +5,28 @@ import { HmacAlgorithm, SignatureEncoding, TwilioSignatureAlgorithm, WebhookAuth
 const secret = secretsmanager.Secret.fromSecretCompleteArn(
   new Stack(new App(), 'S'), 'Secret', 'arn:aws:secretsmanager:us-east-1:111111111111:secret:s-AbCdEf');
 
+/** The handler configuration of an HMAC scheme: HMAC-SHA256 in hex unless `fields` say otherwise. */
+const hmacConfig = (fields: Record<string, unknown>) => ({ kind: 'hmac', algorithm: 'sha256', encoding: 'hex', ...fields });
+
 describe('WebhookAuth presets', () => {
   test('stripe: t= and v1= in Stripe-Signature over "<t>.<body>", 300 s by default', () => {
     const binding = WebhookAuth.stripe(secret)._bind('X');
     expect(binding.preset).toBe('stripe');
     expect(binding.requiredHeader).toBe('Stripe-Signature');
     expect(binding.secret).toBe(secret);
-    expect(binding.config).toEqual({
-      kind: 'hmac',
-      algorithm: 'sha256',
-      encoding: 'hex',
+    expect(binding.config).toEqual(hmacConfig({
       signatureHeader: 'stripe-signature',
       signatureFormat: { kind: 'keyValueList', separator: ',', timestampKey: 't', signatureKey: 'v1' },
       signedContent: '{timestamp}.{body}',
       toleranceSeconds: 300,
-    });
+    }));
     expect(binding.metadata).toEqual({ id: { jsonPointer: '/id' }, type: { jsonPointer: '/type' }, timestamp: { jsonPointer: '/created' }, account: { jsonPointer: '/account' } });
     expect(WebhookAuth.stripe(secret, { tolerance: Duration.minutes(10) })._bind('X').config).toMatchObject({ toleranceSeconds: 600 });
   });
 
   test('github: sha256= in X-Hub-Signature-256 over the body; delivery id and event from headers', () => {
     const binding = WebhookAuth.github(secret)._bind('X');
-    expect(binding.config).toEqual({
-      kind: 'hmac',
-      algorithm: 'sha256',
-      encoding: 'hex',
-      signatureHeader: 'x-hub-signature-256',
-      signatureFormat: { kind: 'plain', prefix: 'sha256=' },
-      signedContent: '{body}',
-    });
+    expect(binding.config).toEqual(hmacConfig({ signatureHeader: 'x-hub-signature-256', signatureFormat: { kind: 'plain', prefix: 'sha256=' }, signedContent: '{body}' }));
     expect(binding.metadata).toEqual({ id: { header: 'x-github-delivery' }, type: { header: 'x-github-event' } });
     expect(binding.forwardedHeaders).toContain('x-github-event');
     expect(binding.requiredHeader).toBe('X-Hub-Signature-256');
@@ -50,8 +43,7 @@ describe('WebhookAuth presets', () => {
       timestampHeader: 'X-Timestamp',
       tolerance: Duration.seconds(30),
     })._bind('X');
-    expect(binding.config).toEqual({
-      kind: 'hmac',
+    expect(binding.config).toEqual(hmacConfig({
       algorithm: 'sha512',
       encoding: 'base64',
       signatureHeader: 'x-signature',
@@ -59,7 +51,7 @@ describe('WebhookAuth presets', () => {
       signedContent: '{header:X-Id}.{timestamp}.{body}',
       timestampHeader: 'x-timestamp',
       toleranceSeconds: 30,
-    });
+    }));
   });
 });
 

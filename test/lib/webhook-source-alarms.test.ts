@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -8,21 +8,11 @@ import { PayloadSchema, PayloadValidation } from '../../lib/payload-schema';
 import { WebhookAuth } from '../../lib/webhook-auth';
 import { WebhookGateway } from '../../lib/webhook-gateway';
 import { WebhookSourceAlarms, type WebhookSourceAlarmsProps } from '../../lib/webhook-source-alarms';
-import { WebhookStreamSource, type WebhookStreamSourceProps } from '../../lib/webhook-stream-source';
+import { WebhookStreamSource } from '../../lib/webhook-stream-source';
+import { newStack, STRIPE_SECRET_ARN, stripeSource } from '../support/stacks';
 
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/webhook-AbCdEf';
+const SECRET_ARN = STRIPE_SECRET_ARN;
 const TOPIC_ARN = 'arn:aws:sns:eu-west-1:111111111111:on-call';
-
-function newStack(): Stack {
-  // Strict: the synthesized template is validated against the CloudFormation schema.
-  const app = new App({ context: { '@aws-cdk/core:strictCfnValidateErrors': true } });
-  return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
-}
-
-function stripeSource(stack: Stack, props: Partial<WebhookStreamSourceProps> = {}): WebhookStreamSource {
-  const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'StripeSecret', SECRET_ARN);
-  return new WebhookStreamSource(stack, 'Stripe', { auth: WebhookAuth.stripe(secret), path: 'stripe', ...props });
-}
 
 function withAlarms(props: Partial<WebhookSourceAlarmsProps> = {}): { stack: Stack; source: WebhookStreamSource; alarms: WebhookSourceAlarms; template: Template } {
   const stack = newStack();
@@ -51,6 +41,37 @@ function stageMetric(id: string, metricName: string, period: number): object {
   };
 }
 
+/** A Sum-over-5-minutes alarm at 1 or more, `periods` periods in a row, missing data not breaching. */
+function sumAlarm(namespace: string, metricName: string, dimensions: object[], periods = 1): Record<string, unknown> {
+  return {
+    Namespace: namespace,
+    MetricName: metricName,
+    Dimensions: dimensions,
+    Statistic: 'Sum',
+    Period: 300,
+    Threshold: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    EvaluationPeriods: periods,
+    ...(periods > 1 ? { DatapointsToAlarm: periods } : {}),
+    TreatMissingData: 'notBreaching',
+  };
+}
+
+/** A rate alarm of the API stage over 15 minutes: `<errorsId> / requests` above `threshold`, with at least 20 requests. */
+function stageRateAlarm(label: string, errorsId: string, metricName: string, threshold: number): Record<string, unknown> {
+  return {
+    Metrics: [
+      { Id: Match.anyValue(), Expression: `IF(requests >= 20, ${errorsId} / requests, 0)`, Label: label, ReturnData: true },
+      stageMetric('requests', 'Count', 900),
+      stageMetric(errorsId, metricName, 900),
+    ],
+    Threshold: threshold,
+    ComparisonOperator: 'GreaterThanThreshold',
+    EvaluationPeriods: 1,
+    TreatMissingData: 'notBreaching',
+  };
+}
+
 describe('WebhookSourceAlarms', () => {
   describe('with the defaults', () => {
     test('creates seven alarms, each under the construct', () => {
@@ -67,65 +88,27 @@ describe('WebhookSourceAlarms', () => {
     test('write throttles: WriteProvisionedThroughputExceeded, Sum over 5 minutes, at least 1 in 3 periods in a row', () => {
       const { template } = withAlarms();
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'AWS/Kinesis',
-        MetricName: 'WriteProvisionedThroughputExceeded',
-        Dimensions: STREAM_DIMENSIONS,
-        Statistic: 'Sum',
-        Period: 300,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 3,
-        TreatMissingData: 'notBreaching',
+        ...sumAlarm('AWS/Kinesis', 'WriteProvisionedThroughputExceeded', STREAM_DIMENSIONS, 3),
         AlarmDescription: Match.stringLikeRegexp('Test/Stripe has throttled writes for 15 minutes'),
       });
     });
 
     test('failed records: PutRecords.FailedRecords, Sum over 5 minutes, at least 1 in 3 periods in a row', () => {
       const { template } = withAlarms();
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'AWS/Kinesis',
-        MetricName: 'PutRecords.FailedRecords',
-        Dimensions: STREAM_DIMENSIONS,
-        Statistic: 'Sum',
-        Period: 300,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 3,
-        TreatMissingData: 'notBreaching',
-      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', sumAlarm('AWS/Kinesis', 'PutRecords.FailedRecords', STREAM_DIMENSIONS, 3));
     });
 
     test('ingest errors and throttles: Lambda Errors and Throttles, Sum over 5 minutes, at least 1', () => {
       const { template } = withAlarms();
       for (const metricName of ['Errors', 'Throttles']) {
-        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-          Namespace: 'AWS/Lambda',
-          MetricName: metricName,
-          Dimensions: FUNCTION_DIMENSIONS,
-          Statistic: 'Sum',
-          Period: 300,
-          Threshold: 1,
-          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          EvaluationPeriods: 1,
-          TreatMissingData: 'notBreaching',
-        });
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', sumAlarm('AWS/Lambda', metricName, FUNCTION_DIMENSIONS));
       }
     });
 
     test('4XX rate: 4XXError / Count of the API stage over 15 minutes, above 0.2, with at least 20 requests', () => {
       const { template } = withAlarms();
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Metrics: [
-          { Id: Match.anyValue(), Expression: 'IF(requests >= 20, clientErrors / requests, 0)', Label: '4XX rate', ReturnData: true },
-          stageMetric('requests', 'Count', 900),
-          stageMetric('clientErrors', '4XXError', 900),
-        ],
-        Threshold: 0.2,
-        ComparisonOperator: 'GreaterThanThreshold',
-        EvaluationPeriods: 1,
-        TreatMissingData: 'notBreaching',
+        ...stageRateAlarm('4XX rate', 'clientErrors', '4XXError', 0.2),
         AlarmDescription: Match.stringLikeRegexp('More than 20% of the requests .* \\(every path on it\\) were answered 4XX over 15 minutes'),
       });
     });
@@ -133,15 +116,7 @@ describe('WebhookSourceAlarms', () => {
     test('5XX rate: 5XXError / Count of the API stage over 15 minutes, above 0.01, with at least 20 requests', () => {
       const { template } = withAlarms();
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Metrics: [
-          { Id: Match.anyValue(), Expression: 'IF(requests >= 20, serverErrors / requests, 0)', Label: '5XX rate', ReturnData: true },
-          stageMetric('requests', 'Count', 900),
-          stageMetric('serverErrors', '5XXError', 900),
-        ],
-        Threshold: 0.01,
-        ComparisonOperator: 'GreaterThanThreshold',
-        EvaluationPeriods: 1,
-        TreatMissingData: 'notBreaching',
+        ...stageRateAlarm('5XX rate', 'serverErrors', '5XXError', 0.01),
         AlarmDescription: Match.stringLikeRegexp('More than 1% of the requests'),
       });
     });

@@ -18,19 +18,9 @@ import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { acknowledgements } from '../support/nag';
 import { resolveCfn } from '../../cli/local/cfn';
+import { newStack, STRIPE_SECRET_ARN, stripeSource } from '../support/stacks';
 
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe/webhook-AbCdEf';
-
-function newStack(): Stack {
-  // Strict: the synthesized template is validated against the CloudFormation schema.
-  const app = new App({ context: { '@aws-cdk/core:strictCfnValidateErrors': true } });
-  return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
-}
-
-function stripeSource(stack: Stack, props: Partial<WebhookStreamSourceProps> = {}): WebhookStreamSource {
-  const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'StripeSecret', SECRET_ARN);
-  return new WebhookStreamSource(stack, 'Stripe', { auth: WebhookAuth.stripe(secret), path: 'stripe', ...props });
-}
+const SECRET_ARN = STRIPE_SECRET_ARN;
 
 /** The statements of the ingest function's policy. */
 function policyStatements(template: Template): unknown[] {
