@@ -141,14 +141,6 @@ export function classifyRecordError(errorCode: string): WriteFailureReason {
 }
 
 /**
- * Throttles, server faults and network errors are worth retrying. Missing streams, denied
- * permissions and disabled keys are not: they need an operator.
- */
-export function isRetriable(error: unknown): boolean {
-  return classifyWriteError(error) !== 'misconfigured';
-}
-
-/**
  * Writes records with PutRecords, retrying only the records that failed, with exponential
  * backoff and full jitter, inside one time budget for the whole request.
  */

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConfigError, readConfigDocument } from '../common/config';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
-import { decodeSpillMessage, SpillMessageError } from '../ingest/spill';
+import { decodeSpillMessage, SpillMessageError } from '../common/spill-message';
 
 /** Bumped whenever the drain's configuration document changes shape. */
 export const DRAIN_CONFIG_VERSION = 1;

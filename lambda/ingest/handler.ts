@@ -20,7 +20,7 @@ import { parseMultipart } from './multipart';
 import { Redactor } from '../common/redact';
 import { LoadShedder, PressureWindow } from './shed';
 import type { SecretSource } from '../common/secrets';
-import { SpillFailure, type SpillQueue } from './spill';
+import { SpillFailure, type SpillProducer } from './spill';
 import { parseBody, parseMediaType, type JsonObject, type ParsedBody } from '../common/parse';
 import { describeViolations, SchemaViolationError, validateEvent, type PayloadValidator } from './schema';
 
@@ -38,7 +38,7 @@ export interface IngestDependencies {
   readonly jwt?: JwtVerifier;
   readonly writer: { write(records: readonly WriteRecord[], streamName?: string): Promise<WriteReport> };
   /** Required with the queue-and-slow-accept policy. */
-  readonly spill?: Pick<SpillQueue, 'spill' | 'backlog'>;
+  readonly spill?: Pick<SpillProducer, 'spill' | 'backlog'>;
   /** Required when the source pins a schema. */
   readonly validator?: PayloadValidator;
   /** Counts what the source quarantined, wrote and shed, for the alarms. */
@@ -300,7 +300,7 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
     }
     if (spilled.length > 0) {
       try {
-        await (deps.spill as Pick<SpillQueue, 'spill'>).spill(spilled.map((r) => ({
+        await (deps.spill as Pick<SpillProducer, 'spill'>).spill(spilled.map((r) => ({
           streamName: r.streamName, partitionKey: r.partitionKey, data: r.data, dedupId: r.envelope.id,
         })));
       } catch (error) {
@@ -309,9 +309,9 @@ export function createIngestHandler(deps: IngestDependencies): IngestHandler {
           ...log, reason: error.reason, cause: errorCodeOf(error.cause), unsent: error.unsent.length, queued: error.report.queued,
         });
         if (claim !== undefined) await deps.dedup?.release(claim.claimed, claim.token);
-        // A 429 only when nothing but load is in the way: the queue was busy (a spill's `throttled`
-        // covers SQS throttling or failing) and the stream, if it failed at all, was throttling.
-        if (error.reason === 'throttled' && streamFailure !== 'outage') {
+        // A 429 when the queue could take the records again soon (it throttled or failed for a while)
+        // and the stream, if it failed at all, was throttling; a refusal or a record too large is a 503.
+        if ((error.reason === 'throttled' || error.reason === 'unavailable') && streamFailure !== 'outage') {
           throw new StreamThrottledError(retryAfterSeconds, error.unsent.length, { cause: error });
         }
         // The log lines above name both causes; the answer names what the sender depends on first.

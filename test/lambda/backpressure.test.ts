@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { createDrainHandler } from '../../lambda/drain/handler';
-import { SpillQueue } from '../../lambda/ingest/spill';
+import { SpillProducer } from '../../lambda/ingest/spill';
 import { LocalSqs } from '../support/fauxqs';
 import type { IngestConfig } from '../../lambda/common/config';
 import { createIngestHandler, type IngestLogger } from '../../lambda/ingest/handler';
@@ -72,7 +72,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
     await proxy.stop();
   });
 
-  async function sourceWith(backpressure: IngestConfig['backpressure'], metrics?: { sampled(written: number, shed: number): void }, now?: () => number, spill?: SpillQueue) {
+  async function sourceWith(backpressure: IngestConfig['backpressure'], metrics?: { sampled(written: number, shed: number): void }, now?: () => number, spill?: SpillProducer) {
     const streamName = `bp-${++streams}`;
     await kinesis.createStream(streamName, 4);
     const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'X-Signature', signedContent: '{timestamp}.{body}', timestampHeader: 'X-Timestamp' }), {
@@ -194,7 +194,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
         { kind: 'queueAndSlowAccept', queueUrl, queueWindowMs: 10_000, retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 100 },
         undefined,
         () => clock,
-        new SpillQueue(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 4 }),
+        new SpillProducer(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 4 }),
       );
       // The drain, through the same faulty proxy: it too meets the throttling while it lasts.
       const drain = createDrainHandler({

@@ -11,7 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/common/config';
-import { decodeSpillMessage } from '../../lambda/ingest/spill';
+import { decodeSpillMessage } from '../../lambda/common/spill-message';
 import type { TriggerConfig } from '../../lambda/trigger/config';
 import { WebhookAuth } from '../../lib';
 import { loadBundledHandler } from '../support/bundle';

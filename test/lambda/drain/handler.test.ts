@@ -7,7 +7,8 @@ import * as kds from 'aws-cdk-lib/aws-kinesis';
 import { CONFIG_ENV_VAR } from '../../../lambda/common/config';
 import { createDrainHandler, DRAIN_CONFIG_VERSION, parseDrainConfig, type DrainConfig, type DrainHandler } from '../../../lambda/drain/handler';
 import { KinesisWriter, StreamWriteFailure, type WriteRecord } from '../../../lambda/common/kinesis-writer';
-import { deduplicationIdOf, encodeSpillMessage, messageGroupIdOf, SpillQueue } from '../../../lambda/ingest/spill';
+import { encodeSpillMessage } from '../../../lambda/common/spill-message';
+import { deduplicationIdOf, messageGroupIdOf, SpillProducer } from '../../../lambda/ingest/spill';
 import { SpillQueue as SpillQueueConstruct } from '../../../lib/private/spill-queue';
 import { resolveCfn } from '../../../cli/local/cfn';
 import { FaultProxy, type PutRecordsFault } from '../../support/fault-proxy';
@@ -309,7 +310,7 @@ describe('the drain', () => {
       const { queueUrl, deadLetterQueueUrl } = await sqs.createFifoQueue('e2e', { deadLetter: { maxReceiveCount: 5 } });
       // GIVEN 40 records of 4 keys, spilled
       const sent = Array.from({ length: 40 }, (_, i) => ({ streamName: stream, partitionKey: `cus_${i % 4}`, dedupId: `evt-${i}`, data: dataOf(i, `cus_${i % 4}`) }));
-      await new SpillQueue(sqs.client, { queueUrl }).spill(sent);
+      await new SpillProducer(sqs.client, { queueUrl }).spill(sent);
       // WHEN the drain runs while the first five PutRecords calls throttle every other record
       proxy.plan = (call): PutRecordsFault => (call < 5 ? { kind: 'throttleRecords', indexes: (i) => i % 2 === 0 } : { kind: 'pass' });
       const { failures } = await pollUntilEmpty(queueUrl, drainer([stream]));
@@ -326,9 +327,9 @@ describe('the drain', () => {
       const { queueUrl, deadLetterQueueUrl } = await sqs.createFifoQueue('poison', { deadLetter: { maxReceiveCount: 3 } });
       // GIVEN spilled records of two keys, and a message that is not a spilled record in a group of its own
       const sent = Array.from({ length: 6 }, (_, i) => ({ streamName: stream, partitionKey: `cus_${i % 2}`, dedupId: `evt-${i}`, data: dataOf(i, `cus_${i % 2}`) }));
-      await new SpillQueue(sqs.client, { queueUrl }).spill(sent.slice(0, 3));
+      await new SpillProducer(sqs.client, { queueUrl }).spill(sent.slice(0, 3));
       await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not a spilled record', MessageGroupId: 'stray', MessageDeduplicationId: 'stray-1' }));
-      await new SpillQueue(sqs.client, { queueUrl }).spill(sent.slice(3));
+      await new SpillProducer(sqs.client, { queueUrl }).spill(sent.slice(3));
       const { lines, logger } = recordingLogger();
       // WHEN the drain polls until the queue is empty
       await pollUntilEmpty(queueUrl, drainer([stream], logger));

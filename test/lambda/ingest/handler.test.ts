@@ -14,7 +14,8 @@ import { LocalS3 } from '../../support/s3rver';
 import { WebhookAuth } from '../../../lib';
 import { FaultProxy, type PutRecordsFault } from '../../support/fault-proxy';
 import { LocalSqs } from '../../support/fauxqs';
-import { decodeSpillMessage, SpillFailure, SpillQueue, type SpillRecord } from '../../../lambda/ingest/spill';
+import { decodeSpillMessage } from '../../../lambda/common/spill-message';
+import { SpillFailure, SpillProducer, type SpillRecord } from '../../../lambda/ingest/spill';
 import { clientFor, decode, LocalKinesis } from '../../support/kinesalite';
 import { ingestConfig } from '../../support/presets';
 import { apiGatewayEvent, githubSignature, stripeSignature, twilioSignature } from '../../support/signers';
@@ -437,7 +438,7 @@ describe('ingest handler', () => {
           logger, now: () => NOW_MS,
           secrets: { get: async () => [STRIPE_SECRET] },
           writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 2 }),
-          spill: new SpillQueue(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 2 }),
+          spill: new SpillProducer(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 2 }),
         });
         proxy.plan = () => fault;
         const response = await handler(signedStripe(stripeEvent('evt_q1')));
