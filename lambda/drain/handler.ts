@@ -75,6 +75,8 @@ class BatchState {
   /** The position of the first message of each group that goes back to the queue. */
   private readonly failedFrom = new Map<string, number>();
   readonly totals = { written: 0, calls: 0, retried: 0, poison: 0 };
+  /** Why the dead-letter queue did not take a message, once it did not: no other is tried. */
+  deadLetterFailure?: string;
 
   constructor(readonly messages: readonly SQSRecord[]) {}
 
@@ -100,7 +102,8 @@ class BatchState {
  *
  * 1. Each message is read. A poison message (see PoisonReason) is sent to the dead-letter queue
  *    with its reason, right away, so that the messages after it in its group can be written; when
- *    that send fails, the message and every later one of its group go back to the queue.
+ *    that send fails, the message and every later one of its group go back to the queue (and so
+ *    does every later poison message of the batch, without a try).
  * 2. The rest is written in the order SQS handed it over, one PutRecords plan per stream, in the
  *    order the streams first appear (the writer keeps the order per partition key, at most 500
  *    records and 5 MiB per call, and retries only failed records). A message whose group already
@@ -120,11 +123,13 @@ export function createDrainHandler(deps: DrainDependencies): DrainHandler {
     const message = batch.messages[index];
     const attributes = { messageId: message.messageId, receiveCount: receiveCountOf(message), problem: reason };
     try {
+      // One failed send is enough: the batch does not spend its time on a queue that is down.
+      if (batch.deadLetterFailure !== undefined) throw batch.deadLetterFailure;
       await deps.deadLetters.send(message, reason);
     } catch (error) {
-      const cause = errorCodeOf(error) ?? 'unknown';
-      deps.logger.error('poison message not sent to the dead-letter queue; it goes back to the queue', { ...attributes, cause });
-      batch.settle(index, { kind: 'retry', cause: `DeadLetterSend ${cause}` });
+      batch.deadLetterFailure ??= errorCodeOf(error) ?? 'unknown';
+      deps.logger.error('poison message not sent to the dead-letter queue; it goes back to the queue', { ...attributes, cause: batch.deadLetterFailure });
+      batch.settle(index, { kind: 'retry', cause: `DeadLetterSend ${batch.deadLetterFailure}` });
       return;
     }
     batch.totals.poison += 1;

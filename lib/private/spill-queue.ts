@@ -173,8 +173,9 @@ export class SpillQueue extends Construct {
       deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       maxAttempts: 8,
       retryBudgetMs: Math.min(20_000, (timeoutSeconds - 15) * 1000),
-      // Leaves time for the last call (5 s request timeout) and the answer.
-      writeDeadlineMs: (timeoutSeconds - 10) * 1000,
+      // Leaves time for poison messages sent to the dead-letter queue before the write (at most
+      // about 9 s), the last call (5 s request timeout) and the answer.
+      writeDeadlineMs: (timeoutSeconds - 20) * 1000,
     };
     // The drain: its own role and log group, so it holds exactly the permissions below.
     this.drainFunction = newHandlerFunction(this, {

@@ -132,8 +132,8 @@ describe('SpillQueue', () => {
       deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/111111111111/spill2-dlq.fifo',
       maxAttempts: 8,
       retryBudgetMs: 20_000,
-      // The last call starts 10 s before the 120 s timeout.
-      writeDeadlineMs: 110_000,
+      // The last call starts 20 s before the 120 s timeout: dead-letter sends come first.
+      writeDeadlineMs: 100_000,
     });
     template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 720, RedrivePolicy: Match.anyValue() });
   });
