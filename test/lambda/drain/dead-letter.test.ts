@@ -2,26 +2,10 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { DeadLetterSender, receiveCountOf } from '../../../lambda/drain/dead-letter';
 import { LocalSqs } from '../../support/fauxqs';
+import { fifoSqsRecord } from '../../support/sqs-record';
 
-function poison(messageId: string, group: string, body: string, receiveCount = 2): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: '1735689600000',
-      SenderId: 'AROAEXAMPLE:ingest',
-      ApproximateFirstReceiveTimestamp: '1735689600500',
-      MessageGroupId: group,
-      MessageDeduplicationId: `dedup-${messageId}`,
-    },
-    messageAttributes: {},
-    md5OfBody: 'not-checked',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:111111111111:spill.fifo',
-    awsRegion: 'us-east-1',
-  };
+function poison(messageId: string, groupId: string, body: string, receiveCount = 2): SQSRecord {
+  return fifoSqsRecord({ messageId, body, groupId, deduplicationId: `dedup-${messageId}`, receiveCount });
 }
 
 describe('DeadLetterSender against fauxqs', () => {

@@ -17,6 +17,7 @@ import { FaultProxy, type PutRecordsFault } from '../../support/fault-proxy';
 import { LocalSqs } from '../../support/fauxqs';
 import { clientFor, decode, LocalKinesis, TEST_REGION } from '../../support/kinesalite';
 import { loadBundledHandler } from '../../support/bundle';
+import { fifoSqsRecord } from '../../support/sqs-record';
 
 interface Item {
   readonly i: number;
@@ -34,26 +35,14 @@ function dataOf(i: number, key: string): Buffer {
 
 /** One SQS record as Lambda hands it over from a FIFO queue. */
 function sqsRecord(item: Item, receiveCount = 1): SQSRecord {
-  const body = item.body ?? encodeSpillMessage({ streamName: item.streamName, partitionKey: item.key, data: dataOf(item.i, item.key) });
-  return {
+  return fifoSqsRecord({
     messageId: `msg-${item.i}`,
-    receiptHandle: `rh-${item.i}-${receiveCount}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: '1735689600000',
-      SenderId: 'AROAEXAMPLE:ingest',
-      ApproximateFirstReceiveTimestamp: '1735689600500',
-      SequenceNumber: String(18_000_000_000_000_000_000 + item.i),
-      MessageGroupId: item.group ?? messageGroupIdOf(item.key),
-      MessageDeduplicationId: deduplicationIdOf({ streamName: item.streamName, dedupId: `evt-${item.i}` }),
-    },
-    messageAttributes: {},
-    md5OfBody: 'not-checked',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:111111111111:spill.fifo',
-    awsRegion: TEST_REGION,
-  };
+    body: item.body ?? encodeSpillMessage({ streamName: item.streamName, partitionKey: item.key, data: dataOf(item.i, item.key) }),
+    groupId: item.group ?? messageGroupIdOf(item.key),
+    deduplicationId: deduplicationIdOf({ streamName: item.streamName, dedupId: `evt-${item.i}` }),
+    receiveCount,
+    sequenceNumber: String(18_000_000_000_000_000_000 + item.i),
+  });
 }
 
 function sqsEvent(items: readonly Item[], receiveCount = 1): SQSEvent {
@@ -98,11 +87,12 @@ describe('the drain', () => {
     return name;
   };
 
+  let sqs: LocalSqs;
   beforeAll(async () => {
-    kinesis = await LocalKinesis.start();
+    [kinesis, sqs] = await Promise.all([LocalKinesis.start(), LocalSqs.start()]);
   });
   afterAll(async () => {
-    await kinesis.stop();
+    await Promise.all([kinesis.stop(), sqs.stop()]);
   });
   beforeEach(async () => {
     proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'pass' }));
@@ -311,14 +301,6 @@ describe('the drain', () => {
   });
 
   describe('end to end through a FIFO queue', () => {
-    let sqs: LocalSqs;
-    beforeAll(async () => {
-      sqs = await LocalSqs.start();
-    });
-    afterAll(async () => {
-      await sqs.stop();
-    });
-
     /** Polls like Lambda's SQS event source: deletes what the drain wrote, lets the rest become visible again. */
     async function pollUntilEmpty(queueUrl: string, handler: DrainHandler): Promise<{ batches: number; failures: number }> {
       let batches = 0;
@@ -398,13 +380,6 @@ describe('the drain', () => {
 
   describe('the bundled drain (assets/drain) with its configuration from the template', () => {
     const savedEnv = process.env;
-    let sqs: LocalSqs;
-    beforeAll(async () => {
-      sqs = await LocalSqs.start();
-    });
-    afterAll(async () => {
-      await sqs.stop();
-    });
     afterEach(() => {
       process.env = savedEnv;
     });
