@@ -112,7 +112,8 @@ class BatchState {
  *    done; anything else fails, and with `skipGroupOnError` so does every later message of its
  *    group, and only of its group. SQS hands those over again, in order. A later message that had
  *    been written is then written again (at least once), which only happens when one group spans
- *    two streams or two keys.
+ *    two streams or two keys; a later poison message is sent to the dead-letter queue again, which
+ *    drops the repeat within 5 minutes.
  *
  * No body, record or key is ever logged: a poison message is logged by its messageId and reason.
  */
@@ -122,12 +123,15 @@ export function createDrainHandler(deps: DrainDependencies): DrainHandler {
   const deadLetter = async (batch: BatchState, index: number, reason: PoisonReason) => {
     const message = batch.messages[index];
     const attributes = { messageId: message.messageId, receiveCount: receiveCountOf(message), problem: reason };
-    try {
-      // One failed send is enough: the batch does not spend its time on a queue that is down.
-      if (batch.deadLetterFailure !== undefined) throw batch.deadLetterFailure;
-      await deps.deadLetters.send(message, reason);
-    } catch (error) {
-      batch.deadLetterFailure ??= errorCodeOf(error) ?? 'unknown';
+    // One failed send is enough: the batch does not spend its time on a queue that is down.
+    if (batch.deadLetterFailure === undefined) {
+      try {
+        await deps.deadLetters.send(message, reason);
+      } catch (error) {
+        batch.deadLetterFailure = errorCodeOf(error) ?? 'unknown';
+      }
+    }
+    if (batch.deadLetterFailure !== undefined) {
       deps.logger.error('poison message not sent to the dead-letter queue; it goes back to the queue', { ...attributes, cause: batch.deadLetterFailure });
       batch.settle(index, { kind: 'retry', cause: `DeadLetterSend ${batch.deadLetterFailure}` });
       return;

@@ -481,6 +481,30 @@ describe('ingest handler', () => {
         expect(lines().find((l) => l.message === 'spill failed')).toMatchObject({ reason: 'throttled', cause: 'RequestThrottled' });
       });
 
+      test.each<[SpillFailure['reason'], number, string]>([
+        ['throttled', 429, 'StreamThrottled'],
+        ['unavailable', 429, 'StreamThrottled'],
+        ['refused', 503, 'DependencyUnavailable'],
+        ['tooLarge', 503, 'DependencyUnavailable'],
+      ])('when the stream throttles and the spill fails as %s: %i', async (reason, status, error) => {
+        const streamName = `queued-${++streams}`;
+        await kinesis.createStream(streamName, 1);
+        const handler = createIngestHandler({
+          config: ingestConfig(stripePreset, {
+            streamName,
+            backpressure: { kind: 'queueAndSlowAccept', queueUrl: 'https://sqs.example/q.fifo', queueWindowMs: 60_000, retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 100 },
+          }),
+          logger, now: () => NOW_MS,
+          secrets: { get: async () => [STRIPE_SECRET] },
+          writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 2 }),
+          spill: { backlog: async () => 0, spill: async (records) => { throw new SpillFailure(reason, records, { queued: 0, calls: 1, retried: 0 }, `spill ${reason}`); } },
+        });
+        proxy.plan = () => ({ kind: 'throttleRecords', indexes: () => true });
+        const response = await handler(signedStripe(stripeEvent('evt_q3')));
+        expect([response.statusCode, response.headers?.['Retry-After'], json(response).error]).toEqual([status, '30', error]);
+        expect(lines().find((l) => l.message === 'spill failed')).toMatchObject({ reason });
+      });
+
       test('a stream only the operator can fix is a 503, and nothing is queued', async () => {
         const { response, messages } = await queued({ kind: 'failCall', status: 400, type: 'AccessDeniedException' });
         expect([response.statusCode, response.headers?.['Retry-After']]).toEqual([503, '30']);
