@@ -1,13 +1,15 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { Backoff, type BackoffOptions } from './backoff';
 import { KINESIS_LIMITS } from './config';
 import { errorCodeOf } from './errors';
+import { planWaves } from './waves';
 
 export interface WriteRecord {
   readonly partitionKey: string;
   readonly data: Uint8Array;
 }
 
-export interface WriterOptions {
+export interface WriterOptions extends BackoffOptions {
   readonly streamName: string;
   /** PutRecords attempts per call, the first one included. */
   readonly maxAttempts: number;
@@ -18,11 +20,6 @@ export interface WriterOptions {
    * before API Gateway's 29 s integration timeout even when Kinesis is slow.
    */
   readonly writeDeadlineMs?: number;
-  readonly baseDelayMs?: number;
-  readonly maxDelayMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
-  readonly random?: () => number;
 }
 
 export interface WriteReport {
@@ -81,30 +78,12 @@ function recordBytes(record: WriteRecord): number {
  * With the default partition key (the event id) every key is unique and there is one wave.
  */
 export function planCalls(records: readonly WriteRecord[]): WriteRecord[][] {
-  const waves: WriteRecord[][] = [];
-  const seen = new Map<string, number>();
-  for (const record of records) {
-    const wave = seen.get(record.partitionKey) ?? 0;
-    seen.set(record.partitionKey, wave + 1);
-    (waves[wave] ??= []).push(record);
-  }
-  const calls: WriteRecord[][] = [];
-  for (const wave of waves) {
-    let call: WriteRecord[] = [];
-    let bytes = 0;
-    for (const record of wave) {
-      const size = recordBytes(record);
-      if (call.length === KINESIS_LIMITS.maxRecordsPerCall || (call.length > 0 && bytes + size > KINESIS_LIMITS.maxBytesPerCall)) {
-        calls.push(call);
-        call = [];
-        bytes = 0;
-      }
-      call.push(record);
-      bytes += size;
-    }
-    if (call.length > 0) calls.push(call);
-  }
-  return calls;
+  return planWaves(records, {
+    maxItems: KINESIS_LIMITS.maxRecordsPerCall,
+    maxBytes: KINESIS_LIMITS.maxBytesPerCall,
+    orderKeyOf: (record) => record.partitionKey,
+    bytesOf: recordBytes,
+  }).flat();
 }
 
 /**
@@ -162,33 +141,15 @@ export function classifyRecordError(errorCode: string): WriteFailureReason {
 }
 
 /**
- * Throttles, server faults and network errors are worth retrying. Missing streams, denied
- * permissions and disabled keys are not: they need an operator.
- */
-export function isRetriable(error: unknown): boolean {
-  return classifyWriteError(error) !== 'misconfigured';
-}
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
  * Writes records with PutRecords, retrying only the records that failed, with exponential
  * backoff and full jitter, inside one time budget for the whole request.
  */
 export class KinesisWriter {
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly now: () => number;
-  private readonly random: () => number;
+  private readonly backoff: Backoff;
   private readonly writeDeadlineMs: number;
 
   constructor(private readonly client: KinesisClient, private readonly options: WriterOptions) {
-    this.baseDelayMs = options.baseDelayMs ?? 50;
-    this.maxDelayMs = options.maxDelayMs ?? 1_000;
-    this.sleep = options.sleep ?? defaultSleep;
-    this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
+    this.backoff = new Backoff(options);
     this.writeDeadlineMs = options.writeDeadlineMs ?? 20_000;
   }
 
@@ -201,8 +162,8 @@ export class KinesisWriter {
    * @param streamName the stream to write to, when not the writer's own
    */
   async write(records: readonly WriteRecord[], streamName = this.options.streamName): Promise<WriteReport> {
-    const start = this.now();
-    const retryDeadline = start + this.options.retryBudgetMs;
+    const start = this.backoff.now();
+    const limits = { maxAttempts: this.options.maxAttempts, retryDeadline: start + this.options.retryBudgetMs };
     const writeDeadline = start + this.writeDeadlineMs;
     const calls = planCalls(records);
     let written = 0;
@@ -223,13 +184,11 @@ export class KinesisWriter {
       };
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > 1) {
-          const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 2)) * this.random();
-          if (attempt > this.options.maxAttempts || this.now() + delay > retryDeadline) throw fail();
+          if (!await this.backoff.beforeRetry(attempt, limits)) throw fail();
           retried += pending.length;
-          await this.sleep(delay);
         }
         // Kinesis was slow, not failing: no call may start this late.
-        if (this.now() > writeDeadline) throw fail();
+        if (this.backoff.now() > writeDeadline) throw fail();
         callCount += 1;
         let results: PutRecordsResultEntry[];
         try {

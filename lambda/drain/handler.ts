@@ -1,41 +1,11 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ConfigError, readConfigDocument } from '../common/config';
+import { KINESIS_LIMITS } from '../common/config';
+import { errorCodeOf } from '../common/errors';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
-import { decodeSpillMessage, SpillMessageError } from '../ingest/spill';
-
-/** Bumped whenever the drain's configuration document changes shape. */
-export const DRAIN_CONFIG_VERSION = 1;
-
-/** What the construct hands the drain function, as JSON in CONFIG_ENV_VAR. */
-export interface DrainConfig {
-  readonly version: typeof DRAIN_CONFIG_VERSION;
-  /** The streams the drain may write to. A message naming any other is poison. */
-  readonly streamNames: readonly string[];
-  /** PutRecords attempts per call, the first one included. */
-  readonly maxAttempts: number;
-  /** Time that retries of one batch may take in all. */
-  readonly retryBudgetMs: number;
-  /** No PutRecords call starts later than this after the batch began. */
-  readonly writeDeadlineMs: number;
-}
-
-/** Parses and validates the drain's configuration document. Throws ConfigError. */
-export function parseDrainConfig(json: string | undefined): DrainConfig {
-  const { streamNames, maxAttempts, retryBudgetMs, writeDeadlineMs } = readConfigDocument(json, DRAIN_CONFIG_VERSION, 'this drain reads version');
-  if (!Array.isArray(streamNames) || streamNames.length === 0 || !streamNames.every((s) => typeof s === 'string' && s !== '')) {
-    throw new ConfigError('streamNames must be a non-empty list of stream names');
-  }
-  for (const [key, value] of Object.entries({ maxAttempts, retryBudgetMs, writeDeadlineMs })) {
-    if (!Number.isInteger(value) || (value as number) < 1) throw new ConfigError(`${key} must be a whole number of at least 1`);
-  }
-  return {
-    version: DRAIN_CONFIG_VERSION,
-    streamNames: streamNames as string[],
-    maxAttempts: maxAttempts as number,
-    retryBudgetMs: retryBudgetMs as number,
-    writeDeadlineMs: writeDeadlineMs as number,
-  };
-}
+import { decodeSpillMessage, SpillMessageError, type SpillMessageProblem } from '../common/spill-message';
+import type { DrainConfig } from './config';
+import { receiveCountOf } from './dead-letter';
 
 /** The slice of Powertools' Logger the drain uses. Attributes never hold a body, a record or a key. */
 export interface DrainLogger {
@@ -47,122 +17,195 @@ export interface DrainLogger {
 export interface DrainDependencies {
   readonly config: DrainConfig;
   readonly writer: { write(records: readonly WriteRecord[], streamName: string): Promise<WriteReport> };
+  /** Sends a poison message to the dead-letter queue with its reason (see DeadLetterSender). */
+  readonly deadLetters: { send(message: SQSRecord, reason: PoisonReason): Promise<void> };
   readonly logger: DrainLogger;
 }
 
 export type DrainHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
+/**
+ * Why a message can never be written: its body is not a spilled record (a SpillMessageProblem),
+ * it names a stream this drain does not serve, or Kinesis would refuse its record whatever the
+ * retry (larger than a record may be).
+ */
+export type PoisonReason = SpillMessageProblem | 'unknownStream' | 'recordTooLarge';
+
+/** What became of one message of the batch. */
+type Outcome =
+  | { readonly kind: 'toWrite'; readonly streamName: string; readonly record: WriteRecord }
+  | { readonly kind: 'written' }
+  | { readonly kind: 'deadLettered' }
+  /** Not written, or not dead-lettered, for now: SQS hands it over again. */
+  | { readonly kind: 'retry'; readonly cause: string };
+
+/** A message to write, by its position in the batch. */
 interface Pending {
   readonly index: number;
-  readonly message: SQSRecord;
-  readonly group: string;
-  readonly streamName: string;
   readonly record: WriteRecord;
 }
 
+/** A message that goes back to the queue. Its message is a cause code, never a body. */
+class RetryLaterError extends Error {
+  constructor(cause: string) {
+    super(`not drained, retried later: ${cause}`);
+    this.name = 'RetryLaterError';
+  }
+}
+
+const groupOf = (message: SQSRecord) => message.attributes?.MessageGroupId ?? message.messageId;
+
+/** A message's record, or why it is poison. */
+function readMessage(message: SQSRecord, streams: ReadonlySet<string>): { streamName: string; record: WriteRecord } | { poison: PoisonReason } {
+  try {
+    const { streamName, partitionKey, data } = decodeSpillMessage(message.body);
+    if (!streams.has(streamName)) return { poison: 'unknownStream' };
+    // Kinesis refuses the whole PutRecords call for one such record, every time.
+    if (data.length + Buffer.byteLength(partitionKey, 'utf8') > KINESIS_LIMITS.maxBytesPerRecord) return { poison: 'recordTooLarge' };
+    return { streamName, record: { partitionKey, data } };
+  } catch (error) {
+    if (error instanceof SpillMessageError) return { poison: error.problem };
+    throw error;
+  }
+}
+
+/** The messages of one batch, what became of each, and which groups may not go on. */
+class BatchState {
+  readonly outcomes = new Map<string, Outcome>();
+  /** The position of the first message of each group that goes back to the queue. */
+  private readonly failedFrom = new Map<string, number>();
+  readonly totals = { written: 0, calls: 0, retried: 0, poison: 0 };
+  /** Why the dead-letter queue did not take a message, once it did not: no other is tried. */
+  deadLetterFailure?: string;
+
+  constructor(readonly messages: readonly SQSRecord[]) {}
+
+  blocked(index: number): boolean {
+    return (this.failedFrom.get(groupOf(this.messages[index])) ?? Infinity) <= index;
+  }
+
+  settle(index: number, outcome: Outcome): void {
+    this.outcomes.set(this.messages[index].messageId, outcome);
+    const group = groupOf(this.messages[index]);
+    if (outcome.kind === 'retry' && !this.blocked(index)) this.failedFrom.set(group, index);
+  }
+
+  count(report: WriteReport): void {
+    this.totals.written += report.written;
+    this.totals.calls += report.calls;
+    this.totals.retried += report.retried;
+  }
+}
+
 /**
- * Moves a batch of spilled messages from the FIFO queue into their streams.
+ * Moves a batch of spilled messages from the FIFO queue into their streams, in three steps:
  *
- * Messages are written in the order SQS handed them over, one PutRecords plan per stream (the
- * writer keeps the order per partition key and retries only failed records). The answer lists,
- * as batchItemFailures, every message not written and, for FIFO order, every later message of
- * the same message group, written or not: SQS hands them over again, in order. A later message
- * that had been written is then written again (at-least-once), which only happens when one group
- * spans two streams or two keys.
+ * 1. Each message is read. A poison message (see PoisonReason) is sent to the dead-letter queue
+ *    with its reason, right away, so that the messages after it in its group can be written; when
+ *    that send fails, the message and every later one of its group go back to the queue (and so
+ *    does every later poison message of the batch, without a try).
+ * 2. The rest is written in the order SQS handed it over, one PutRecords plan per stream, in the
+ *    order the streams first appear (the writer keeps the order per partition key, at most 500
+ *    records and 5 MiB per call, and retries only failed records). A message whose group already
+ *    failed is not written.
+ * 3. Powertools' FIFO batch processor settles each message in order: written or dead-lettered is
+ *    done; anything else fails, and with `skipGroupOnError` so does every later message of its
+ *    group, and only of its group. SQS hands those over again, in order. A later message that had
+ *    been written is then written again (at least once), which only happens when one group spans
+ *    two streams or two keys; a later poison message is sent to the dead-letter queue again, which
+ *    drops the repeat within 5 minutes.
  *
- * A message that is not a spilled record, or names a stream this drain does not serve, is poison:
- * it is reported failed, so SQS moves it to the dead-letter queue after maxReceiveCount receives.
- * Only its messageId is logged, never its body.
+ * No body, record or key is ever logged: a poison message is logged by its messageId and reason.
  */
 export function createDrainHandler(deps: DrainDependencies): DrainHandler {
   const streams = new Set(deps.config.streamNames);
 
-  return async (event) => {
-    const messages = event.Records;
-    // The position of the first message of each group that is not in its stream.
-    const failedFrom = new Map<string, number>();
-    const blocked = (group: string, index: number) => (failedFrom.get(group) ?? Infinity) <= index;
-    const failAt = (group: string, index: number) => {
-      if (!blocked(group, index)) failedFrom.set(group, index);
-    };
-    const pending: Pending[] = [];
-    let poison = 0;
-
-    messages.forEach((message, index) => {
-      const group = message.attributes?.MessageGroupId ?? message.messageId;
-      if (blocked(group, index)) return;
-      let problem: string | undefined;
+  const deadLetter = async (batch: BatchState, index: number, reason: PoisonReason) => {
+    const message = batch.messages[index];
+    const attributes = { messageId: message.messageId, receiveCount: receiveCountOf(message), problem: reason };
+    // One failed send is enough: the batch does not spend its time on a queue that is down.
+    if (batch.deadLetterFailure === undefined) {
       try {
-        const decoded = decodeSpillMessage(message.body);
-        if (streams.has(decoded.streamName)) {
-          pending.push({ index, message, group, streamName: decoded.streamName, record: { partitionKey: decoded.partitionKey, data: decoded.data } });
-          return;
-        }
-        problem = 'unknownStream';
+        await deps.deadLetters.send(message, reason);
       } catch (error) {
-        if (!(error instanceof SpillMessageError)) throw error;
-        problem = error.problem;
+        batch.deadLetterFailure = errorCodeOf(error) ?? 'unknown';
       }
-      poison += 1;
-      failAt(group, index);
-      deps.logger.error('poison message; it goes to the dead-letter queue after maxReceiveCount receives', {
-        messageId: message.messageId,
-        receiveCount: Number(message.attributes?.ApproximateReceiveCount ?? 0),
-        problem,
+    }
+    if (batch.deadLetterFailure !== undefined) {
+      deps.logger.error('poison message not sent to the dead-letter queue; it goes back to the queue', { ...attributes, cause: batch.deadLetterFailure });
+      batch.settle(index, { kind: 'retry', cause: `DeadLetterSend ${batch.deadLetterFailure}` });
+      return;
+    }
+    batch.totals.poison += 1;
+    deps.logger.error('poison message sent to the dead-letter queue', attributes);
+    batch.settle(index, { kind: 'deadLettered' });
+  };
+
+  const readAll = async (batch: BatchState) => {
+    for (const [index, message] of batch.messages.entries()) {
+      if (batch.blocked(index)) continue;
+      const read = readMessage(message, streams);
+      if ('poison' in read) await deadLetter(batch, index, read.poison);
+      else batch.settle(index, { kind: 'toWrite', ...read });
+    }
+  };
+
+  const writeStream = async (batch: BatchState, streamName: string, pending: readonly Pending[]) => {
+    const toWrite = pending.filter((p) => !batch.blocked(p.index));
+    if (toWrite.length === 0) return;
+    try {
+      batch.count(await deps.writer.write(toWrite.map((p) => p.record), streamName));
+      for (const p of toWrite) batch.settle(p.index, { kind: 'written' });
+    } catch (error) {
+      if (!(error instanceof StreamWriteFailure)) throw error;
+      batch.count(error.report);
+      const unwritten = new Set(error.unwritten);
+      // Never guess: a record the writer does not name back fails the whole stream's share.
+      const ours = new Set(toWrite.map((p) => p.record));
+      const all = error.unwritten.some((record) => !ours.has(record));
+      const retry: Outcome = { kind: 'retry', cause: `${error.reason} ${error.causeCode}` };
+      for (const p of toWrite) batch.settle(p.index, all || unwritten.has(p.record) ? retry : { kind: 'written' });
+      deps.logger.warn('stream write failed; the messages not written go back to the queue', {
+        streamName,
+        reason: error.reason,
+        // The failure's error code (a record's ErrorCode, or the call's), never a message.
+        cause: error.causeCode,
+        unwritten: error.unwritten.length,
+        written: error.report.written,
       });
-    });
+    }
+  };
 
-    // One stream after another, in the order they first appear; each write keeps its records' order.
+  const writeAll = async (batch: BatchState) => {
     const byStream = new Map<string, Pending[]>();
-    for (const p of pending) {
-      const list = byStream.get(p.streamName);
-      if (list === undefined) byStream.set(p.streamName, [p]);
+    batch.messages.forEach((message, index) => {
+      const outcome = batch.outcomes.get(message.messageId);
+      if (outcome?.kind !== 'toWrite') return;
+      const p = { index, record: outcome.record };
+      const list = byStream.get(outcome.streamName);
+      if (list === undefined) byStream.set(outcome.streamName, [p]);
       else list.push(p);
-    }
-    let written = 0;
-    let calls = 0;
-    let retried = 0;
-    for (const [streamName, list] of byStream) {
-      const toWrite = list.filter((p) => !blocked(p.group, p.index));
-      if (toWrite.length === 0) continue;
-      const owner = new Map(toWrite.map((p) => [p.record, p]));
-      try {
-        const report = await deps.writer.write(toWrite.map((p) => p.record), streamName);
-        written += report.written;
-        calls += report.calls;
-        retried += report.retried;
-      } catch (error) {
-        if (!(error instanceof StreamWriteFailure)) throw error;
-        written += error.report.written;
-        calls += error.report.calls;
-        retried += error.report.retried;
-        for (const record of error.unwritten) {
-          const p = owner.get(record);
-          // Never guess: a record the writer does not name back fails its whole stream's share.
-          if (p === undefined) toWrite.forEach((q) => failAt(q.group, q.index));
-          else failAt(p.group, p.index);
-        }
-        deps.logger.warn('stream write failed; the messages not written go back to the queue', {
-          streamName,
-          reason: error.reason,
-          unwritten: error.unwritten.length,
-          written: error.report.written,
-          causeName: error.cause instanceof Error ? error.cause.name : undefined,
-        });
-      }
-    }
-
-    const batchItemFailures = messages
-      .filter((message, index) => blocked(message.attributes?.MessageGroupId ?? message.messageId, index))
-      .map((message) => ({ itemIdentifier: message.messageId }));
-    deps.logger.info('drained', {
-      received: messages.length,
-      written,
-      failed: batchItemFailures.length,
-      poison,
-      calls,
-      retried,
     });
-    return { batchItemFailures };
+    for (const [streamName, pending] of byStream) await writeStream(batch, streamName, pending);
+  };
+
+  return async (event) => {
+    const batch = new BatchState(event.Records);
+    await readAll(batch);
+    await writeAll(batch);
+    const response = await processPartialResponse(event, async (message: SQSRecord) => {
+      const outcome = batch.outcomes.get(message.messageId);
+      if (outcome?.kind === 'written' || outcome?.kind === 'deadLettered') return;
+      throw new RetryLaterError(outcome?.kind === 'retry' ? outcome.cause : 'an earlier message of its group failed');
+    }, new SqsFifoPartialProcessorAsync(), { skipGroupOnError: true, throwOnFullBatchFailure: false });
+    deps.logger.info('drained', {
+      received: batch.messages.length,
+      written: batch.totals.written,
+      failed: response.batchItemFailures.length,
+      poison: batch.totals.poison,
+      calls: batch.totals.calls,
+      retried: batch.totals.retried,
+    });
+    return response;
   };
 }

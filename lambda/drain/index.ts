@@ -2,10 +2,13 @@
 // their Kinesis streams. Wiring only; the logic lives in ./handler.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CONFIG_ENV_VAR } from '../common/config';
-import { createDrainHandler, parseDrainConfig } from './handler';
 import { KinesisWriter } from '../common/kinesis-writer';
+import { parseDrainConfig } from './config';
+import { DeadLetterSender } from './dead-letter';
+import { createDrainHandler } from './handler';
 
 const logger = new Logger();
 const config = parseDrainConfig(process.env[CONFIG_ENV_VAR]);
@@ -14,6 +17,12 @@ const config = parseDrainConfig(process.env[CONFIG_ENV_VAR]);
 const kinesis = new KinesisClient({
   maxAttempts: 1,
   requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+});
+// Poison messages are rare: two tries with short timeouts, and a batch stops sending after one
+// fails, so the dead-letter queue takes at most about 9 s of the batch (the construct leaves 10 s).
+const sqs = new SQSClient({
+  maxAttempts: 2,
+  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true }),
 });
 
 export const handler = createDrainHandler({
@@ -25,4 +34,5 @@ export const handler = createDrainHandler({
     retryBudgetMs: config.retryBudgetMs,
     writeDeadlineMs: config.writeDeadlineMs,
   }),
+  deadLetters: new DeadLetterSender(sqs, config.deadLetterQueueUrl),
 });

@@ -7,7 +7,7 @@ import type { BackpressureConfig, QueueAndSlowAcceptConfig, RejectWith429Config,
 import type { WriteFailureReason } from '../common/kinesis-writer';
 import type { OutgoingRecord } from './envelope';
 import { LoadShedder, PressureWindow } from './shed';
-import type { SpillQueue } from './spill';
+import type { SpillProducer } from './spill';
 
 /**
  * `Retry-After` of a sample-or-shed source's 503 when the stream is down (it sheds throttling, so
@@ -31,7 +31,7 @@ export interface DeliveryPlan {
 /** What the stream did not take goes to the queue, is shed, or (undefined) fails the request. */
 export type Diversion = 'spill' | 'shed' | undefined;
 
-export type SpillTarget = Pick<SpillQueue, 'spill' | 'backlog'>;
+export type SpillTarget = Pick<SpillProducer, 'spill' | 'backlog'>;
 
 export interface BackpressureStrategy {
   /** Sent with a 429 or a 503 when the stream or the queue did not take the request. */

@@ -141,9 +141,9 @@ async function spillToQueue(
       ...log, reason: error.reason, cause: errorCodeOf(error.cause), unsent: error.unsent.length, queued: error.report.queued,
     });
     await releaseClaim(deliverer, claim);
-    // A 429 only when nothing but load is in the way: the queue was busy (a spill's `throttled`
-    // covers SQS throttling or failing) and the stream, if it failed at all, was throttling.
-    if (error.reason === 'throttled' && streamFailure !== 'outage') {
+    // A 429 when the queue could take the records again soon (it throttled or failed for a while)
+    // and the stream, if it failed at all, was throttling; a refusal or a record too large is a 503.
+    if ((error.reason === 'throttled' || error.reason === 'unavailable') && streamFailure !== 'outage') {
       throw new StreamThrottledError(retryAfterSeconds, error.unsent.length, { cause: error });
     }
     // The log lines name both causes; the answer names what the sender depends on first.

@@ -13,7 +13,7 @@ import { createIngestHandler } from './handler';
 import { createJwtVerifier } from '../common/jwt';
 import { KinesisWriter } from '../common/kinesis-writer';
 import { loadPayloadValidator } from './schema';
-import { SpillQueue } from './spill';
+import { SpillProducer } from './spill';
 import { handlerSecretCache } from '../common/secrets';
 
 const logger = new Logger();
@@ -59,7 +59,7 @@ const ingest = createIngestHandler({
     // With a queue, leave room to spill within API Gateway's 29 seconds.
     writeDeadlineMs: config.backpressure.kind === 'queueAndSlowAccept' ? 12_000 : 20_000,
   }),
-  spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillQueue(new SQSClient({
+  spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillProducer(new SQSClient({
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true }),
   }), { queueUrl: config.backpressure.queueUrl, deadlineMs: 5_000 }),

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type SendMessageBatchResultEntry, type BatchResultErrorEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { isRetriable } from '../common/kinesis-writer';
+import { Backoff, type BackoffOptions } from '../common/backoff';
+import { classifyRecordError, classifyWriteError } from '../common/kinesis-writer';
+import { encodeSpillMessage } from '../common/spill-message';
+import { planWaves } from '../common/waves';
 
 /**
  * SQS limits the spill respects, as documented in @aws-sdk/client-sqs 3.1162
@@ -19,9 +22,6 @@ export const SQS_LIMITS = {
   deduplicationWindowMs: 5 * 60 * 1000,
 } as const;
 
-/** The `v` of every spilled message body. The drain refuses any other. */
-export const SPILL_MESSAGE_VERSION = 1;
-
 /** One record that the stream did not take, on its way to the spill queue. */
 export interface SpillRecord {
   readonly streamName: string;
@@ -32,22 +32,6 @@ export interface SpillRecord {
    * 5 minutes of another, is taken by SQS as a repeat of it and dropped.
    */
   readonly dedupId: string;
-}
-
-/** A spilled message's body, decoded. */
-export interface SpilledRecord {
-  readonly streamName: string;
-  readonly partitionKey: string;
-  readonly data: Buffer;
-}
-
-/** The JSON body of a spilled message. */
-interface SpillMessageBody {
-  readonly v: typeof SPILL_MESSAGE_VERSION;
-  readonly streamName: string;
-  readonly partitionKey: string;
-  /** The record's bytes, base64. */
-  readonly data: string;
 }
 
 /** Alphanumeric characters and punctuation: printable ASCII without the space. */
@@ -76,50 +60,7 @@ export function deduplicationIdOf(record: Pick<SpillRecord, 'streamName' | 'dedu
   return sha256Hex(`${record.streamName}\n${record.dedupId}`);
 }
 
-/** The body of a spilled message: `{"v":1,"streamName":…,"partitionKey":…,"data":"<base64>"}`. */
-export function encodeSpillMessage(record: Pick<SpillRecord, 'streamName' | 'partitionKey' | 'data'>): string {
-  const body: SpillMessageBody = {
-    v: SPILL_MESSAGE_VERSION,
-    streamName: record.streamName,
-    partitionKey: record.partitionKey,
-    data: Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength).toString('base64'),
-  };
-  return JSON.stringify(body);
-}
-
-/** Why a message body is not a spilled record. Never quotes the body. */
-export type SpillMessageProblem = 'notJson' | 'notObject' | 'version' | 'streamName' | 'partitionKey' | 'data';
-
-/** A message body that is not a spilled record: a poison message. Its message never quotes the body. */
-export class SpillMessageError extends Error {
-  constructor(readonly problem: SpillMessageProblem) {
-    super(`not a spilled record: ${problem}`);
-    this.name = 'SpillMessageError';
-  }
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Reads a spilled message's body. Throws SpillMessageError. */
-export function decodeSpillMessage(body: string): SpilledRecord {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(body);
-  } catch {
-    // V8's message quotes the body: never keep it.
-    throw new SpillMessageError('notJson');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new SpillMessageError('notObject');
-  const { v, streamName, partitionKey, data } = doc as Record<string, unknown>;
-  if (v !== SPILL_MESSAGE_VERSION) throw new SpillMessageError('version');
-  if (typeof streamName !== 'string' || streamName === '') throw new SpillMessageError('streamName');
-  // Kinesis partition keys are 1 to 256 Unicode characters.
-  if (typeof partitionKey !== 'string' || partitionKey === '' || [...partitionKey].length > 256) throw new SpillMessageError('partitionKey');
-  if (typeof data !== 'string' || !BASE64.test(data)) throw new SpillMessageError('data');
-  return { streamName, partitionKey, data: Buffer.from(data, 'base64') };
-}
-
-export interface SpillOptions {
+export interface SpillOptions extends BackoffOptions {
   readonly queueUrl: string;
   /** SendMessageBatch attempts per batch, the first one included. @default 4 */
   readonly maxAttempts?: number;
@@ -129,11 +70,6 @@ export interface SpillOptions {
   readonly concurrency?: number;
   /** The queue's MaximumMessageSize. @default SQS_LIMITS.maxMessageBytes */
   readonly maxMessageBytes?: number;
-  readonly baseDelayMs?: number;
-  readonly maxDelayMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
-  readonly random?: () => number;
 }
 
 export interface SpillReport {
@@ -145,18 +81,28 @@ export interface SpillReport {
 }
 
 /**
+ * Why not every record was queued:
+ * - `tooLarge`: a record does not fit in one SQS message; nothing was sent.
+ * - `throttled`: SQS kept throttling (RequestThrottled, KmsThrottled, OverLimit, ...) past the
+ *   attempts or the deadline.
+ * - `unavailable`: SQS kept failing or could not be reached (InternalError, ServiceUnavailable,
+ *   5xx, a refused or reset connection, a timeout), or was too slow to answer before the deadline.
+ * - `refused`: SQS refused in a way retrying does not fix (a missing queue, denied access or KMS
+ *   key, an entry rejected as the sender's fault).
+ */
+export type SpillFailureReason = 'tooLarge' | 'throttled' | 'unavailable' | 'refused';
+
+/** What went wrong with one SendMessageBatch call or entry. */
+type SendFailureKind = Exclude<SpillFailureReason, 'tooLarge'>;
+
+/**
  * Not every record is confirmed queued. `unsent` lists them in request order; every other record
  * is in the queue. A record listed may still be in the queue when an answer was lost; a re-spill
  * within 5 minutes is then dropped by SQS as a duplicate.
- *
- * - `tooLarge`: a record does not fit in one SQS message; nothing was sent.
- * - `throttled`: SQS kept throttling or failing within the attempts and the deadline.
- * - `unavailable`: SQS refused in a way retrying does not fix (a missing queue, denied access or
- *   KMS key, an entry rejected as the sender's fault).
  */
 export class SpillFailure extends Error {
   constructor(
-    readonly reason: 'tooLarge' | 'throttled' | 'unavailable',
+    readonly reason: SpillFailureReason,
     readonly unsent: readonly SpillRecord[],
     readonly report: SpillReport,
     message: string,
@@ -167,10 +113,22 @@ export class SpillFailure extends Error {
   }
 }
 
-const SQS_RETRIABLE = new Set(['RequestThrottled', 'KmsThrottled', 'InternalError', 'ServiceUnavailable', 'OverLimit']);
+/** SQS's own names for throttling and for failing; other names are read as Kinesis's are. */
+const SQS_THROTTLING_CODES = new Set(['RequestThrottled', 'KmsThrottled', 'OverLimit']);
+const SQS_OUTAGE_CODES = new Set(['InternalError', 'ServiceUnavailable']);
 
-function isRetriableSqsError(error: unknown): boolean {
-  return error instanceof Error && (SQS_RETRIABLE.has(error.name) || isRetriable(error));
+/** What a failed SendMessageBatch call says about the queue. */
+export function classifySendError(error: unknown): SendFailureKind {
+  const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
+  if (typeof name === 'string' && SQS_THROTTLING_CODES.has(name)) return 'throttled';
+  if (typeof name === 'string' && SQS_OUTAGE_CODES.has(name)) return 'unavailable';
+  const kind = classifyWriteError(error);
+  return kind === 'throttled' ? 'throttled' : kind === 'outage' ? 'unavailable' : 'refused';
+}
+
+/** What an entry SQS failed without blaming the sender says: throttling or failing, retried either way. */
+function classifyEntryError(code: string | undefined): SendFailureKind {
+  return code !== undefined && (SQS_THROTTLING_CODES.has(code) || classifyRecordError(code) === 'throttled') ? 'throttled' : 'unavailable';
 }
 
 interface Entry {
@@ -188,71 +146,44 @@ function toEntry(record: SpillRecord, index: number): Entry {
 }
 
 /**
- * Splits entries into waves of SendMessageBatch calls:
- * - at most 10 entries and 1 MiB of bodies per call;
- * - at most one message per group per wave: the n-th message of each group goes in the n-th wave,
- *   and a wave starts only once the one before it is fully queued. A failed entry is retried
- *   alone, so a group's later message is never queued ahead of an earlier one.
+ * Splits entries into waves of SendMessageBatch calls: at most 10 entries and 1 MiB of bodies per
+ * call, at most one message per group per wave (see planWaves). A failed entry is retried alone,
+ * so a group's later message is never queued ahead of an earlier one.
  */
-function planWaves(entries: readonly Entry[]): Entry[][][] {
-  const waves: Entry[][] = [];
-  const seen = new Map<string, number>();
-  for (const entry of entries) {
-    const wave = seen.get(entry.groupId) ?? 0;
-    seen.set(entry.groupId, wave + 1);
-    (waves[wave] ??= []).push(entry);
-  }
-  return waves.map((wave) => {
-    const batches: Entry[][] = [];
-    let batch: Entry[] = [];
-    let bytes = 0;
-    for (const entry of wave) {
-      if (batch.length === SQS_LIMITS.maxEntriesPerBatch || (batch.length > 0 && bytes + entry.bytes > SQS_LIMITS.maxBatchBytes)) {
-        batches.push(batch);
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(entry);
-      bytes += entry.bytes;
-    }
-    if (batch.length > 0) batches.push(batch);
-    return batches;
+function planEntries(entries: readonly Entry[]): Entry[][][] {
+  return planWaves(entries, {
+    maxItems: SQS_LIMITS.maxEntriesPerBatch,
+    maxBytes: SQS_LIMITS.maxBatchBytes,
+    orderKeyOf: (entry) => entry.groupId,
+    bytesOf: (entry) => entry.bytes,
   });
 }
 
 /** The SendMessageBatch calls a spill makes, wave by wave, when nothing fails. */
 export function planSpill(records: readonly SpillRecord[]): SpillRecord[][][] {
-  return planWaves(records.map(toEntry)).map((wave) => wave.map((batch) => batch.map((e) => e.record)));
+  return planEntries(records.map(toEntry)).map((wave) => wave.map((batch) => batch.map((e) => e.record)));
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const plural = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`;
 
 /**
  * Queues records that the stream did not take on a FIFO queue: one message per record, grouped
  * by partition key, deduplicated by event id. Resolves once every record is confirmed queued;
  * throws SpillFailure otherwise.
  */
-export class SpillQueue {
+export class SpillProducer {
   private readonly maxAttempts: number;
   private readonly deadlineMs: number;
   private readonly concurrency: number;
   private readonly maxMessageBytes: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly now: () => number;
-  private readonly random: () => number;
+  private readonly backoff: Backoff;
 
   constructor(private readonly client: Pick<SQSClient, 'send'>, private readonly options: SpillOptions) {
     this.maxAttempts = options.maxAttempts ?? 4;
     this.deadlineMs = options.deadlineMs ?? 5_000;
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.maxMessageBytes = Math.min(options.maxMessageBytes ?? SQS_LIMITS.maxMessageBytes, SQS_LIMITS.maxMessageBytes);
-    this.baseDelayMs = options.baseDelayMs ?? 50;
-    this.maxDelayMs = options.maxDelayMs ?? 1_000;
-    this.sleep = options.sleep ?? defaultSleep;
-    this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
+    this.backoff = new Backoff(options);
   }
 
   /**
@@ -277,29 +208,29 @@ export class SpillQueue {
         + `a message holds at most ${this.maxMessageBytes}; ${oversize.length} record(s) too large, nothing was queued`);
     }
 
-    const deadline = this.now() + this.deadlineMs;
+    const limits = { maxAttempts: this.maxAttempts, retryDeadline: this.backoff.now() + this.deadlineMs };
     const queued = new Set<number>();
-    const state = { calls: 0, retried: 0, failure: undefined as undefined | { reason: 'throttled' | 'unavailable'; message: string; cause?: unknown } };
-    const fail = (reason: 'throttled' | 'unavailable', message: string, cause?: unknown) => {
+    const state = { calls: 0, retried: 0, failure: undefined as undefined | { reason: SendFailureKind; message: string; cause?: unknown } };
+    const fail = (reason: SendFailureKind, message: string, cause?: unknown) => {
       state.failure ??= { reason, message, cause };
     };
 
     const sendBatch = async (batch: readonly Entry[]): Promise<void> => {
       let pending = batch;
-      let lastCause: unknown;
+      /** The last attempt's failure: why entries are pending again. */
+      let last: { kind: SendFailureKind; cause: unknown } | undefined;
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (state.failure !== undefined) return;
         if (attempt > 1) {
-          const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 2)) * this.random();
-          if (attempt > this.maxAttempts || this.now() + delay > deadline) {
-            fail('throttled', `SendMessageBatch kept failing after ${attempt - 1} attempt(s)`, lastCause);
+          if (!await this.backoff.beforeRetry(attempt, limits)) {
+            fail(last?.kind ?? 'unavailable', `SendMessageBatch kept failing after ${attempt - 1} attempt(s)`, last?.cause);
             return;
           }
           state.retried += pending.length;
-          await this.sleep(delay);
         }
-        if (this.now() > deadline) {
-          fail('throttled', `the spill deadline of ${this.deadlineMs} ms passed`, lastCause);
+        if (this.backoff.now() > limits.retryDeadline) {
+          // Without a failure before, SQS was only slow: unavailable, not throttling.
+          fail(last?.kind ?? 'unavailable', `the spill deadline of ${this.deadlineMs} ms passed`, last?.cause);
           return;
         }
         state.calls += 1;
@@ -318,27 +249,33 @@ export class SpillQueue {
           successful = response.Successful ?? [];
           failed = response.Failed ?? [];
         } catch (error) {
-          if (!isRetriableSqsError(error)) {
-            fail('unavailable', `SendMessageBatch failed: ${error instanceof Error ? error.name : typeof error}`, error);
+          last = { kind: classifySendError(error), cause: error };
+          if (last.kind === 'refused') {
+            fail('refused', `SendMessageBatch failed: ${error instanceof Error ? error.name : typeof error}`, error);
             return;
           }
-          lastCause = error;
           continue;
         }
         const ok = new Set(successful.map((s) => s.Id));
         for (const e of pending) if (ok.has(String(e.index))) queued.add(e.index);
         const rejected = failed.filter((f) => f.SenderFault === true);
         if (rejected.length > 0) {
-          fail('unavailable', `SQS rejected ${rejected.length} entr${rejected.length === 1 ? 'y' : 'ies'}: ${[...new Set(rejected.map((f) => f.Code))].join(', ')}`);
+          fail('refused', `SQS rejected ${plural(rejected.length)}: ${[...new Set(rejected.map((f) => f.Code))].join(', ')}`);
           return;
         }
         // Failed entries, and any the answer does not mention, go again; their ids make that safe.
         pending = pending.filter((e) => !ok.has(String(e.index)));
-        if (pending.length > 0) lastCause = new Error(`SendMessageBatch failed ${pending.length} entr${pending.length === 1 ? 'y' : 'ies'}: ${[...new Set(failed.map((f) => f.Code))].join(', ')}`);
+        if (pending.length > 0) {
+          const codes = [...new Set(failed.map((f) => f.Code))];
+          last = {
+            kind: codes.some((code) => classifyEntryError(code) === 'throttled') ? 'throttled' : 'unavailable',
+            cause: new Error(`SendMessageBatch failed ${plural(pending.length)}: ${codes.join(', ')}`),
+          };
+        }
       }
     };
 
-    for (const wave of planWaves(entries)) {
+    for (const wave of planEntries(entries)) {
       let next = 0;
       const worker = async () => {
         while (next < wave.length && state.failure === undefined) await sendBatch(wave[next++]);

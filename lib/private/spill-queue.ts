@@ -9,19 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { handlerDir, newHandlerFunction } from './handler-function';
-
-/**
- * The drain's configuration document. Kept in step with `DrainConfig` in lambda/drain/handler.ts
- * (which this file cannot import: it pulls in the AWS SDK); test/lib/spill-queue.test.ts parses
- * the synthesized document with the drain's own parser.
- */
-interface DrainConfigDocument {
-  readonly version: 1;
-  readonly streamNames: string[];
-  readonly maxAttempts: number;
-  readonly retryBudgetMs: number;
-  readonly writeDeadlineMs: number;
-}
+import { DRAIN_CONFIG_VERSION, type DrainConfig } from '../../lambda/drain/config';
 
 /** SQS's largest message (1 MiB), which the spill needs for a record of up to about 768 KiB. */
 const MAX_MESSAGE_BYTES = 1_048_576;
@@ -90,14 +78,18 @@ export interface SpillQueueProps {
 /**
  * The "queue and slow accept" backpressure parts of a stream source: a FIFO queue that holds the
  * records the stream did not take (one message group per partition key), a function that drains
- * it into the streams in order, a FIFO dead-letter queue for records that keep failing, and
- * alarms on the queue's depth and age and on any dead letter.
+ * it into the streams in order, a FIFO dead-letter queue for poison messages (which the drain
+ * sends there with their reason) and for messages that keep failing, and alarms on the queue's
+ * depth and age and on any dead letter.
  */
 export class SpillQueue extends Construct {
   /** The FIFO queue the ingest function spills to. */
   public readonly queue: sqs.Queue;
 
-  /** Where SQS moves a message after maxReceiveCount failed receives. */
+  /**
+   * Where the drain sends a message that can never be written, with its reason in the message
+   * attributes, and where SQS moves a message after maxReceiveCount failed receives.
+   */
   public readonly deadLetterQueue: sqs.Queue;
 
   /** The function that moves queued records into their streams. */
@@ -175,13 +167,15 @@ export class SpillQueue extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
-    const config: DrainConfigDocument = {
-      version: 1,
+    const config: DrainConfig = {
+      version: DRAIN_CONFIG_VERSION,
       streamNames: props.streams.map((s) => s.streamName),
+      deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
       maxAttempts: 8,
       retryBudgetMs: Math.min(20_000, (timeoutSeconds - 15) * 1000),
-      // Leaves time for the last call (5 s request timeout) and the answer.
-      writeDeadlineMs: (timeoutSeconds - 10) * 1000,
+      // Leaves time for poison messages sent to the dead-letter queue before the write (at most
+      // about 9 s), the last call (5 s request timeout) and the answer.
+      writeDeadlineMs: (timeoutSeconds - 20) * 1000,
     };
     // The drain: its own role and log group, so it holds exactly the permissions below.
     this.drainFunction = newHandlerFunction(this, {
@@ -195,6 +189,9 @@ export class SpillQueue extends Construct {
     });
     // Receive, delete and change visibility on this queue (and decrypt with its key, if any).
     this.drainFunction.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
+    // Send a poison message to the dead-letter queue with its reason, so its group goes on.
+    this.deadLetterQueue.grant(this.drainFunction, 'sqs:SendMessage');
+    props.encryptionKey?.grant(this.drainFunction, 'kms:GenerateDataKey', 'kms:Decrypt');
     for (const stream of props.streams) {
       stream.grant(this.drainFunction, 'kinesis:PutRecords');
       stream.encryptionKey?.grant(this.drainFunction, 'kms:GenerateDataKey');
@@ -219,7 +216,7 @@ export class SpillQueue extends Construct {
       });
     this.deadLetterAlarm = this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) })
       .createAlarm(this, 'DeadLetterAlarm', {
-        alarmDescription: `A spilled record failed ${maxReceiveCount} times and is in the dead-letter queue (${this.node.path}); it is not in the stream. Inspect it, then redrive it.`,
+        alarmDescription: `A spilled record is in the dead-letter queue (${this.node.path}): it can never be written (its message attribute 'reason' says why) or it failed ${maxReceiveCount} times; it is not in the stream. Inspect it, then redrive it.`,
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -6,8 +6,10 @@
 import { createHmac } from 'node:crypto';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { DRAIN_CONFIG_VERSION } from '../../lambda/drain/config';
+import { DeadLetterSender } from '../../lambda/drain/dead-letter';
 import { createDrainHandler } from '../../lambda/drain/handler';
-import { SpillQueue } from '../../lambda/ingest/spill';
+import { SpillProducer } from '../../lambda/ingest/spill';
 import { LocalSqs } from '../support/fauxqs';
 import type { IngestConfig } from '../../lambda/common/config';
 import { createIngestHandler, type IngestLogger } from '../../lambda/ingest/handler';
@@ -72,7 +74,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
     await proxy.stop();
   });
 
-  async function sourceWith(backpressure: IngestConfig['backpressure'], metrics?: { sampled(written: number, shed: number): void }, now?: () => number, spill?: SpillQueue) {
+  async function sourceWith(backpressure: IngestConfig['backpressure'], metrics?: { sampled(written: number, shed: number): void }, now?: () => number, spill?: SpillProducer) {
     const streamName = `bp-${++streams}`;
     await kinesis.createStream(streamName, 4);
     const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'X-Signature', signedContent: '{timestamp}.{body}', timestampHeader: 'X-Timestamp' }), {
@@ -189,16 +191,19 @@ describe('backpressure under injected faults (10,000 events)', () => {
     const sqs = await LocalSqs.start();
     try {
       const { queueUrl } = await sqs.createFifoQueue(`spill-${streams}`);
+      // Where the drain would send a poison message; no redrive policy, so nothing lands there by receive count.
+      const { queueUrl: deadLetterQueueUrl } = await sqs.createFifoQueue(`spill-${streams}-dlq`);
       let clock = Date.now();
       const { handler, streamName } = await sourceWith(
         { kind: 'queueAndSlowAccept', queueUrl, queueWindowMs: 10_000, retryAfterSeconds: 30, maxAttempts: 2, retryBudgetMs: 100 },
         undefined,
         () => clock,
-        new SpillQueue(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 4 }),
+        new SpillProducer(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 4 }),
       );
       // The drain, through the same faulty proxy: it too meets the throttling while it lasts.
       const drain = createDrainHandler({
-        config: { version: 1, streamNames: [streamName], maxAttempts: 2, retryBudgetMs: 100, writeDeadlineMs: 5_000 },
+        config: { version: DRAIN_CONFIG_VERSION, streamNames: [streamName], deadLetterQueueUrl: deadLetterQueueUrl, maxAttempts: 2, retryBudgetMs: 100, writeDeadlineMs: 5_000 },
+        deadLetters: new DeadLetterSender(sqs.client, deadLetterQueueUrl),
         writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 4 }),
         logger: quiet,
       });
@@ -242,6 +247,7 @@ describe('backpressure under injected faults (10,000 events)', () => {
       expect(acknowledged.size).toBe(EVENTS);
       for (const id of acknowledged) expect(unique.has(id)).toBe(true);
       for (const [, seqs] of firstSeen) expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(await sqs.receiveAll(deadLetterQueueUrl)).toHaveLength(0);
       // eslint-disable-next-line no-console
       report(`queueAndSlowAccept: sent ${EVENTS}, acknowledged ${acknowledged.size}, queued ${queued}, present ${unique.size}, duplicates ${stored.length - unique.size}, shed 0`);
     } finally {

@@ -10,7 +10,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { LocalSecretsManager } from '../../cli/local/secrets-manager';
 import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/common/config';
-import { decodeSpillMessage } from '../../lambda/ingest/spill';
+import { decodeSpillMessage } from '../../lambda/common/spill-message';
 import type { TriggerConfig } from '../../lambda/trigger/config';
 import { WebhookAuth } from '../../lib';
 import { assetDir, bundledPeers, loadHandler, type BundledHandler as Handler } from '../support/bundled-source';

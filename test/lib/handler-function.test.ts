@@ -68,7 +68,7 @@ function wiringOf(entry: string, envVar: string, config: string): Wiring {
       jest.doMock('@aws-sdk/client-sqs', () => ({ ...jest.requireActual('@aws-sdk/client-sqs'), SQSClient: client('sqs') }));
       jest.doMock('@aws-sdk/client-sfn', () => ({ ...jest.requireActual('@aws-sdk/client-sfn'), SFNClient: client('sfn') }));
       jest.doMock('../../lambda/common/kinesis-writer', () => ({ ...jest.requireActual('../../lambda/common/kinesis-writer'), KinesisWriter: recorder('KinesisWriter') }));
-      jest.doMock('../../lambda/ingest/spill', () => ({ ...jest.requireActual('../../lambda/ingest/spill'), SpillQueue: recorder('SpillQueue') }));
+      jest.doMock('../../lambda/ingest/spill', () => ({ ...jest.requireActual('../../lambda/ingest/spill'), SpillProducer: recorder('SpillProducer') }));
       require(entry);
     });
   } finally {
@@ -106,7 +106,7 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     const { kinesis, sqs } = wiring.clients;
     const writeMs = wiring.options.KinesisWriter.writeDeadlineMs + kinesis.connectionTimeout + kinesis.requestTimeout;
     // The spill's deadline bounds when a try may start; the try in flight then runs its course.
-    const spillMs = wiring.options.SpillQueue.deadlineMs + sqs.connectionTimeout + sqs.requestTimeout;
+    const spillMs = wiring.options.SpillProducer.deadlineMs + sqs.connectionTimeout + sqs.requestTimeout;
     const answerMs = writeMs + spillMs;
     expect(HANDLER_ANSWER_SECONDS.ingestWithSpill * 1000).toBeGreaterThanOrEqual(answerMs);
     expect(HANDLER_ANSWER_SECONDS.ingestWithSpill * 1000 - answerMs).toBeLessThan(1000);

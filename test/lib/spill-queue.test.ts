@@ -5,7 +5,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CONFIG_ENV_VAR } from '../../lambda/common/config';
-import { parseDrainConfig } from '../../lambda/drain/handler';
+import { DRAIN_CONFIG_VERSION, parseDrainConfig } from '../../lambda/drain/config';
 import { SQS_LIMITS } from '../../lambda/ingest/spill';
 import { SpillQueue, type SpillQueueProps } from '../../lib/private/spill-queue';
 import { resolveCfn } from '../../cli/local/cfn';
@@ -98,17 +98,17 @@ describe('SpillQueue', () => {
     const template = Template.fromStack(stack);
     const keyArn = { 'Fn::GetAtt': [logicalId(stack, key), 'Arn'] };
     template.allResourcesProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn, SqsManagedSseEnabled: Match.absent() });
-    // The drain decrypts what it receives.
-    expect(statementsOf(template, logicalId(stack, spill.drainFunction.role as iam.Role))).toContainEqual(
-      { Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn },
-    );
+    // The drain decrypts what it receives, and encrypts the poison messages it sends to the dead-letter queue.
+    const statements = statementsOf(template, logicalId(stack, spill.drainFunction.role as iam.Role));
+    expect(statements).toContainEqual({ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keyArn });
+    expect(statements).toContainEqual({ Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Effect: 'Allow', Resource: keyArn });
   });
 
   test('creates a Node.js 22 arm64 drain that gets its configuration as one versioned document the drain reads', () => {
     const stack = newStack();
     const { stream } = spillQueue(stack);
     const routed = new kinesis.Stream(stack, 'Routed', { streamMode: kinesis.StreamMode.ON_DEMAND });
-    new SpillQueue(stack, 'Spill2', { streams: [stream, routed], serviceName: 'segment', drainTimeout: Duration.minutes(2) });
+    const spill2 = new SpillQueue(stack, 'Spill2', { streams: [stream, routed], serviceName: 'segment', drainTimeout: Duration.minutes(2) });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
@@ -123,15 +123,17 @@ describe('SpillQueue', () => {
     const variables = resolveCfn(functions[0].Properties.Environment.Variables, (id) => {
       if (id === logicalId(stack, stream)) return 'orders-stream';
       if (id === logicalId(stack, routed)) return 'routed-stream';
+      if (id === logicalId(stack, spill2.deadLetterQueue)) return 'https://sqs.eu-west-1.amazonaws.com/111111111111/spill2-dlq.fifo';
       throw new Error(`unexpected reference ${id}`);
     }) as Record<string, string>;
     expect(parseDrainConfig(variables[CONFIG_ENV_VAR])).toEqual({
-      version: 1,
+      version: DRAIN_CONFIG_VERSION,
       streamNames: ['orders-stream', 'routed-stream'],
+      deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/111111111111/spill2-dlq.fifo',
       maxAttempts: 8,
       retryBudgetMs: 20_000,
-      // The last call starts 10 s before the 120 s timeout.
-      writeDeadlineMs: 110_000,
+      // The last call starts 20 s before the 120 s timeout: dead-letter sends come first.
+      writeDeadlineMs: 100_000,
     });
     template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 720, RedrivePolicy: Match.anyValue() });
   });
@@ -147,7 +149,7 @@ describe('SpillQueue', () => {
     });
   });
 
-  test('gives the drain its own role holding exactly: its log group, consuming this queue, PutRecords on its streams', () => {
+  test('gives the drain its own role holding exactly: its log group, consuming this queue, sending to the dead-letter queue, PutRecords on its streams', () => {
     const stack = newStack();
     const cmk = new kms.Key(stack, 'StreamKey', { enableKeyRotation: true });
     const encrypted = new kinesis.Stream(stack, 'Encrypted', { streamMode: kinesis.StreamMode.ON_DEMAND, encryption: kinesis.StreamEncryption.KMS, encryptionKey: cmk });
@@ -167,12 +169,11 @@ describe('SpillQueue', () => {
         Effect: 'Allow',
         Resource: arn(spill.queue),
       },
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: arn(spill.deadLetterQueue) },
       { Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: arn(stream) },
       { Action: 'kinesis:PutRecords', Effect: 'Allow', Resource: arn(encrypted) },
       { Action: 'kms:GenerateDataKey', Effect: 'Allow', Resource: arn(cmk) },
     ]);
-    // Nothing on the dead-letter queue: SQS moves messages there itself.
-    expect(JSON.stringify(statementsOf(template, logicalId(stack, role)))).not.toContain(logicalId(stack, spill.deadLetterQueue));
   });
 
   test('grantSpill gives sqs:SendMessage and GetQueueAttributes (the backlog check) on the queue and nothing else', () => {

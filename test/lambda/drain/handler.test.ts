@@ -1,19 +1,23 @@
 import { join } from 'node:path';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kds from 'aws-cdk-lib/aws-kinesis';
 import { CONFIG_ENV_VAR } from '../../../lambda/common/config';
-import { createDrainHandler, DRAIN_CONFIG_VERSION, parseDrainConfig, type DrainConfig, type DrainHandler } from '../../../lambda/drain/handler';
+import { DRAIN_CONFIG_VERSION, type DrainConfig } from '../../../lambda/drain/config';
+import { DeadLetterSender } from '../../../lambda/drain/dead-letter';
+import { createDrainHandler, type DrainDependencies, type DrainHandler } from '../../../lambda/drain/handler';
 import { KinesisWriter, StreamWriteFailure, type WriteRecord } from '../../../lambda/common/kinesis-writer';
-import { deduplicationIdOf, encodeSpillMessage, messageGroupIdOf, SpillQueue } from '../../../lambda/ingest/spill';
+import { encodeSpillMessage } from '../../../lambda/common/spill-message';
+import { deduplicationIdOf, messageGroupIdOf, SpillProducer } from '../../../lambda/ingest/spill';
 import { SpillQueue as SpillQueueConstruct } from '../../../lib/private/spill-queue';
 import { resolveCfn } from '../../../cli/local/cfn';
 import { FaultProxy, type PutRecordsFault } from '../../support/fault-proxy';
 import { LocalSqs } from '../../support/fauxqs';
 import { clientFor, decode, LocalKinesis, TEST_REGION } from '../../support/kinesalite';
 import { loadBundledHandler } from '../../support/bundle';
+import { fifoSqsRecord } from '../../support/sqs-record';
 
 interface Item {
   readonly i: number;
@@ -31,26 +35,14 @@ function dataOf(i: number, key: string): Buffer {
 
 /** One SQS record as Lambda hands it over from a FIFO queue. */
 function sqsRecord(item: Item, receiveCount = 1): SQSRecord {
-  const body = item.body ?? encodeSpillMessage({ streamName: item.streamName, partitionKey: item.key, data: dataOf(item.i, item.key) });
-  return {
+  return fifoSqsRecord({
     messageId: `msg-${item.i}`,
-    receiptHandle: `rh-${item.i}-${receiveCount}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: '1735689600000',
-      SenderId: 'AROAEXAMPLE:ingest',
-      ApproximateFirstReceiveTimestamp: '1735689600500',
-      SequenceNumber: String(18_000_000_000_000_000_000 + item.i),
-      MessageGroupId: item.group ?? messageGroupIdOf(item.key),
-      MessageDeduplicationId: deduplicationIdOf({ streamName: item.streamName, dedupId: `evt-${item.i}` }),
-    },
-    messageAttributes: {},
-    md5OfBody: 'not-checked',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:111111111111:spill.fifo',
-    awsRegion: TEST_REGION,
-  };
+    body: item.body ?? encodeSpillMessage({ streamName: item.streamName, partitionKey: item.key, data: dataOf(item.i, item.key) }),
+    groupId: item.group ?? messageGroupIdOf(item.key),
+    deduplicationId: deduplicationIdOf({ streamName: item.streamName, dedupId: `evt-${item.i}` }),
+    receiveCount,
+    sequenceNumber: String(18_000_000_000_000_000_000 + item.i),
+  });
 }
 
 function sqsEvent(items: readonly Item[], receiveCount = 1): SQSEvent {
@@ -68,26 +60,22 @@ function recordingLogger() {
 }
 
 function config(streamNames: string[]): DrainConfig {
-  return { version: DRAIN_CONFIG_VERSION, streamNames, maxAttempts: 2, retryBudgetMs: 1_000, writeDeadlineMs: 10_000 };
+  return { version: DRAIN_CONFIG_VERSION, streamNames, deadLetterQueueUrl: 'https://sqs.example/dlq.fifo', maxAttempts: 2, retryBudgetMs: 1_000, writeDeadlineMs: 10_000 };
 }
 
-describe('parseDrainConfig', () => {
-  const valid = { version: 1, streamNames: ['orders'], maxAttempts: 8, retryBudgetMs: 20_000, writeDeadlineMs: 50_000 };
-
-  test('reads a valid document', () => {
-    expect(parseDrainConfig(JSON.stringify(valid))).toEqual(valid);
-  });
-
-  test.each([
-    ['it is not set', undefined, /the variable is not set/],
-    ['it is not JSON', '{', /not JSON/],
-    ['its version is another', JSON.stringify({ ...valid, version: 2 }), /version 2 is not supported; this drain reads version 1/],
-    ['it names no stream', JSON.stringify({ ...valid, streamNames: [] }), /streamNames must be a non-empty list/],
-    ['an attempt count is not a whole number', JSON.stringify({ ...valid, maxAttempts: 1.5 }), /maxAttempts must be a whole number of at least 1/],
-  ])('fails when %s', (_, json, message) => {
-    expect(() => parseDrainConfig(json)).toThrow(message);
-  });
-});
+/** A dead-letter queue that records what it is sent, or fails every send. */
+function recordingDeadLetters(fail?: Error) {
+  const sent: { messageId: string; reason: string }[] = [];
+  let tries = 0;
+  const deadLetters: DrainDependencies['deadLetters'] = {
+    send: async (message, reason) => {
+      tries += 1;
+      if (fail !== undefined) throw fail;
+      sent.push({ messageId: message.messageId, reason });
+    },
+  };
+  return { sent, deadLetters, tries: () => tries };
+}
 
 describe('the drain', () => {
   let kinesis: LocalKinesis;
@@ -99,11 +87,12 @@ describe('the drain', () => {
     return name;
   };
 
+  let sqs: LocalSqs;
   beforeAll(async () => {
-    kinesis = await LocalKinesis.start();
+    [kinesis, sqs] = await Promise.all([LocalKinesis.start(), LocalSqs.start()]);
   });
   afterAll(async () => {
-    await kinesis.stop();
+    await Promise.all([kinesis.stop(), sqs.stop()]);
   });
   beforeEach(async () => {
     proxy = await FaultProxy.start(kinesis.endpoint, () => ({ kind: 'pass' }));
@@ -112,11 +101,12 @@ describe('the drain', () => {
     await proxy.stop();
   });
 
-  function drainer(streamNames: string[], logger = recordingLogger().logger): DrainHandler {
+  function drainer(streamNames: string[], logger = recordingLogger().logger, deadLetters = recordingDeadLetters().deadLetters): DrainHandler {
     const cfg = config(streamNames);
     return createDrainHandler({
       config: cfg,
       logger,
+      deadLetters,
       writer: new KinesisWriter(clientFor(proxy.endpoint), {
         streamName: streamNames[0],
         maxAttempts: cfg.maxAttempts,
@@ -167,7 +157,8 @@ describe('the drain', () => {
     // THEN b1 and every later b, and the unwritten a2, a5 and c6, go back to the queue
     expect(failedIds(first)).toEqual(['msg-1', 'msg-2', 'msg-4', 'msg-5', 'msg-6', 'msg-7']);
     expect(await orderPerKey(stream)).toEqual({ a: [0], c: [3] });
-    expect(lines.find((l) => l.level === 'warn')?.attributes).toMatchObject({ streamName: stream, reason: 'throttled', unwritten: 6 });
+    // AND the log names the records' error code
+    expect(lines.find((l) => l.level === 'warn')?.attributes).toEqual({ streamName: stream, reason: 'throttled', cause: 'ProvisionedThroughputExceededException', unwritten: 6, written: 2 });
 
     // WHEN SQS hands over exactly those again, in order, and the stream has capacity
     proxy.plan = () => ({ kind: 'pass' });
@@ -188,7 +179,7 @@ describe('the drain', () => {
         return { written: records.length, calls: 1, retried: 0 };
       },
     };
-    const handler = createDrainHandler({ config: config(['A', 'B']), writer, logger: recordingLogger().logger });
+    const handler = createDrainHandler({ config: config(['A', 'B']), writer, logger: recordingLogger().logger, deadLetters: recordingDeadLetters().deadLetters });
     // WHEN key k goes to B and then to A; key j to A
     const response = await handler(sqsEvent([
       { i: 0, key: 'j', streamName: 'A' },
@@ -209,7 +200,7 @@ describe('the drain', () => {
         return { written: records.length, calls: 1, retried: 0 };
       },
     };
-    const handler = createDrainHandler({ config: config(['A', 'B']), writer, logger: recordingLogger().logger });
+    const handler = createDrainHandler({ config: config(['A', 'B']), writer, logger: recordingLogger().logger, deadLetters: recordingDeadLetters().deadLetters });
     const response = await handler(sqsEvent([
       { i: 0, key: 'k', streamName: 'A' },
       { i: 1, key: 'k', streamName: 'B' },
@@ -219,9 +210,10 @@ describe('the drain', () => {
     expect(written).toEqual(['j']);
   });
 
-  test('a message that is not a spilled record is poison: reported failed with every later message of its group, and its body is never logged', async () => {
+  test('a poison message goes to the dead-letter queue with its reason and is acknowledged; the rest of its group is written in order; its body is never logged', async () => {
     const stream = await newStream();
     const secret = '4111111111111111 jane@example.com';
+    // GIVEN poison messages in the middle of groups g and h, and one naming a stream the drain does not serve
     const items: Item[] = [
       { i: 0, key: 'g', streamName: stream },
       { i: 1, key: 'g', streamName: stream, body: `{"card": "${secret}"` },
@@ -229,25 +221,73 @@ describe('the drain', () => {
       { i: 3, key: 'h', streamName: stream },
       { i: 4, key: 'h', streamName: stream, body: JSON.stringify({ v: 2, streamName: stream, partitionKey: 'h', data: Buffer.from(secret).toString('base64') }) },
       { i: 5, key: 'i', streamName: stream, body: encodeSpillMessage({ streamName: 'someone-elses-stream', partitionKey: 'i', data: Buffer.from(secret) }) },
-      { i: 6, key: 'j', streamName: stream },
+      { i: 6, key: 'h', streamName: stream },
+      { i: 7, key: 'j', streamName: stream },
     ];
     const { lines, logger } = recordingLogger();
+    const { sent, deadLetters } = recordingDeadLetters();
     // WHEN
-    const response = await drainer([stream], logger)(sqsEvent(items, 3));
-    // THEN
-    expect(failedIds(response)).toEqual(['msg-1', 'msg-2', 'msg-4', 'msg-5']);
-    expect(await orderPerKey(stream)).toEqual({ g: [0], h: [3], j: [6] });
-    expect(lines.filter((l) => l.level === 'error').map((l) => l.attributes)).toEqual([
-      { messageId: 'msg-1', receiveCount: 3, problem: 'notJson' },
-      { messageId: 'msg-4', receiveCount: 3, problem: 'version' },
-      { messageId: 'msg-5', receiveCount: 3, problem: 'unknownStream' },
+    const response = await drainer([stream], logger, deadLetters)(sqsEvent(items, 3));
+    // THEN nothing goes back to the queue: the poison is dead-lettered, everything else written in order
+    expect(failedIds(response)).toEqual([]);
+    expect(sent).toEqual([
+      { messageId: 'msg-1', reason: 'notJson' },
+      { messageId: 'msg-4', reason: 'version' },
+      { messageId: 'msg-5', reason: 'unknownStream' },
+    ]);
+    expect(await orderPerKey(stream)).toEqual({ g: [0, 2], h: [3, 6], j: [7] });
+    expect(lines.filter((l) => l.level === 'error').map((l) => [l.message, l.attributes])).toEqual([
+      ['poison message sent to the dead-letter queue', { messageId: 'msg-1', receiveCount: 3, problem: 'notJson' }],
+      ['poison message sent to the dead-letter queue', { messageId: 'msg-4', receiveCount: 3, problem: 'version' }],
+      ['poison message sent to the dead-letter queue', { messageId: 'msg-5', receiveCount: 3, problem: 'unknownStream' }],
     ]);
     const logged = JSON.stringify(lines);
     expect(logged).not.toContain('4111');
     expect(logged).not.toContain('jane@');
     expect(logged).not.toContain(Buffer.from(secret).toString('base64').slice(0, 12));
     expect(logged).not.toContain('someone-elses-stream');
-    expect(lines.find((l) => l.message === 'drained')?.attributes).toEqual({ received: 7, written: 3, failed: 4, poison: 3, calls: 1, retried: 0 });
+    // Two waves: the second record of g and of h go in a call after the first.
+    expect(lines.find((l) => l.message === 'drained')?.attributes).toEqual({ received: 8, written: 5, failed: 0, poison: 3, calls: 2, retried: 0 });
+  });
+
+  test('a record larger than Kinesis takes is poison, and does not take the rest of its call down with it', async () => {
+    const stream = await newStream();
+    const huge = encodeSpillMessage({ streamName: stream, partitionKey: 'a', data: Buffer.alloc(1024 * 1024, 1) });
+    const { sent, deadLetters } = recordingDeadLetters();
+    const response = await drainer([stream], undefined, deadLetters)(sqsEvent([
+      { i: 0, key: 'a', streamName: stream },
+      { i: 1, key: 'a', streamName: stream, body: huge },
+      { i: 2, key: 'a', streamName: stream },
+      { i: 3, key: 'b', streamName: stream },
+    ]));
+    expect(failedIds(response)).toEqual([]);
+    expect(sent).toEqual([{ messageId: 'msg-1', reason: 'recordTooLarge' }]);
+    expect(await orderPerKey(stream)).toEqual({ a: [0, 2], b: [3] });
+  });
+
+  test('when the dead-letter queue does not take a poison message, it and the rest of its group go back to the queue, unwritten; other groups go on', async () => {
+    const stream = await newStream();
+    const { lines, logger } = recordingLogger();
+    const { deadLetters, tries } = recordingDeadLetters(Object.assign(new Error('x'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } }));
+    // WHEN
+    const response = await drainer([stream], logger, deadLetters)(sqsEvent([
+      { i: 0, key: 'g', streamName: stream },
+      { i: 1, key: 'g', streamName: stream, body: 'not json' },
+      { i: 2, key: 'h', streamName: stream },
+      { i: 3, key: 'g', streamName: stream },
+      { i: 4, key: 'h', streamName: stream },
+      { i: 5, key: 'k', streamName: stream, body: 'not json either' },
+    ]));
+    // THEN
+    expect(failedIds(response)).toEqual(['msg-1', 'msg-3', 'msg-5']);
+    expect(await orderPerKey(stream)).toEqual({ g: [0], h: [2, 4] });
+    // AND once the dead-letter queue failed, the batch sends it nothing more
+    expect(tries()).toBe(1);
+    expect(lines.find((l) => l.level === 'error')).toEqual({
+      level: 'error',
+      message: 'poison message not sent to the dead-letter queue; it goes back to the queue',
+      attributes: { messageId: 'msg-1', receiveCount: 1, problem: 'notJson', cause: 'ServiceUnavailable HTTP 503' },
+    });
   });
 
   test('fails the whole batch on an error that is not a stream write failure', async () => {
@@ -255,19 +295,12 @@ describe('the drain', () => {
       config: config(['A']),
       writer: { write: async () => { throw new TypeError('a bug'); } },
       logger: recordingLogger().logger,
+      deadLetters: recordingDeadLetters().deadLetters,
     });
     await expect(handler(sqsEvent([{ i: 0, key: 'k', streamName: 'A' }]))).rejects.toThrow(TypeError);
   });
 
   describe('end to end through a FIFO queue', () => {
-    let sqs: LocalSqs;
-    beforeAll(async () => {
-      sqs = await LocalSqs.start();
-    });
-    afterAll(async () => {
-      await sqs.stop();
-    });
-
     /** Polls like Lambda's SQS event source: deletes what the drain wrote, lets the rest become visible again. */
     async function pollUntilEmpty(queueUrl: string, handler: DrainHandler): Promise<{ batches: number; failures: number }> {
       let batches = 0;
@@ -309,7 +342,7 @@ describe('the drain', () => {
       const { queueUrl, deadLetterQueueUrl } = await sqs.createFifoQueue('e2e', { deadLetter: { maxReceiveCount: 5 } });
       // GIVEN 40 records of 4 keys, spilled
       const sent = Array.from({ length: 40 }, (_, i) => ({ streamName: stream, partitionKey: `cus_${i % 4}`, dedupId: `evt-${i}`, data: dataOf(i, `cus_${i % 4}`) }));
-      await new SpillQueue(sqs.client, { queueUrl }).spill(sent);
+      await new SpillProducer(sqs.client, { queueUrl }).spill(sent);
       // WHEN the drain runs while the first five PutRecords calls throttle every other record
       proxy.plan = (call): PutRecordsFault => (call < 5 ? { kind: 'throttleRecords', indexes: (i) => i % 2 === 0 } : { kind: 'pass' });
       const { failures } = await pollUntilEmpty(queueUrl, drainer([stream]));
@@ -321,22 +354,27 @@ describe('the drain', () => {
       expect(await sqs.receiveAll(deadLetterQueueUrl as string)).toHaveLength(0);
     });
 
-    test('a poison message moves to the dead-letter queue after maxReceiveCount receives, and everything else drains', async () => {
+    test('a poison message in the middle of a group goes to the dead-letter queue with its reason after one receive; the ones after it are written in order, through throttling', async () => {
       const stream = await newStream();
       const { queueUrl, deadLetterQueueUrl } = await sqs.createFifoQueue('poison', { deadLetter: { maxReceiveCount: 3 } });
-      // GIVEN spilled records of two keys, and a message that is not a spilled record in a group of its own
+      // GIVEN spilled records of two keys, and in the middle of cus_0's group a message that is not a spilled record
       const sent = Array.from({ length: 6 }, (_, i) => ({ streamName: stream, partitionKey: `cus_${i % 2}`, dedupId: `evt-${i}`, data: dataOf(i, `cus_${i % 2}`) }));
-      await new SpillQueue(sqs.client, { queueUrl }).spill(sent.slice(0, 3));
-      await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not a spilled record', MessageGroupId: 'stray', MessageDeduplicationId: 'stray-1' }));
-      await new SpillQueue(sqs.client, { queueUrl }).spill(sent.slice(3));
+      await new SpillProducer(sqs.client, { queueUrl }).spill(sent.slice(0, 3));
+      await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'not a spilled record', MessageGroupId: messageGroupIdOf('cus_0'), MessageDeduplicationId: 'stray-1' }));
+      await new SpillProducer(sqs.client, { queueUrl }).spill(sent.slice(3));
       const { lines, logger } = recordingLogger();
-      // WHEN the drain polls until the queue is empty
-      await pollUntilEmpty(queueUrl, drainer([stream], logger));
-      // THEN the stray message is in the dead-letter queue, after 3 failed receives, and every record is in the stream
-      const dead = await sqs.receiveAll(deadLetterQueueUrl as string);
-      expect(dead.map((m) => m.Body)).toEqual(['not a spilled record']);
-      expect(lines.filter((l) => l.level === 'error').map((l) => l.attributes.receiveCount)).toEqual([1, 2, 3]);
+      // WHEN the drain polls until the queue is empty, while the first two PutRecords calls throttle every record
+      proxy.plan = (call): PutRecordsFault => (call < 2 ? { kind: 'throttleRecords', indexes: () => true } : { kind: 'pass' });
+      const { failures } = await pollUntilEmpty(queueUrl, drainer([stream], logger, new DeadLetterSender(sqs.client, deadLetterQueueUrl as string)));
+      // THEN the throttled messages came back and every record is in the stream, in order per key
+      expect(failures).toBeGreaterThan(0);
       expect(await orderPerKey(stream)).toEqual({ cus_0: [0, 2, 4], cus_1: [1, 3, 5] });
+      // AND the stray message is in the dead-letter queue, with its reason, sent by the drain on the receive that read it
+      const { Messages: dead = [] } = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: deadLetterQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+      expect(dead.map((m) => [m.Body, m.MessageAttributes?.reason?.StringValue, m.Attributes?.MessageGroupId])).toEqual([['not a spilled record', 'notJson', messageGroupIdOf('cus_0')]]);
+      const poisonLines = lines.filter((l) => l.level === 'error');
+      expect(poisonLines.map((l) => [l.message, l.attributes.problem])).toEqual([['poison message sent to the dead-letter queue', 'notJson']]);
+      expect(dead[0].MessageAttributes?.sourceMessageId?.StringValue).toBe(poisonLines[0].attributes.messageId);
     });
   });
 
@@ -346,24 +384,29 @@ describe('the drain', () => {
       process.env = savedEnv;
     });
 
-    test('drains a batch into the stream and logs a poison message by its id only', async () => {
+    test('drains a batch into the stream, sends a poison message to the dead-letter queue, and logs it by its id only', async () => {
       const streamName = await newStream();
       // GIVEN the environment the construct gives the function
       const app = new App();
       const stack = new Stack(app, 'Drain', { env: { account: '111111111111', region: TEST_REGION } });
       const target = new kds.Stream(stack, 'Stream', { streamMode: kds.StreamMode.ON_DEMAND });
-      new SpillQueueConstruct(stack, 'Spill', { streams: [target], serviceName: 'orders' });
+      const spill = new SpillQueueConstruct(stack, 'Spill', { streams: [target], serviceName: 'orders' });
+      // The deployed SQS client sends to the queue URL's host; here that is fauxqs on 127.0.0.1.
+      const created = await sqs.createFifoQueue('bundled-dlq');
+      const deadLetterQueueUrl = new URL(new URL(created.queueUrl).pathname, sqs.endpoint).toString();
       const template = Template.fromStack(stack);
       const [fn] = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Environment: { Variables: Record<string, unknown> }; Handler: string } }[];
       const streamLogicalId = stack.getLogicalId(target.node.defaultChild as kds.CfnStream);
       const variables = resolveCfn(fn.Properties.Environment.Variables, (id) => {
         if (id === streamLogicalId) return streamName;
+        if (id === stack.getLogicalId(spill.deadLetterQueue.node.defaultChild as CfnElement)) return deadLetterQueueUrl;
         throw new Error(`unexpected reference ${id}`);
       }) as Record<string, string>;
       expect(Object.keys(variables)).toEqual(expect.arrayContaining([CONFIG_ENV_VAR, 'POWERTOOLS_SERVICE_NAME']));
       const mod = loadBundledHandler<{ handler: DrainHandler }>(join(__dirname, '..', '..', '..', 'assets', 'drain'), {
         ...variables,
         AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+        AWS_ENDPOINT_URL_SQS: sqs.endpoint,
         AWS_LAMBDA_FUNCTION_NAME: 'SpillDrain',
       }, savedEnv);
       expect(fn.Properties.Handler).toBe('index.handler');
@@ -385,8 +428,9 @@ describe('the drain', () => {
         err.mockRestore();
       }
       // THEN
-      expect(failedIds(response)).toEqual(['msg-1']);
+      expect(failedIds(response)).toEqual([]);
       expect(await orderPerKey(streamName)).toEqual({ a: [0, 2] });
+      expect((await sqs.receiveAll(deadLetterQueueUrl)).map((m) => m.Body)).toEqual([poison]);
       const output = chunks.join('');
       expect(output).toContain('"messageId":"msg-1"');
       expect(output).toContain('"service":"orders"');

@@ -14,7 +14,8 @@ import { LocalS3 } from '../../support/s3rver';
 import { WebhookAuth } from '../../../lib';
 import { FaultProxy, type PutRecordsFault } from '../../support/fault-proxy';
 import { LocalSqs } from '../../support/fauxqs';
-import { decodeSpillMessage, SpillFailure, SpillQueue, type SpillRecord } from '../../../lambda/ingest/spill';
+import { decodeSpillMessage } from '../../../lambda/common/spill-message';
+import { SpillFailure, SpillProducer, type SpillRecord } from '../../../lambda/ingest/spill';
 import { clientFor, decode, LocalKinesis } from '../../support/kinesalite';
 import { ingestConfig } from '../../support/presets';
 import { apiGatewayEvent, githubSignature, stripeSignature, twilioSignature } from '../../support/signers';
@@ -437,7 +438,7 @@ describe('ingest handler', () => {
           logger, now: () => NOW_MS,
           secrets: { get: async () => [STRIPE_SECRET] },
           writer: new KinesisWriter(clientFor(proxy.endpoint), { streamName, maxAttempts: 2, retryBudgetMs: 100, baseDelayMs: 1, maxDelayMs: 2 }),
-          spill: new SpillQueue(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 2 }),
+          spill: new SpillProducer(sqs.client, { queueUrl, baseDelayMs: 1, maxDelayMs: 2 }),
         });
         proxy.plan = () => fault;
         const response = await handler(signedStripe(stripeEvent('evt_q1')));
@@ -452,16 +453,20 @@ describe('ingest handler', () => {
         expect(lines()[0]).toMatchObject({ message: 'stream write failed', reason: 'outage', cause: 'InternalFailure HTTP 500' });
       });
 
-      test.each<[string, PutRecordsFault, number, string]>([
-        ['throttled', { kind: 'throttleRecords', indexes: () => true }, 429, 'StreamThrottled'],
-        ['down', { kind: 'failCall', status: 500, type: 'InternalFailure' }, 503, 'DependencyUnavailable'],
-      ])('when the stream is %s and the queue does not take the spill either: %i', async (_name, fault, status, error) => {
+      const throttles: PutRecordsFault = { kind: 'throttleRecords', indexes: () => true };
+      test.each<[string, SpillFailure['reason'], number, string, PutRecordsFault]>([
+        ['throttled', 'throttled', 429, 'StreamThrottled', throttles],
+        ['throttled', 'unavailable', 429, 'StreamThrottled', throttles],
+        ['throttled', 'refused', 503, 'DependencyUnavailable', throttles],
+        ['throttled', 'tooLarge', 503, 'DependencyUnavailable', throttles],
+        ['down', 'throttled', 503, 'DependencyUnavailable', { kind: 'failCall', status: 500, type: 'InternalFailure' }],
+      ])('when the stream is %s and the spill fails as %s: %i', async (_name, reason, status, error, fault) => {
         const streamName = `queued-${++streams}`;
         await kinesis.createStream(streamName, 1);
         const busyQueue = {
           backlog: async () => 0,
           spill: async (records: readonly SpillRecord[]): Promise<never> => {
-            throw new SpillFailure('throttled', records, { queued: 0, calls: 4, retried: 3 }, 'spill throttled', { cause: Object.assign(new Error('x'), { name: 'RequestThrottled' }) });
+            throw new SpillFailure(reason, records, { queued: 0, calls: 4, retried: 3 }, `spill ${reason}`, { cause: Object.assign(new Error('x'), { name: 'RequestThrottled' }) });
           },
         };
         const handler = createIngestHandler({
@@ -477,7 +482,7 @@ describe('ingest handler', () => {
         proxy.plan = () => fault;
         const response = await handler(signedStripe(stripeEvent('evt_q2')));
         expect([response.statusCode, response.headers?.['Retry-After'], json(response).error]).toEqual([status, '30', error]);
-        expect(lines().find((l) => l.message === 'spill failed')).toMatchObject({ reason: 'throttled', cause: 'RequestThrottled' });
+        expect(lines().find((l) => l.message === 'spill failed')).toMatchObject({ reason, cause: 'RequestThrottled' });
       });
 
       test('a stream only the operator can fix is a 503, and nothing is queued', async () => {

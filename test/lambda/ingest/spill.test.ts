@@ -1,19 +1,20 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
+import { decodeSpillMessage, encodeSpillMessage } from '../../../lambda/common/spill-message';
 import {
-  decodeSpillMessage,
   deduplicationIdOf,
-  encodeSpillMessage,
   messageGroupIdOf,
   planSpill,
   SpillFailure,
-  SpillMessageError,
-  SpillQueue,
+  SpillProducer,
   SQS_LIMITS,
   type SpillOptions,
   type SpillRecord,
 } from '../../../lambda/ingest/spill';
 import { LocalSqs, SqsFaultProxy, sqsClientFor, type SendMessageBatchFault } from '../../support/fauxqs';
+import { closedPort } from '../../support/ports';
+
+const closedEndpoint = async () => `http://127.0.0.1:${await closedPort()}`;
 
 const SQS_ID = /^[\x21-\x7e]{1,128}$/;
 const STREAM = 'orders-stream';
@@ -75,28 +76,6 @@ describe('the message', () => {
     expect(deduplicationIdOf({ streamName: 'other', dedupId: 'evt_1QxE2e' })).not.toBe(id);
     expect(deduplicationIdOf({ streamName: STREAM, dedupId: 'evt_1QxE2f' })).not.toBe(id);
   });
-
-  test('is a small JSON document that decodes to the same record', () => {
-    const record = { streamName: STREAM, partitionKey: 'cus_1', data: Buffer.from([0, 1, 2, 250, 255]) };
-    const body = encodeSpillMessage(record);
-    expect(JSON.parse(body)).toEqual({ v: 1, streamName: STREAM, partitionKey: 'cus_1', data: 'AAEC+v8=' });
-    expect(decodeSpillMessage(body)).toEqual(record);
-  });
-
-  test.each([
-    ['that is not JSON', '{"v":1,"streamName":"s","partitionKey":"card 4242424242424242"', 'notJson'],
-    ['that is an array', '[1,2]', 'notObject'],
-    ['of another version', JSON.stringify({ v: 2, streamName: 's', partitionKey: 'k', data: '' }), 'version'],
-    ['without a stream name', JSON.stringify({ v: 1, partitionKey: 'k', data: '' }), 'streamName'],
-    ['with an empty key', JSON.stringify({ v: 1, streamName: 's', partitionKey: '', data: '' }), 'partitionKey'],
-    ['with a key over 256 characters', JSON.stringify({ v: 1, streamName: 's', partitionKey: 'k'.repeat(257), data: '' }), 'partitionKey'],
-    ['whose data is not base64', JSON.stringify({ v: 1, streamName: 's', partitionKey: 'k', data: 'card 4242424242424242' }), 'data'],
-  ])('fails to decode a body %s, without quoting it', (_, body, problem) => {
-    const error = (() => { try { decodeSpillMessage(body); } catch (e) { return e; } return undefined; })() as SpillMessageError;
-    expect(error).toBeInstanceOf(SpillMessageError);
-    expect(error.problem).toBe(problem);
-    expect(error.message).not.toMatch(/4242|card/);
-  });
 });
 
 describe('planSpill', () => {
@@ -120,7 +99,7 @@ describe('planSpill', () => {
   });
 });
 
-describe('SpillQueue against fauxqs', () => {
+describe('SpillProducer against fauxqs', () => {
   let sqs: LocalSqs;
   let proxy: SqsFaultProxy;
   let queueCount = 0;
@@ -142,8 +121,8 @@ describe('SpillQueue against fauxqs', () => {
     return (await sqs.createFifoQueue(`spill-${++queueCount}`)).queueUrl;
   }
 
-  function spiller(queueUrl: string, options: Partial<SpillOptions> = {}): SpillQueue {
-    return new SpillQueue(sqsClientFor(proxy.endpoint), { queueUrl, baseDelayMs: 1, maxDelayMs: 5, ...options });
+  function spiller(queueUrl: string, options: Partial<SpillOptions> = {}): SpillProducer {
+    return new SpillProducer(sqsClientFor(proxy.endpoint), { queueUrl, baseDelayMs: 1, maxDelayMs: 5, ...options });
   }
 
   test('queues every record once, in the group of its key, with its event id\'s dedup id and in order per key', async () => {
@@ -250,7 +229,7 @@ describe('SpillQueue against fauxqs', () => {
     expect(await sqs.receiveAll(queueUrl)).toHaveLength(0);
   });
 
-  test('fails as throttled when a group\'s message keeps failing, listing every record not queued, and sends none of that group\'s later ones', async () => {
+  test('fails as unavailable when a group\'s message keeps failing, listing every record not queued, and sends none of that group\'s later ones', async () => {
     const queueUrl = await newQueue();
     // GIVEN every entry of group k1 fails, from its second message on
     let k1Seen = 0;
@@ -261,9 +240,9 @@ describe('SpillQueue against fauxqs', () => {
     const sent = records(20, (i) => `k${i % 4}`);
     // WHEN
     const failure = await spiller(queueUrl, { maxAttempts: 3 }).spill(sent).catch((e: unknown) => e) as SpillFailure;
-    // THEN
+    // THEN SQS failed them (InternalError): it is unavailable, which is no throttling
     expect(failure).toBeInstanceOf(SpillFailure);
-    expect(failure.reason).toBe('throttled');
+    expect(failure.reason).toBe('unavailable');
     expect(failure.message).toMatch(/not queued; SendMessageBatch kept failing after 3 attempt\(s\)/);
     const queued = await sqs.receiveAll(queueUrl);
     const queuedSeqs = new Set(queued.map((m) => seqOf(decodeSpillMessage(m.Body as string).data)));
@@ -279,21 +258,21 @@ describe('SpillQueue against fauxqs', () => {
     expect(proxy.seen.filter((e) => e.groupId === 'k1').map((e) => e.deduplicationId)).not.toContain(deduplicationIdOf(sent[9]));
   });
 
-  test('fails as unavailable at once when the queue does not exist', async () => {
+  test('fails as refused at once when the queue does not exist', async () => {
     const failure = await spiller(`${sqs.endpoint}/000000000000/no-such-queue.fifo`).spill(records(3, (i) => `k${i}`)).catch((e: unknown) => e) as SpillFailure;
     expect(failure).toBeInstanceOf(SpillFailure);
-    expect(failure.reason).toBe('unavailable');
+    expect(failure.reason).toBe('refused');
     expect(failure.unsent).toHaveLength(3);
     expect(failure.report.calls).toBe(1);
     expect((failure.cause as Error).name).toBe('QueueDoesNotExist');
   });
 
-  test('fails as unavailable at once when SQS rejects an entry as the sender\'s fault', async () => {
+  test('fails as refused at once when SQS rejects an entry as the sender\'s fault', async () => {
     const queueUrl = await newQueue();
     proxy.plan = (): SendMessageBatchFault => ({ kind: 'failEntries', indexes: (i) => i === 2, code: 'InvalidMessageContents', senderFault: true });
     const sent = records(5, (i) => `k${i}`);
     const failure = await spiller(queueUrl).spill(sent).catch((e: unknown) => e) as SpillFailure;
-    expect(failure.reason).toBe('unavailable');
+    expect(failure.reason).toBe('refused');
     expect(failure.message).toMatch(/SQS rejected 1 entry: InvalidMessageContents/);
     expect(failure.unsent.map((r) => seqOf(r.data))).toEqual([2]);
     expect(failure.report.calls).toBe(1);
@@ -305,6 +284,25 @@ describe('SpillQueue against fauxqs', () => {
     const sent = records(4, (i) => `k${i}`);
     expect(await spiller(queueUrl).spill(sent)).toEqual({ queued: 4, calls: 3, retried: 8 });
     expect(await sqs.receiveAll(queueUrl)).toHaveLength(4);
+  });
+
+  test.each<[string, SendMessageBatchFault, string]>([
+    ['throttled when SQS keeps throttling the call', { kind: 'failCall', status: 400, type: 'RequestThrottled' }, 'throttled'],
+    ['throttled when SQS keeps throttling entries', { kind: 'failEntries', indexes: () => true, code: 'RequestThrottled' }, 'throttled'],
+    ['unavailable when SQS keeps failing the call', { kind: 'failCall', status: 500, type: 'InternalError' }, 'unavailable'],
+    ['unavailable when SQS keeps answering 503', { kind: 'failCall', status: 503, type: 'ServiceUnavailable' }, 'unavailable'],
+  ])('fails as %s', async (_name, fault, reason) => {
+    const queueUrl = await newQueue();
+    proxy.plan = () => fault;
+    const failure = await spiller(queueUrl, { maxAttempts: 2 }).spill(records(3, (i) => `k${i}`)).catch((e: unknown) => e) as SpillFailure;
+    expect(failure).toBeInstanceOf(SpillFailure);
+    expect([failure.reason, failure.unsent.length, failure.report.calls]).toEqual([reason, 3, 2]);
+  });
+
+  test('fails as unavailable when SQS cannot be reached', async () => {
+    const failure = await new SpillProducer(sqsClientFor(await closedEndpoint()), { queueUrl: 'https://sqs.example/1/q.fifo', maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 })
+      .spill(records(2, (i) => `k${i}`)).catch((e: unknown) => e) as SpillFailure;
+    expect([failure.reason, failure.report.calls]).toEqual(['unavailable', 2]);
   });
 
   test('starts no call or retry after its deadline', async () => {
