@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { BackpressureConfig } from '../lambda/common/config';
+import type { BackpressureConfig } from '../lambda/ingest/config';
 
 /** @internal */
 export interface BackpressureBinding {

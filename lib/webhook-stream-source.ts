@@ -9,11 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  INGEST_CONFIG_VERSION,
-  NEVER_FORWARDED_HEADERS,
-  type IngestConfig,
-} from '../lambda/common/config';
+import { INGEST_CONFIG_VERSION, NEVER_FORWARDED_HEADERS, type IngestConfig } from '../lambda/ingest/config';
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';

@@ -1,5 +1,5 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { KINESIS_LIMITS } from './config';
+import { KINESIS_LIMITS } from './kinesis-limits';
 import { errorCodeOf } from './errors';
 
 export interface WriteRecord {

@@ -4,7 +4,7 @@
  * request signed here is one the deployed verifier accepts.
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { SignatureEncodingName, TwilioAlgorithmName } from './config';
+import type { SignatureEncodingName, TwilioAlgorithmName } from './auth-config';
 import type { HmacScheme } from './signature-schemes';
 import {
   GITHUB_SCHEME,

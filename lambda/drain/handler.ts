@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ConfigError, readConfigDocument } from '../common/config';
+import { ConfigError, readConfigDocument } from '../common/config-document';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
 import { decodeSpillMessage, SpillMessageError } from '../ingest/spill';
 

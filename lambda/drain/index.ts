@@ -3,7 +3,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CONFIG_ENV_VAR } from '../common/config';
+import { CONFIG_ENV_VAR } from '../common/config-document';
 import { createDrainHandler, parseDrainConfig } from './handler';
 import { KinesisWriter } from '../common/kinesis-writer';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from '../common/authenticate';
-import type { IngestConfig } from '../common/config';
+import type { IngestConfig } from './config';
 import { daysToExpiry } from '../common/credentials';
 import type { DedupStore } from './dedup';
 import { buildRecords, eventIdOf, type EventCheck, type OutgoingRecord, type PayloadStore } from './envelope';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import busboy from 'busboy';
-import type { MultipartLimits } from '../common/config';
+import type { MultipartLimits } from './config';
 import { MalformedPayloadError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../common/errors';
 import { addFormField } from '../common/parse';
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecutionCommandOutput, type SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { authenticate, type JwtVerifier } from '../common/authenticate';
-import { ConfigError } from '../common/config';
+import { ConfigError } from '../common/config-document';
 import { daysToExpiry } from '../common/credentials';
 import { PayloadTooLargeError, WebhookError } from '../common/errors';
 import { errorResponse, fromApiGatewayEvent, jsonResponse, singleHeader, withHeaderAliases, type WebhookRequest } from '../common/http';
@@ -18,7 +18,7 @@ import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } fr
 import { parseJsonObject, type JsonObject } from '../common/parse';
 import type { ParameterMapping, TriggerConfig } from './config';
 import type { SecretSource, SecretStage } from '../common/secrets';
-import { hasParameterType, parseStateMachineArn } from './config-parse';
+import { hasParameterType, parseStateMachineArn } from './config';
 import {
   IdempotencyKeyReusedError,
   ParameterValidationError,

@@ -9,7 +9,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { createDrainHandler } from '../../lambda/drain/handler';
 import { SpillQueue } from '../../lambda/ingest/spill';
 import { LocalSqs } from '../support/fauxqs';
-import type { IngestConfig } from '../../lambda/common/config';
+import type { IngestConfig } from '../../lambda/ingest/config';
 import { createIngestHandler, type IngestLogger } from '../../lambda/ingest/handler';
 import { KinesisWriter } from '../../lambda/common/kinesis-writer';
 import { WebhookAuth } from '../../lib';

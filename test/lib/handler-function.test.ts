@@ -9,9 +9,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
 import { createTriggerHandler } from '../../lambda/trigger/handler';
-import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/trigger/config';
+import type { TriggerConfig } from '../../lambda/trigger/config';
 import { BackpressurePolicy, TriggerTarget, WebhookAuth, WebhookStreamSource, WebhookTrigger } from '../../lib';
 import { HANDLER_ANSWER_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS } from '../../lib/private/handler-function';
 import { resolveCfn } from '../../cli/local/cfn';
@@ -118,8 +118,8 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     const config = handlerConfig((stack, secret) => new WebhookTrigger(stack, 'Exports', {
       target: TriggerTarget.stateMachine(new sfn.StateMachine(stack, 'Pipeline', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Go')) })),
       auth: WebhookAuth.planasonix(secret),
-    }), TRIGGER_CONFIG_ENV_VAR);
-    const wiring = wiringOf('../../lambda/trigger/index', TRIGGER_CONFIG_ENV_VAR, config);
+    }), CONFIG_ENV_VAR);
+    const wiring = wiringOf('../../lambda/trigger/index', CONFIG_ENV_VAR, config);
     // AND the most calls one request makes: a retried delivery under an idempotency key, whose run
     // already exists and is read back (StartExecution, then DescribeExecution)
     const body = '{"export_id":"exp_1"}';

@@ -4,7 +4,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kds from 'aws-cdk-lib/aws-kinesis';
-import { CONFIG_ENV_VAR } from '../../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../../lambda/common/config-document';
 import { createDrainHandler, DRAIN_CONFIG_VERSION, parseDrainConfig, type DrainConfig, type DrainHandler } from '../../../lambda/drain/handler';
 import { KinesisWriter, StreamWriteFailure, type WriteRecord } from '../../../lambda/common/kinesis-writer';
 import { deduplicationIdOf, encodeSpillMessage, messageGroupIdOf, SpillQueue } from '../../../lambda/ingest/spill';

@@ -1,4 +1,5 @@
-import { ConfigError, parseIngestConfig } from '../../../lambda/common/config';
+import { ConfigError } from '../../../lambda/common/config-document';
+import { parseIngestConfig } from '../../../lambda/ingest/config';
 import { WebhookAuth } from '../../../lib';
 import { ingestConfig } from '../../support/presets';
 
@@ -10,8 +11,8 @@ const withChange = (change: (doc: Record<string, unknown>) => void) => {
 };
 
 describe('parseIngestConfig', () => {
-  test('accepts the document a preset produces', () => {
-    expect(parseIngestConfig(JSON.stringify(valid()))).toEqual(valid());
+  test('accepts the document a preset produces, with the write deadline its backpressure policy sets', () => {
+    expect(parseIngestConfig(JSON.stringify(valid()))).toEqual({ ...valid(), writeDeadlineMs: 20_000 });
   });
 
   test.each([
