@@ -57,8 +57,7 @@ const ingest = createIngestHandler({
     streamName: config.streamName,
     maxAttempts: config.backpressure.maxAttempts,
     retryBudgetMs: config.backpressure.retryBudgetMs,
-    // With a queue, leave room to spill within API Gateway's 29 seconds.
-    writeDeadlineMs: config.backpressure.kind === 'queueAndSlowAccept' ? 12_000 : 20_000,
+    writeDeadlineMs: config.writeDeadlineMs,
   }),
   spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillQueue(new SQSClient({
     maxAttempts: 1,

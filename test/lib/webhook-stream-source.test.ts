@@ -528,7 +528,7 @@ describe('WebhookStreamSource', () => {
       expect(() => stripeSource(newStack(), { quarantineStream: kinesis.Stream.fromStreamArn(newStack(), 'Q', 'arn:aws:kinesis:eu-west-1:111111111111:stream/q') }))
         .toThrow(/quarantineStream is only used with payloadValidation in quarantine mode/);
       expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3(), multipart: { maxFileSize: Size.mebibytes(2) } }))
-        .toThrow(/multipart maxFileSize \(2097152 bytes\) is larger than maxBodySize \(1048576 bytes\)/);
+        .toThrow(/multipart maxFileSize \(2097152 bytes\) is larger than the body limit \(1048576 bytes\), so it could never be reached; lower it or raise maxBodySize/);
       expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3({ prefix: '../x' }) })).toThrow(/claim check prefix must be/);
     });
   });

@@ -1,6 +1,8 @@
 import { ConfigError } from '../../../lambda/common/config-document';
-import { parseIngestConfig } from '../../../lambda/ingest/config';
-import { WebhookAuth } from '../../../lib';
+import { App, Size, Stack } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { headerAllowlistProblem, keepFractionProblem, multipartFileSizeProblem, parseIngestConfig } from '../../../lambda/ingest/config';
+import { BackpressurePolicy, ClaimCheck, WebhookAuth, WebhookStreamSource } from '../../../lib';
 import { ingestConfig } from '../../support/presets';
 
 const valid = () => ingestConfig((s) => WebhookAuth.stripe(s)) as unknown as Record<string, unknown>;
@@ -62,5 +64,64 @@ describe('parseIngestConfig: twilio', () => {
   ])('fails at cold start when auth is %p', (auth, message) => {
     expect(() => parseIngestConfig(twilio(auth))).toThrow(ConfigError);
     expect(() => parseIngestConfig(twilio(auth))).toThrow(message);
+  });
+});
+
+describe('one rule, checked at synth and at cold start with the same reason', () => {
+  const stack = () => new Stack(new App(), 'Test');
+  const secret = (s: Stack) => secretsmanager.Secret.fromSecretCompleteArn(s, 'Secret', 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:stripe-AbCdEf');
+  const coldStart = (change: (doc: Record<string, unknown>) => void) => () => parseIngestConfig(withChange(change));
+  const escape = (text: string) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+
+  test('keepFraction of 1 is refused by the policy and by the parse', () => {
+    // GIVEN the reason the shared rule gives
+    const reason = keepFractionProblem(1)!;
+    expect(reason).toBeDefined();
+    // THEN the construct names the prop and the value, the parse names the document's field
+    expect(() => BackpressurePolicy.sampleOrShed({ keepFraction: 1, lossBudget: 0.1 })._bind('Owner')).toThrow(escape(`Owner: keepFraction ${reason}, got 1`));
+    expect(coldStart((d) => { d.backpressure = { kind: 'sampleOrShed', keepFraction: 1, pressureWindowMs: 30_000, maxAttempts: 3, retryBudgetMs: 2_000 }; }))
+      .toThrow(escape(`backpressure.keepFraction ${reason}`));
+  });
+
+  test('a multipart file limit above the body limit is refused by the source and by the parse', () => {
+    const reason = multipartFileSizeProblem(2 * 1024 * 1024, 1024 * 1024)!;
+    expect(reason).toBeDefined();
+    expect(() => {
+      const s = stack();
+      new WebhookStreamSource(s, 'Stripe', { auth: WebhookAuth.stripe(secret(s)), claimCheck: ClaimCheck.s3(), multipart: { maxFileSize: Size.mebibytes(2) } });
+    }).toThrow(escape(`multipart maxFileSize ${reason}`));
+    expect(coldStart((d) => {
+      d.maxBodyBytes = 1024 * 1024;
+      d.claimCheck = { bucket: 'payloads', prefix: '' };
+      d.multipart = { maxParts: 2, maxFields: 1, maxFieldBytes: 10, maxFiles: 1, maxFileBytes: 2 * 1024 * 1024, maxTotalFileBytes: 1024 * 1024 };
+    })).toThrow(escape(`multipart.maxFileBytes ${reason}`));
+  });
+
+  test('a credential header in the allowlist is refused by the source and by the parse', () => {
+    const reason = headerAllowlistProblem(['authorization'])!;
+    expect(reason).toMatch(/must not include credentials or signatures, got 'authorization'/);
+    expect(() => {
+      const s = stack();
+      new WebhookStreamSource(s, 'Stripe', { auth: WebhookAuth.stripe(secret(s)), forwardedHeaders: ['Authorization'] });
+    }).toThrow(escape(`forwardedHeaders ${reason}`));
+    expect(coldStart((d) => { d.headerAllowlist = ['authorization']; })).toThrow(escape(`headerAllowlist ${reason}`));
+  });
+
+  test('the source\'s own signature header in the allowlist is refused at cold start too', () => {
+    expect(coldStart((d) => { d.headerAllowlist = ['user-agent', 'stripe-signature']; })).toThrow(/headerAllowlist must not include credentials or signatures, got 'stripe-signature'/);
+    expect(coldStart((d) => {
+      d.auth = { kind: 'bearer', secretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:t', header: 'x-token' };
+      d.headerAllowlist = ['x-token'];
+    })).toThrow(/headerAllowlist must not include credentials or signatures, got 'x-token'/);
+  });
+});
+
+describe('the write deadline', () => {
+  test.each([
+    ['rejectWith429', { kind: 'rejectWith429', retryAfterSeconds: 1, maxAttempts: 3, retryBudgetMs: 2_000 }, 20_000],
+    ['sampleOrShed', { kind: 'sampleOrShed', keepFraction: 0.5, pressureWindowMs: 30_000, maxAttempts: 3, retryBudgetMs: 2_000 }, 20_000],
+    ['queueAndSlowAccept', { kind: 'queueAndSlowAccept', queueUrl: 'https://sqs/q.fifo', queueWindowMs: 60_000, retryAfterSeconds: 1, maxAttempts: 3, retryBudgetMs: 2_000 }, 12_000],
+  ])('with %s is %p ms: the queue needs room to take the spill within API Gateway\'s 29 s', (_kind, backpressure, deadlineMs) => {
+    expect(parseIngestConfig(withChange((d) => { d.backpressure = backpressure; })).writeDeadlineMs).toBe(deadlineMs);
   });
 });

@@ -1,4 +1,6 @@
-import { parseRotationConfig } from '../../../lambda/rotation/config';
+import { App, Stack } from 'aws-cdk-lib';
+import { parseRotationConfig, secretBytesProblem } from '../../../lambda/rotation/config';
+import { SigningSecretFormat, WebhookSigningSecret } from '../../../lib';
 
 describe('parseRotationConfig', () => {
   test('reads the document the construct writes', () => {
@@ -22,5 +24,17 @@ describe('parseRotationConfig', () => {
     ['{"version":1,"format":"hex","bytes":32,"eventBusName":""}', /eventBusName must be a non-empty/],
   ])('fails when the document is %s', (json, message) => {
     expect(() => parseRotationConfig(json)).toThrow(message);
+  });
+});
+
+describe('one rule, checked at synth and at cold start with the same reason', () => {
+  test('too few bytes for the format are refused by the construct and by the parse', () => {
+    // GIVEN the reason the shared rule gives for 8 bytes of hex
+    const reason = secretBytesProblem('hex', 8)!;
+    expect(reason).toBe('must be a whole number from 16 to 64 for hex, got 8');
+    // THEN both name it
+    expect(() => new WebhookSigningSecret(new Stack(new App(), 'Test'), 'Signing', { format: SigningSecretFormat.HEX, bytes: 8 }))
+      .toThrow(`WebhookSigningSecret 'Test/Signing': bytes ${reason}`);
+    expect(() => parseRotationConfig('{"version":1,"format":"hex","bytes":8}')).toThrow(`invalid WEBHOOK_INGRESS_CONFIG: bytes ${reason}`);
   });
 });
