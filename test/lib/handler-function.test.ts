@@ -10,6 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import { parseIngestConfig, writeDeadlineMsFor } from '../../lambda/ingest/config';
 import { createTriggerHandler } from '../../lambda/trigger/handler';
 import type { TriggerConfig } from '../../lambda/trigger/config';
 import { BackpressurePolicy, TriggerTarget, WebhookAuth, WebhookStreamSource, WebhookTrigger } from '../../lib';
@@ -90,6 +91,8 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     const wiring = wiringOf('../../lambda/ingest/index', CONFIG_ENV_VAR, config);
     // WHEN the longest a slow stream can hold a request is added up: a call may start until the write deadline
     const kinesis = wiring.clients.kinesis;
+    // (the wiring hands the writer the deadline the parsed config derives from the policy)
+    expect(wiring.options.KinesisWriter.writeDeadlineMs).toBe(parseIngestConfig(config).writeDeadlineMs);
     const answerMs = wiring.options.KinesisWriter.writeDeadlineMs + kinesis.connectionTimeout + kinesis.requestTimeout;
     // THEN the least timeout the construct allows covers it, by less than a second
     expect(kinesis.maxAttempts).toBe(1); // the writer owns the retries, inside its deadline
@@ -104,6 +107,8 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     }), CONFIG_ENV_VAR);
     const wiring = wiringOf('../../lambda/ingest/index', CONFIG_ENV_VAR, config);
     const { kinesis, sqs } = wiring.clients;
+    expect(wiring.options.KinesisWriter.writeDeadlineMs).toBe(parseIngestConfig(config).writeDeadlineMs);
+    expect(parseIngestConfig(config).writeDeadlineMs).toBeLessThan(writeDeadlineMsFor({ kind: 'rejectWith429' }));
     const writeMs = wiring.options.KinesisWriter.writeDeadlineMs + kinesis.connectionTimeout + kinesis.requestTimeout;
     // The spill's deadline bounds when a try may start; the try in flight then runs its course.
     const spillMs = wiring.options.SpillQueue.deadlineMs + sqs.connectionTimeout + sqs.requestTimeout;
