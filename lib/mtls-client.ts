@@ -11,7 +11,7 @@ import { managedClientCaOf } from './private/managed-client-ca';
  */
 export interface IMtlsClientIssuer extends IConstruct {}
 
-/** Options for {@link WebhookGateway.addMtlsClient}. */
+/** Options for `WebhookGateway.addMtlsClient`. */
 export interface MtlsClientOptions {
   /**
    * The certificate's common name (CN): letters, digits, spaces, `.`, `_` and `-`, at most 64.
@@ -67,7 +67,7 @@ const DEFAULT_VALIDITY = Duration.days(365);
 const DEFAULT_EXPIRY_WARNING = Duration.days(30);
 
 /**
- * A client certificate issued by a {@link WebhookGateway}'s managed client CA, for one sender.
+ * A client certificate issued by a `WebhookGateway`'s managed client CA, for one sender.
  *
  * The certificate, its private key and the CA certificate are written to the sender's own
  * Secrets Manager secret (`secret`) as JSON: `certificate`, `privateKey`, `caCertificate`,
