@@ -1,7 +1,7 @@
 // Suite 4: batches of 1 to 10,000 events in one request, through the ingest handler and the real
 // KinesisWriter into kinesalite (a real Kinesis wire API, in process), counting PutRecords calls.
 import type { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { KINESIS_LIMITS } from '../lambda/common/config';
+import { KINESIS_LIMITS } from '../lambda/common/kinesis-limits';
 import { createIngestHandler, type IngestLogger } from '../lambda/ingest/handler';
 import { KinesisWriter } from '../lambda/common/kinesis-writer';
 import { WebhookAuth } from '../lib';

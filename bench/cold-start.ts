@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 import handlerOptionsJson from '../scripts/handler-build-options.json';
-import { CONFIG_ENV_VAR } from '../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../lambda/common/config-document';
 import { WebhookAuth } from '../lib';
 import { ingestConfig } from '../test/support/presets';
 import { median } from './measure';

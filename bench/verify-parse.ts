@@ -4,7 +4,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { Webhook as SvixWebhook } from 'svix';
-import type { HmacAuthConfig } from '../lambda/common/config';
+import type { HmacAuthConfig } from '../lambda/common/auth-config';
 import { fromApiGatewayEvent, requestUrl, type WebhookRequest } from '../lambda/common/http';
 import { checkParsedJson, countMembers, MAX_JSON_DEPTH, parseBody } from '../lambda/common/parse';
 import { verifyHmac, verifyTwilio } from '../lambda/common/verify';

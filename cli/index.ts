@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CONFIG_ENV_VAR } from '../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../lambda/common/config-document';
 import { CLIENT_CERT_HEADER, clientCertHeaderValue, readCertificate } from './client-cert';
 import { CliError, describeError, errorCode, readUserFile, unreachable, UsageError } from './errors';
 import { readAssembly, synthesize, type LocalApp, type LocalMtlsClient } from './local/assembly';

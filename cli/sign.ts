@@ -3,7 +3,7 @@
  * (lambda/common/signing), and print the headers or a curl command, or post it.
  */
 import { randomUUID } from 'node:crypto';
-import type { HmacAlgorithmName, SignatureEncodingName, TwilioAlgorithmName } from '../lambda/common/config';
+import type { HmacAlgorithmName, SignatureEncodingName, TwilioAlgorithmName } from '../lambda/common/auth-config';
 import { HMAC_SCHEMES, type HmacScheme } from '../lambda/common/signature-schemes';
 import { signHmac, signTwilio } from '../lambda/common/signing';
 import { UsageError } from './errors';

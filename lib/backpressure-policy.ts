@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { BackpressureConfig } from '../lambda/common/config';
+import { keepFractionProblem, type BackpressureConfig } from '../lambda/ingest/config';
 
 /** @internal */
 export interface BackpressureBinding {
@@ -174,9 +174,8 @@ export class BackpressurePolicy {
   public static sampleOrShed(options: SampleOrShedOptions): BackpressurePolicy {
     return new BackpressurePolicy((owner) => {
       const { keepFraction, lossBudget } = options;
-      if (!(keepFraction >= 0 && keepFraction < 1)) {
-        throw new Error(`${owner}: keepFraction must be from 0 to less than 1 (0 sheds whole requests), got ${keepFraction}`);
-      }
+      const keepFractionRefused = keepFractionProblem(keepFraction);
+      if (keepFractionRefused !== undefined) throw new Error(`${owner}: keepFraction ${keepFractionRefused}, got ${keepFraction}`);
       if (!(lossBudget > 0 && lossBudget <= 1)) {
         throw new Error(`${owner}: lossBudget must be more than 0 and at most 1, got ${lossBudget}`);
       }

@@ -1,4 +1,4 @@
-import type { FieldSource } from '../lambda/common/config';
+import type { FieldSource } from '../lambda/ingest/config';
 import { HEADER_NAME } from './private/http-names';
 
 

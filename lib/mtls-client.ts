@@ -2,10 +2,16 @@ import { Annotations, CustomResource, Duration, Token, Validations } from 'aws-c
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
-import type { WebhookGateway } from './webhook-gateway';
+import { Construct, type IConstruct } from 'constructs';
+import { managedClientCaOf } from './private/managed-client-ca';
 
-/** Options for {@link WebhookGateway.addMtlsClient}. */
+/**
+ * What issues the certificate of an {@link MtlsClient}: a `WebhookGateway` with
+ * `domain.mtls.managedCa` (any other gateway is refused at synth).
+ */
+export interface IMtlsClientIssuer extends IConstruct {}
+
+/** Options for `WebhookGateway.addMtlsClient`. */
 export interface MtlsClientOptions {
   /**
    * The certificate's common name (CN): letters, digits, spaces, `.`, `_` and `-`, at most 64.
@@ -53,7 +59,7 @@ export interface MtlsClientOptions {
 /** Properties of an {@link MtlsClient}. */
 export interface MtlsClientProps extends MtlsClientOptions {
   /** The gateway whose managed client CA issues the certificate. It must have `domain.mtls.managedCa`. */
-  readonly gateway: WebhookGateway;
+  readonly gateway: IMtlsClientIssuer;
 }
 
 const NAME_PART = /^[A-Za-z0-9 ._-]{1,64}$/;
@@ -61,7 +67,7 @@ const DEFAULT_VALIDITY = Duration.days(365);
 const DEFAULT_EXPIRY_WARNING = Duration.days(30);
 
 /**
- * A client certificate issued by a {@link WebhookGateway}'s managed client CA, for one sender.
+ * A client certificate issued by a `WebhookGateway`'s managed client CA, for one sender.
  *
  * The certificate, its private key and the CA certificate are written to the sender's own
  * Secrets Manager secret (`secret`) as JSON: `certificate`, `privateKey`, `caCertificate`,
@@ -85,7 +91,7 @@ export class MtlsClient extends Construct {
   public readonly commonName: string;
 
   /** The gateway whose CA issued the certificate. */
-  public readonly gateway: WebhookGateway;
+  public readonly gateway: IMtlsClientIssuer;
 
   /** Goes off `expiryWarning` before the certificate expires. */
   public readonly expiryAlarm: cloudwatch.Alarm;
@@ -113,7 +119,7 @@ export class MtlsClient extends Construct {
     if (!Token.isUnresolved(generation) && (!Number.isInteger(generation) || generation < 0)) {
       throw new Error(`${owner}: generation must be a whole number of at least 0, got ${generation}`);
     }
-    const ca = props.gateway._managedClientCa(owner);
+    const ca = managedClientCaOf(props.gateway, owner);
     if (ca.validityDays !== undefined && !validity.isUnresolved() && validityDays > ca.validityDays) {
       Annotations.of(this).addWarningV2(
         'cdk-webhook-ingress:clientCertificateOutlivesCa',

@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { isTwilioUrl, type AuthConfig, type FieldSource, type SignatureFormat } from '../lambda/common/config';
+import { isTwilioUrl, type AuthConfig, type SignatureFormat } from '../lambda/common/auth-config';
+import { type FieldSource } from '../lambda/ingest/config';
 import {
   GITHUB_SCHEME,
   PLANASONIX_SCHEME,

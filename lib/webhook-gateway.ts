@@ -15,7 +15,8 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { MtlsClient, type MtlsClientOptions } from './mtls-client';
+import { MtlsClient, type IMtlsClientIssuer, type MtlsClientOptions } from './mtls-client';
+import { managedClientCaOf, registerManagedClientCa } from './private/managed-client-ca';
 import { handlerDir, newHandlerFunction } from './private/handler-function';
 import { HEADER_NAME, WEBHOOK_PATH } from './private/http-names';
 import {
@@ -246,7 +247,7 @@ const MAX_QUOTA_OFFSET: Record<apigw.Period, number> = {
  * });
  * const billingKey = gateway.addSender('Billing', { throttle: { rateLimit: 50, burstLimit: 100 } });
  */
-export class WebhookGateway extends Construct {
+export class WebhookGateway extends Construct implements IMtlsClientIssuer {
   /** The REST API on which the webhook paths are mounted. */
   public readonly api: apigw.RestApi;
 
@@ -271,7 +272,6 @@ export class WebhookGateway extends Construct {
   private readonly senders = new Map<string, apigw.IApiKey>();
   private sendersScope?: Construct;
   private requireParameters?: apigw.RequestValidator;
-  private managedCa?: _ManagedClientCa;
   private mtlsClientsScope?: Construct;
   private readonly mtlsClients: MtlsClient[] = [];
 
@@ -524,7 +524,7 @@ export class WebhookGateway extends Construct {
    * @param options the certificate's names, validity and expiry warning
    */
   public addMtlsClient(id: string, options: MtlsClientOptions = {}): MtlsClient {
-    const ca = this._managedClientCa(`${this.owner}: mTLS client '${id}'`);
+    const ca = managedClientCaOf(this, `${this.owner}: mTLS client '${id}'`);
     if (this.mtlsClientsScope === undefined) {
       this.mtlsClientsScope = new Construct(this, 'MtlsClients');
       // Every 6 hours, the days to expiry of every client certificate, in use or not, so that each
@@ -544,28 +544,6 @@ export class WebhookGateway extends Construct {
     const client = new MtlsClient(this.mtlsClientsScope, id, { ...options, gateway: this });
     this.mtlsClients.push(client);
     return client;
-  }
-
-  /**
-   * Whether the gateway runs a managed client CA.
-   *
-   * @internal
-   */
-  public get _hasManagedClientCa(): boolean {
-    return this.managedCa !== undefined;
-  }
-
-  /**
-   * The managed client CA, for the certificates of its senders.
-   *
-   * @param owner names the caller in the error when the gateway has no managed CA
-   * @internal
-   */
-  public _managedClientCa(owner: string): _ManagedClientCa {
-    if (this.managedCa === undefined) {
-      throw new Error(`${owner}: the gateway ${this.node.path} has no managed client CA; set domain.mtls.managedCa to issue client certificates`);
-    }
-    return this.managedCa;
   }
 
   /** The managed CA: its secret, the custom resource that creates it and writes the truststore. */
@@ -610,7 +588,7 @@ export class WebhookGateway extends Construct {
       actions: ['s3:GetObject', 's3:PutObject'],
       resourceArns: [bucket.arnForObjects(TRUSTSTORE_KEY)],
     }).applyBefore(resource);
-    this.managedCa = { provider, secret, resource, validityDays: validityUnresolved ? undefined : validityDays };
+    registerManagedClientCa(this, { provider, secret, resource, validityDays: validityUnresolved ? undefined : validityDays });
     return resource.getAttString('TruststoreVersion');
   }
 
@@ -796,22 +774,6 @@ function copyTruststore(scope: Construct, bucket: s3.IBucket, truststoreFile: st
     });
   }
   return upload.getResponseField('VersionId');
-}
-
-/**
- * A gateway's managed client CA, as its clients need it.
- *
- * @internal
- */
-export interface _ManagedClientCa {
-  /** The custom resource provider that creates the CA and issues certificates. */
-  readonly provider: lambda.IFunction;
-  /** The CA's certificate and private key. */
-  readonly secret: secretsmanager.ISecret;
-  /** The custom resource that creates the CA; certificates are issued after it. */
-  readonly resource: CustomResource;
-  /** The CA's validity as configured, in days, when known at synth. */
-  readonly validityDays?: number;
 }
 
 /** Reads and checks the truststore, returning its absolute path. */

@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ROTATION_CONFIG_VERSION, secretBytesProblem } from '../lambda/rotation/config';
 import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from '../lambda/rotation/event';
 import { handlerDir, newHandlerFunction } from './private/handler-function';
 
@@ -94,12 +95,6 @@ export interface WebhookSigningSecretProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-const BYTES: Record<SigningSecretFormat, [number, number]> = {
-  [SigningSecretFormat.STANDARD_WEBHOOKS]: [24, 64],
-  [SigningSecretFormat.HEX]: [16, 64],
-  [SigningSecretFormat.TOKEN]: [16, 64],
-};
-
 /**
  * A signing secret or token that this stack generates and rotates on a calendar, in Secrets
  * Manager's four steps: a new value is created as AWSPENDING, a "Webhook signing secret pending"
@@ -126,10 +121,8 @@ export class WebhookSigningSecret extends Construct {
     const owner = `WebhookSigningSecret '${this.node.path}'`;
     const format = props.format ?? SigningSecretFormat.HEX;
     const bytes = props.bytes ?? 32;
-    const [min, max] = BYTES[format];
-    if (!Token.isUnresolved(bytes) && (!Number.isInteger(bytes) || bytes < min || bytes > max)) {
-      throw new Error(`${owner}: bytes must be a whole number from ${min} to ${max} for this format, got ${bytes}`);
-    }
+    const bytesRefused = Token.isUnresolved(bytes) ? undefined : secretBytesProblem(format, bytes);
+    if (bytesRefused !== undefined) throw new Error(`${owner}: bytes ${bytesRefused}; pick a size in that range, or remove bytes for 32`);
     const automaticallyAfter = props.automaticallyAfter ?? Duration.days(30);
     if (!automaticallyAfter.isUnresolved()) {
       const hours = automaticallyAfter.toHours({ integral: false });
@@ -168,7 +161,7 @@ export class WebhookSigningSecret extends Construct {
       name: 'Rotation',
       description: `Rotates the webhook signing secret of ${this.node.path}`,
       code: lambda.Code.fromAsset(handlerDir('rotation')),
-      config: { version: 1, format, bytes, ...(props.eventBus === undefined ? {} : { eventBusName: eventBus.eventBusName }) },
+      config: { version: ROTATION_CONFIG_VERSION, format, bytes, ...(props.eventBus === undefined ? {} : { eventBusName: eventBus.eventBusName }) },
       serviceName: this.node.id,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       timeout: Duration.minutes(2),

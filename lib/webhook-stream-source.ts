@@ -10,10 +10,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  allowlistHeaderName,
+  headerAllowlistProblem,
   INGEST_CONFIG_VERSION,
-  NEVER_FORWARDED_HEADERS,
+  multipartFileSizeProblem,
+  multipartLimitProblem,
+  writeDeadlineMsFor,
   type IngestConfig,
-} from '../lambda/common/config';
+} from '../lambda/ingest/config';
 import { BackpressurePolicy } from './backpressure-policy';
 import { ClaimCheck } from './claim-check';
 import { PayloadValidation, stageHandlerAsset } from './payload-schema';
@@ -400,12 +404,10 @@ export class WebhookStreamSource extends Construct {
       throw new Error(`${owner}: maxBatchEvents must be a whole number between 1 and 50000, got ${maxBatchEvents}`);
     }
     const { secretCacheTtlSeconds, previousSecretGraceSeconds } = secretSettings(owner, props);
-    const forwardedHeaders = (props.forwardedHeaders ?? [...auth.forwardedHeaders]).map((h) => h.toLowerCase());
-    const credentialHeader = auth.requiredHeader?.toLowerCase();
-    const forbidden = forwardedHeaders.filter((h) => NEVER_FORWARDED_HEADERS.includes(h) || h === credentialHeader);
-    if (forbidden.length > 0) {
-      throw new Error(`${owner}: forwardedHeaders must not include credentials or signatures, got '${forbidden.join("', '")}'; remove them`);
-    }
+    const forwardedHeaders = (props.forwardedHeaders ?? [...auth.forwardedHeaders]).map(allowlistHeaderName);
+    const credentialHeader = auth.requiredHeader === undefined ? undefined : allowlistHeaderName(auth.requiredHeader);
+    const forwardedRefused = headerAllowlistProblem(forwardedHeaders, credentialHeader);
+    if (forwardedRefused !== undefined) throw new Error(`${owner}: forwardedHeaders ${forwardedRefused}; remove them`);
     if (props.allowedEventTypes !== undefined && props.allowedEventTypes.length === 0) {
       throw new Error(`${owner}: allowedEventTypes is empty, so every event would be dropped; omit it to keep every type`);
     }
@@ -420,9 +422,10 @@ export class WebhookStreamSource extends Construct {
       }
     });
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const writeDeadlineSeconds = writeDeadlineMsFor(backpressure) / 1000;
     const functionOptions = backpressure.kind === 'queueAndSlowAccept'
-      ? bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.ingestWithSpill, 'with queueAndSlowAccept, the write to the stream stops at 12 s and the spill to the queue 5 s later, each with one call in flight')
-      : bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.ingest, 'no write to the stream starts 20 s into a request, plus the call in flight');
+      ? bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.ingestWithSpill, `with queueAndSlowAccept, the write to the stream stops at ${writeDeadlineSeconds} s and the spill to the queue 5 s later, each with one call in flight`)
+      : bindFunctionOptions(owner, props, HANDLER_ANSWER_SECONDS.ingest, `no write to the stream starts ${writeDeadlineSeconds} s into a request, plus the call in flight`);
     const validation = props.payloadValidation?._bind(owner);
     if (props.quarantineStream !== undefined && validation?.config.mode !== 'quarantine') {
       throw new Error(`${owner}: quarantineStream is only used with payloadValidation in quarantine mode, such as PayloadValidation.quarantine(schema)`);
@@ -438,13 +441,13 @@ export class WebhookStreamSource extends Construct {
     };
     if (multipartLimits !== undefined) {
       for (const [name, value] of Object.entries(multipartLimits)) {
-        if (!Token.isUnresolved(value) && (!Number.isInteger(value) || value < 1)) {
-          throw new Error(`${owner}: multipart ${name} must be a whole number of at least 1, got ${value}`);
-        }
+        const limitRefused = Token.isUnresolved(value) ? undefined : multipartLimitProblem(value);
+        if (limitRefused !== undefined) throw new Error(`${owner}: multipart ${name} ${limitRefused}, got ${value}`);
       }
-      if (!Token.isUnresolved(multipartLimits.maxFileBytes) && multipartLimits.maxFileBytes > maxBodyBytes) {
-        throw new Error(`${owner}: multipart maxFileSize (${multipartLimits.maxFileBytes} bytes) is larger than maxBodySize (${maxBodyBytes} bytes), so it could never be reached; lower it or raise maxBodySize`);
-      }
+      const fileSizeRefused = Token.isUnresolved(multipartLimits.maxFileBytes) || Token.isUnresolved(maxBodyBytes)
+        ? undefined
+        : multipartFileSizeProblem(multipartLimits.maxFileBytes, maxBodyBytes);
+      if (fileSizeRefused !== undefined) throw new Error(`${owner}: multipart maxFileSize ${fileSizeRefused}; lower it or raise maxBodySize`);
     }
     if (props.claimCheck === undefined && !Token.isUnresolved(maxBodyBytes) && maxBodyBytes > 1024 * 1024) {
       Annotations.of(this).addWarningV2('cdk-webhook-ingress:bodyLargerThanRecord', `${owner}: maxBodySize is ${maxBodyBytes} bytes, but without a claimCheck one event must fit in a 1 MiB Kinesis record; a larger single event gets 413. Add claimCheck: ClaimCheck.s3() to accept it.`);

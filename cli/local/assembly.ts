@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
 import { normalizeSerialNumber } from '../../lambda/common/http';
 import { CliError, UsageError } from '../errors';
 import { resolveCfn } from './cfn';

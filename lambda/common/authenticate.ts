@@ -1,4 +1,4 @@
-import type { AuthConfig } from './config';
+import type { AuthConfig } from './auth-config';
 import { activeValues, verifyBearer, verifyClientCertificate } from './credentials';
 import { InvalidTokenError, MissingCredentialsError, SignatureMismatchError } from './errors';
 import { requestUrl, type WebhookRequest } from './http';

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { BearerAuthConfig, MtlsAuthConfig } from './config';
+import type { BearerAuthConfig, MtlsAuthConfig } from './auth-config';
 import { ForbiddenError, InvalidTokenError, MissingCredentialsError } from './errors';
 import { singleHeader, type WebhookRequest } from './http';
 

@@ -19,7 +19,8 @@ import type { DecomposedJwt } from 'aws-jwt-verify/jwt';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import type { JwtVerifier } from './authenticate';
-import { ConfigError, type JwtAuthConfig } from './config';
+import { type JwtAuthConfig } from './auth-config';
+import { ConfigError } from './config-document';
 import {
   DependencyUnavailableError,
   InvalidTokenError,

@@ -5,7 +5,7 @@
  *
  * No runtime dependencies: lib/ and the command-line tool both import this file.
  */
-import type { HmacAuthConfig } from './config';
+import type { HmacAuthConfig } from './auth-config';
 
 /** An HMAC preset's signature scheme: everything of its configuration but the secret and the window. */
 export type HmacScheme = Omit<HmacAuthConfig, 'kind' | 'secretArn' | 'toleranceSeconds'>;

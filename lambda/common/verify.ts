@@ -1,5 +1,5 @@
 import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignatureBytes, type KeyObject } from 'node:crypto';
-import { TWILIO_ALGORITHMS, type Ed25519AuthConfig, type HmacAuthConfig, type SignatureEncodingName, type SignedRequestConfig, type TwilioAlgorithmName } from './config';
+import { TWILIO_ALGORITHMS, type Ed25519AuthConfig, type HmacAuthConfig, type SignatureEncodingName, type SignedRequestConfig, type TwilioAlgorithmName } from './auth-config';
 import {
   MissingCredentialsError,
   SignatureMismatchError,

@@ -1,4 +1,4 @@
-import { ConfigError, readConfigDocument, requirePositiveInt, requireString } from '../common/config';
+import { ConfigError, readConfigDocument, requirePositiveInt, requireString } from '../common/config-document';
 
 /** Bumped whenever the drain's configuration document changes shape. */
 export const DRAIN_CONFIG_VERSION = 2;

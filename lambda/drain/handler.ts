@@ -1,6 +1,6 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { KINESIS_LIMITS } from '../common/config';
+import { KINESIS_LIMITS } from '../common/kinesis-limits';
 import { errorCodeOf } from '../common/errors';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
 import { decodeSpillMessage, SpillMessageError, type SpillMessageProblem } from '../common/spill-message';

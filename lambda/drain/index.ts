@@ -4,7 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CONFIG_ENV_VAR } from '../common/config';
+import { CONFIG_ENV_VAR } from '../common/config-document';
 import { KinesisWriter } from '../common/kinesis-writer';
 import { parseDrainConfig } from './config';
 import { DeadLetterSender } from './dead-letter';

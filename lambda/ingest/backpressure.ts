@@ -3,7 +3,7 @@
  * written, where each record of a request goes (the stream, the spill queue, or nowhere: shed),
  * and, when the stream refuses records, where the rest goes instead; ./deliver carries the plan out.
  */
-import type { BackpressureConfig, QueueAndSlowAcceptConfig, RejectWith429Config, SampleOrShedConfig } from '../common/config';
+import type { BackpressureConfig, QueueAndSlowAcceptConfig, RejectWith429Config, SampleOrShedConfig } from './config';
 import type { WriteFailureReason } from '../common/kinesis-writer';
 import type { OutgoingRecord } from './envelope';
 import { LoadShedder, PressureWindow } from './shed';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PayloadRef } from './claim-check';
-import { KINESIS_LIMITS, NEVER_FORWARDED_HEADERS, type FieldSource, type IngestConfig } from '../common/config';
+import { KINESIS_LIMITS } from '../common/kinesis-limits';
+import { NEVER_FORWARDED_HEADERS, type FieldSource, type IngestConfig } from './config';
 import { PayloadTooLargeError } from '../common/errors';
 import { singleHeader, type WebhookRequest } from '../common/http';
 import { resolvePointer } from '../common/json-pointer';

@@ -10,7 +10,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { admit, type AdmissionMetrics, type AdmissionRules } from '../common/admit';
 import type { JwtVerifier } from '../common/authenticate';
-import type { IngestConfig } from '../common/config';
+import type { IngestConfig } from './config';
 import { errorCodeOf } from '../common/errors';
 import { jsonResponse, type WebhookRequest } from '../common/http';
 import { httpShell, type HttpHandler, type RefusalLogging, type RequestPath } from '../common/http-shell';

@@ -6,7 +6,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ClaimCheckStore } from './claim-check';
-import { CONFIG_ENV_VAR, parseIngestConfig } from '../common/config';
+import { CONFIG_ENV_VAR } from '../common/config-document';
+import { parseIngestConfig } from './config';
 import { DedupStore } from './dedup';
 import { HandlerMetrics } from '../common/handler-metrics';
 import { createIngestHandler } from './handler';
@@ -56,8 +57,7 @@ const ingest = createIngestHandler({
     streamName: config.streamName,
     maxAttempts: config.backpressure.maxAttempts,
     retryBudgetMs: config.backpressure.retryBudgetMs,
-    // With a queue, leave room to spill within API Gateway's 29 seconds.
-    writeDeadlineMs: config.backpressure.kind === 'queueAndSlowAccept' ? 12_000 : 20_000,
+    writeDeadlineMs: config.writeDeadlineMs,
   }),
   spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillProducer(new SQSClient({
     maxAttempts: 1,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import type { MultipartLimits } from '../common/config';
+import type { MultipartLimits } from './config';
 import { MalformedPayloadError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../common/errors';
 import { addFormField } from '../common/parse';
 

@@ -1,4 +1,4 @@
-import type { IngestConfig } from '../common/config';
+import type { IngestConfig } from './config';
 import { UnsupportedMediaTypeError } from '../common/errors';
 import type { WebhookRequest } from '../common/http';
 import { decideContent, parseBody, type ContentDecision, type JsonObject, type ParsedBody } from '../common/parse';

@@ -10,10 +10,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '../common/config';
+import { ConfigError } from '../common/config-document';
+import { parsePayloadValidationConfig } from './config';
 import { WebhookError } from '../common/errors';
 import {
-  PAYLOAD_SCHEMA_MODULE_FILE,
   evaluateSchemaModule,
   requireSchemaRuntime,
   type CompiledValidator,
@@ -47,30 +47,6 @@ export interface PayloadValidator {
 }
 
 const NO_SCHEMA: readonly SchemaViolation[] = Object.freeze([{ path: '', message: 'no schema accepts events of this type' }]);
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Checks the `payloadValidation` fragment of the configuration document. Throws ConfigError.
- *
- * @param where the fragment's name in error messages
- */
-export function parsePayloadValidationConfig(value: unknown, where = 'payloadValidation'): PayloadValidationConfig {
-  if (!isObject(value)) throw new ConfigError(`${where} must be an object`);
-  if (value.mode !== 'strict' && value.mode !== 'quarantine') throw new ConfigError(`${where}.mode must be one of strict, quarantine`);
-  if (typeof value.module !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*\.js$/.test(value.module)) {
-    throw new ConfigError(`${where}.module must be a file name ending in .js, such as ${PAYLOAD_SCHEMA_MODULE_FILE}`);
-  }
-  if (typeof value.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(value.sha256)) {
-    throw new ConfigError(`${where}.sha256 must be 64 lower-case hex digits`);
-  }
-  if (value.unmatchedTypes !== 'accept' && value.unmatchedTypes !== 'reject') {
-    throw new ConfigError(`${where}.unmatchedTypes must be one of accept, reject`);
-  }
-  return value as unknown as PayloadValidationConfig;
-}
 
 /**
  * Checks the configuration fragment, reads the generated module beside the handler, checks it is

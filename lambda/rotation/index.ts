@@ -3,8 +3,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CONFIG_ENV_VAR } from '../common/config';
-import { createRotationHandler, parseRotationConfig } from './handler';
+import { CONFIG_ENV_VAR } from '../common/config-document';
+import { parseRotationConfig } from './config';
+import { createRotationHandler } from './handler';
 
 const logger = new Logger();
 const config = parseRotationConfig(process.env[CONFIG_ENV_VAR]);

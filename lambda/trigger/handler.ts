@@ -10,7 +10,7 @@ import { DescribeExecutionCommand, StartExecutionCommand, type DescribeExecution
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { admit, type AdmissionMetrics, type AdmissionRules } from '../common/admit';
 import type { JwtVerifier } from '../common/authenticate';
-import { ConfigError } from '../common/config';
+import { ConfigError } from '../common/config-document';
 import type { WebhookError } from '../common/errors';
 import { jsonResponse, singleHeader, type WebhookRequest } from '../common/http';
 import { httpShell, type HttpHandler, type RefusalLogging, type RequestPath } from '../common/http-shell';
@@ -19,7 +19,7 @@ import { compileJsonPath, JsonPathSyntaxError, selectPath, type PathSegment } fr
 import { parseJsonObject, type JsonObject } from '../common/parse';
 import type { ParameterMapping, TriggerConfig } from './config';
 import type { SecretSource, SecretStage } from '../common/secrets';
-import { hasParameterType, parseStateMachineArn } from './config-parse';
+import { hasParameterType, parseStateMachineArn } from './config';
 import {
   IdempotencyKeyReusedError,
   ParameterValidationError,

@@ -6,12 +6,12 @@ import { HandlerMetrics } from '../common/handler-metrics';
 import { createJwtVerifier } from '../common/jwt';
 import { handlerSecretCache } from '../common/secrets';
 import { createTriggerHandler } from './handler';
-import { TRIGGER_CONFIG_ENV_VAR } from './config';
-import { parseTriggerConfig } from './config-parse';
+import { CONFIG_ENV_VAR } from '../common/config-document';
+import { parseTriggerConfig } from './config';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();
-const config = parseTriggerConfig(process.env[TRIGGER_CONFIG_ENV_VAR]);
+const config = parseTriggerConfig(process.env[CONFIG_ENV_VAR]);
 
 // HTTP/1.1 with short timeouts and one retry: a throttled or failed start is answered 429 or 503
 // with Retry-After well inside API Gateway's 29 seconds, and the sender retries with the same name.

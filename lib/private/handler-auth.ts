@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../../lambda/common/config';
+import type { AuthConfig } from '../../lambda/common/auth-config';
 import type { AuthBinding } from '../webhook-auth';
 
 /**

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
 import type { WebhookFunctionOptions } from '../webhook-function-options';
 
 /**
@@ -105,8 +105,9 @@ export const MAX_WEBHOOK_TIMEOUT_SECONDS = 28;
  * take: its own deadline, plus the one call that may be in flight when the deadline passes. A
  * function timeout under it lets Lambda end the request first. The figures follow the handlers'
  * wiring (test/lib/handler-function.test.ts derives them from it):
- * - ingest (`lambda/ingest/index.ts`): no PutRecords call starts 20 s into the write, and one
- *   takes at most 1 s to connect and 5 s to answer;
+ * - ingest (`lambda/ingest/index.ts`): no PutRecords call starts 20 s into the write (the
+ *   write deadline of the ingest config, `writeDeadlineMsFor`), and one takes at most 1 s to
+ *   connect and 5 s to answer;
  * - ingest with queueAndSlowAccept: the write stops at 12 s (plus the call in flight, 6 s), then
  *   no SendMessageBatch starts 5 s into the spill, and one takes at most 1 + 3 s;
  * - trigger (`lambda/trigger/index.ts`): StartExecution and, for a retried delivery whose run

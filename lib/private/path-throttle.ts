@@ -1,7 +1,7 @@
 import { Annotations, Token } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type { IConstruct } from 'constructs';
-import type { BackpressureConfig } from '../../lambda/common/config';
+import type { BackpressureConfig } from '../../lambda/ingest/config';
 import type { WebhookGateway } from '../webhook-gateway';
 
 /** A throttle with both fields set: `rateLimit` in requests per second, `burstLimit` in requests. */

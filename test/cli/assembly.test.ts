@@ -5,7 +5,8 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { readAssembly, synthesize } from '../../cli/local/assembly';
-import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import { parseIngestConfig } from '../../lambda/ingest/config';
 import { WebhookAuth, WebhookGateway, WebhookStreamSource } from '../../lib';
 
 describe('local runner: reading an app', () => {

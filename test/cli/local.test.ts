@@ -11,7 +11,7 @@ import { readAssembly } from '../../cli/local/assembly';
 import { localClientCertificate } from '../../cli/local/client-certs';
 import { clientFor } from '../../cli/local/kinesis';
 import { tailStream, type TailedRecord } from '../../cli/tail';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
 import { PLANASONIX_SCHEME, STRIPE_SCHEME } from '../../lambda/common/signature-schemes';
 import { signHmac } from '../../lambda/common/signing';
 import { WebhookAuth, WebhookStreamSource } from '../../lib';

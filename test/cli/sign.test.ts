@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authenticate } from '../../lambda/common/authenticate';
-import type { AuthConfig } from '../../lambda/common/config';
+import type { AuthConfig } from '../../lambda/common/auth-config';
 import { fromApiGatewayEvent } from '../../lambda/common/http';
 import Twilio from 'twilio';
 import { SCHEME_ALIASES, SCHEME_NAMES } from '../../cli/sign';

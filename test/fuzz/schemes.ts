@@ -13,7 +13,7 @@ import { createHash, createHmac, generateKeyPairSync, sign as signBytes, type Ke
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Duration } from 'aws-cdk-lib';
-import type { AuthConfig, Ed25519AuthConfig, HmacAuthConfig, MtlsAuthConfig } from '../../lambda/common/config';
+import type { AuthConfig, Ed25519AuthConfig, HmacAuthConfig, MtlsAuthConfig } from '../../lambda/common/auth-config';
 import { HmacAlgorithm, SignatureEncoding, WebhookAuth } from '../../lib';
 import { anyAuthConfig } from '../support/presets';
 import { objectsIn, stringifyWithDuplicate, type Json } from './json';

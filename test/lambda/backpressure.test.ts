@@ -11,7 +11,7 @@ import { DeadLetterSender } from '../../lambda/drain/dead-letter';
 import { createDrainHandler } from '../../lambda/drain/handler';
 import { SpillProducer } from '../../lambda/ingest/spill';
 import { LocalSqs } from '../support/fauxqs';
-import type { IngestConfig } from '../../lambda/common/config';
+import type { IngestConfig } from '../../lambda/ingest/config';
 import { createIngestHandler, type IngestLogger } from '../../lambda/ingest/handler';
 import { KinesisWriter } from '../../lambda/common/kinesis-writer';
 import { WebhookAuth } from '../../lib';

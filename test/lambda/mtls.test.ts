@@ -2,7 +2,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { LocalStepFunctions } from '../../cli/local/step-functions';
 import { authenticate } from '../../lambda/common/authenticate';
 import { normalizeSerialNumber as issuingSideNormalize } from '../../lambda/mtls-ca/client-ca';
-import { checkAuth, CONFIG_ENV_VAR, ConfigError, type IngestConfig, type MtlsAuthConfig } from '../../lambda/common/config';
+import { parseAuthConfig, type MtlsAuthConfig } from '../../lambda/common/auth-config';
+import { CONFIG_ENV_VAR, ConfigError } from '../../lambda/common/config-document';
+import { type IngestConfig } from '../../lambda/ingest/config';
 import { daysToExpiry, verifyClientCertificate } from '../../lambda/common/credentials';
 import { ForbiddenError, MissingCredentialsError } from '../../lambda/common/errors';
 import { fromApiGatewayEvent, normalizeSerialNumber, parseCertificateDate } from '../../lambda/common/http';
@@ -146,14 +148,14 @@ describe('fromApiGatewayEvent: the client certificate', () => {
   });
 });
 
-describe('checkAuth: mtls', () => {
+describe('parseAuthConfig: mtls', () => {
   test.each([
     [{ kind: 'mtls', allowedSerialNumbers: ['a10bff'], managed: true }],
     [{ kind: 'mtls', allowedSerialNumbers: ['0'] }],
     [{ kind: 'mtls', managed: false }],
     [{ kind: 'mtls' }],
   ])('accepts %j', (auth) => {
-    expect(() => checkAuth(auth)).not.toThrow();
+    expect(() => parseAuthConfig(auth)).not.toThrow();
   });
 
   test.each([
@@ -165,8 +167,8 @@ describe('checkAuth: mtls', () => {
     [{ kind: 'mtls', allowedSerialNumbers: ['a1', 'xyz'] }, /got 'xyz'/],
     [{ kind: 'mtls', managed: 'yes' }, /auth.managed must be a boolean/],
   ])('refuses %j', (auth, message) => {
-    expect(() => checkAuth(auth)).toThrow(ConfigError);
-    expect(() => checkAuth(auth)).toThrow(message);
+    expect(() => parseAuthConfig(auth)).toThrow(ConfigError);
+    expect(() => parseAuthConfig(auth)).toThrow(message);
   });
 });
 

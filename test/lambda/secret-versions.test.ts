@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { authenticate, type AuthResult } from '../../lambda/common/authenticate';
-import type { AuthConfig, HmacAuthConfig } from '../../lambda/common/config';
+import type { AuthConfig, HmacAuthConfig } from '../../lambda/common/auth-config';
 import {
   DependencyUnavailableError,
   InvalidTokenError,

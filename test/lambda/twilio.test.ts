@@ -6,7 +6,8 @@
 import { createHmac } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import twilio from 'twilio';
-import { CONFIG_ENV_VAR, type IngestConfig } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import { type IngestConfig } from '../../lambda/ingest/config';
 import * as lib from '../../lib';
 import { WebhookAuth } from '../../lib';
 import { assetDir, bundledPeers, type BundledHandler as Handler } from '../support/bundled-source';

@@ -9,9 +9,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { ExecutionAlreadyExists, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import { parseIngestConfig, writeDeadlineMsFor } from '../../lambda/ingest/config';
 import { createTriggerHandler } from '../../lambda/trigger/handler';
-import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/trigger/config';
+import type { TriggerConfig } from '../../lambda/trigger/config';
 import { BackpressurePolicy, TriggerTarget, WebhookAuth, WebhookStreamSource, WebhookTrigger } from '../../lib';
 import { HANDLER_ANSWER_SECONDS, MAX_WEBHOOK_TIMEOUT_SECONDS } from '../../lib/private/handler-function';
 import { resolveCfn } from '../../cli/local/cfn';
@@ -90,6 +91,8 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     const wiring = wiringOf('../../lambda/ingest/index', CONFIG_ENV_VAR, config);
     // WHEN the longest a slow stream can hold a request is added up: a call may start until the write deadline
     const kinesis = wiring.clients.kinesis;
+    // (the wiring hands the writer the deadline the parsed config derives from the policy)
+    expect(wiring.options.KinesisWriter.writeDeadlineMs).toBe(parseIngestConfig(config).writeDeadlineMs);
     const answerMs = wiring.options.KinesisWriter.writeDeadlineMs + kinesis.connectionTimeout + kinesis.requestTimeout;
     // THEN the least timeout the construct allows covers it, by less than a second
     expect(kinesis.maxAttempts).toBe(1); // the writer owns the retries, inside its deadline
@@ -104,6 +107,8 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     }), CONFIG_ENV_VAR);
     const wiring = wiringOf('../../lambda/ingest/index', CONFIG_ENV_VAR, config);
     const { kinesis, sqs } = wiring.clients;
+    expect(wiring.options.KinesisWriter.writeDeadlineMs).toBe(parseIngestConfig(config).writeDeadlineMs);
+    expect(parseIngestConfig(config).writeDeadlineMs).toBeLessThan(writeDeadlineMsFor({ kind: 'rejectWith429' }));
     const writeMs = wiring.options.KinesisWriter.writeDeadlineMs + kinesis.connectionTimeout + kinesis.requestTimeout;
     // The spill's deadline bounds when a try may start; the try in flight then runs its course.
     const spillMs = wiring.options.SpillProducer.deadlineMs + sqs.connectionTimeout + sqs.requestTimeout;
@@ -118,8 +123,8 @@ describe('the least timeout of each handler is its own answer deadline', () => {
     const config = handlerConfig((stack, secret) => new WebhookTrigger(stack, 'Exports', {
       target: TriggerTarget.stateMachine(new sfn.StateMachine(stack, 'Pipeline', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Go')) })),
       auth: WebhookAuth.planasonix(secret),
-    }), TRIGGER_CONFIG_ENV_VAR);
-    const wiring = wiringOf('../../lambda/trigger/index', TRIGGER_CONFIG_ENV_VAR, config);
+    }), CONFIG_ENV_VAR);
+    const wiring = wiringOf('../../lambda/trigger/index', CONFIG_ENV_VAR, config);
     // AND the most calls one request makes: a retried delivery under an idempotency key, whose run
     // already exists and is read back (StartExecution, then DescribeExecution)
     const body = '{"export_id":"exp_1"}';

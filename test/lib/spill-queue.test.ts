@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
 import { DRAIN_CONFIG_VERSION, parseDrainConfig } from '../../lambda/drain/config';
 import { SQS_LIMITS } from '../../lambda/ingest/spill';
 import { SpillQueue, type SpillQueueProps } from '../../lib/private/spill-queue';

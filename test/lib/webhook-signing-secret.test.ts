@@ -6,8 +6,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Validations } from 'aws-cdk-lib';
-import { CONFIG_ENV_VAR } from '../../lambda/common/config';
-import { parseRotationConfig, ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE, SECRET_FORMATS } from '../../lambda/rotation/handler';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import { parseRotationConfig, SECRET_FORMATS } from '../../lambda/rotation/config';
+import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from '../../lambda/rotation/handler';
 import { SigningSecretFormat, WebhookSigningSecret, type WebhookSigningSecretProps } from '../../lib';
 import { resolveCfn } from '../../cli/local/cfn';
 import { acknowledgements } from '../support/nag';
@@ -142,7 +143,7 @@ describe('WebhookSigningSecret', () => {
   });
 
   test.each<[string, Partial<WebhookSigningSecretProps>, RegExp]>([
-    ['a fractional byte count', { bytes: 31.5 }, /WebhookSigningSecret 'Test\/Signing': bytes must be a whole number from 16 to 64 for this format, got 31.5/],
+    ['a fractional byte count', { bytes: 31.5 }, /WebhookSigningSecret 'Test\/Signing': bytes must be a whole number from 16 to 64 for hex, got 31.5; pick a size in that range/],
     ['a schedule under 4 hours', { automaticallyAfter: Duration.hours(3) }, /automaticallyAfter must be between 4 hours and 1000 days, as Secrets Manager allows, got 3 hours/],
     ['a window of 90 minutes', { rotationWindow: Duration.minutes(90) }, /rotationWindow must be a whole number of hours from 1 to 24, got 1 hour 30 minutes/],
     ['a window of 25 hours', { rotationWindow: Duration.hours(25) }, /rotationWindow must be a whole number of hours from 1 to 24/],

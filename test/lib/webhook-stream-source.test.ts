@@ -6,7 +6,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { CONFIG_ENV_VAR, parseIngestConfig } from '../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import { parseIngestConfig } from '../../lambda/ingest/config';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { BackpressurePolicy, ClaimCheck, Deduplication, PayloadSchema, PayloadValidation, WebhookAuth, WebhookGateway, WebhookStreamSource, WebhookWaf, type WebhookStreamSourceProps } from '../../lib';
@@ -517,7 +518,7 @@ describe('WebhookStreamSource', () => {
       expect(() => stripeSource(newStack(), { quarantineStream: kinesis.Stream.fromStreamArn(newStack(), 'Q', 'arn:aws:kinesis:eu-west-1:111111111111:stream/q') }))
         .toThrow(/quarantineStream is only used with payloadValidation in quarantine mode/);
       expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3(), multipart: { maxFileSize: Size.mebibytes(2) } }))
-        .toThrow(/multipart maxFileSize \(2097152 bytes\) is larger than maxBodySize \(1048576 bytes\)/);
+        .toThrow(/multipart maxFileSize \(2097152 bytes\) is larger than the body limit \(1048576 bytes\), so it could never be reached; lower it or raise maxBodySize/);
       expect(() => stripeSource(newStack(), { claimCheck: ClaimCheck.s3({ prefix: '../x' }) })).toThrow(/claim check prefix must be/);
     });
   });

@@ -6,7 +6,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { acknowledgements } from '../support/nag';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { TRIGGER_CONFIG_ENV_VAR, type TriggerConfig } from '../../lambda/trigger/config';
+import { CONFIG_ENV_VAR } from '../../lambda/common/config-document';
+import type { TriggerConfig } from '../../lambda/trigger/config';
 import { ParameterType, TriggerParameter, TriggerTarget, TriggerValidation, WebhookAuth, WebhookGateway, WebhookTrigger, WebhookWaf, type WebhookTriggerProps } from '../../lib';
 import { resolveCfn } from '../../cli/local/cfn';
 
@@ -55,8 +56,8 @@ function evaluateArn(value: unknown, refValue: string): string {
 }
 
 function triggerConfig(template: Template): TriggerConfig {
-  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes(TRIGGER_CONFIG_ENV_VAR)) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
-  return JSON.parse(resolveCfn(fn.Properties.Environment.Variables[TRIGGER_CONFIG_ENV_VAR], (id) => `ref:${id}`) as string) as TriggerConfig;
+  const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => JSON.stringify(f).includes(CONFIG_ENV_VAR)) as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  return JSON.parse(resolveCfn(fn.Properties.Environment.Variables[CONFIG_ENV_VAR], (id) => `ref:${id}`) as string) as TriggerConfig;
 }
 
 describe('WebhookTrigger: a Twilio-signed trigger', () => {

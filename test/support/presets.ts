@@ -1,6 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { AuthConfig, HmacAuthConfig, IngestConfig } from '../../lambda/common/config';
+import type { AuthConfig, HmacAuthConfig } from '../../lambda/common/auth-config';
+import type { IngestConfig } from '../../lambda/ingest/config';
 import { WebhookAuth, type HmacAuthOptions } from '../../lib';
 
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:webhook-AbCdEf';

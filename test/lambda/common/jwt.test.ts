@@ -1,7 +1,8 @@
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { SimpleFetcher } from 'aws-jwt-verify/https';
 import type { JwtVerifier } from '../../../lambda/common/authenticate';
-import { ConfigError, type JwtAuthConfig } from '../../../lambda/common/config';
+import { type JwtAuthConfig } from '../../../lambda/common/auth-config';
+import { ConfigError } from '../../../lambda/common/config-document';
 import {
   DependencyUnavailableError,
   InvalidTokenError,

@@ -4,7 +4,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kds from 'aws-cdk-lib/aws-kinesis';
-import { CONFIG_ENV_VAR } from '../../../lambda/common/config';
+import { CONFIG_ENV_VAR } from '../../../lambda/common/config-document';
 import { DRAIN_CONFIG_VERSION, type DrainConfig } from '../../../lambda/drain/config';
 import { DeadLetterSender } from '../../../lambda/drain/dead-letter';
 import { createDrainHandler, type DrainDependencies, type DrainHandler } from '../../../lambda/drain/handler';

@@ -1,4 +1,4 @@
-import type { BackpressureConfig } from '../../../lambda/common/config';
+import type { BackpressureConfig } from '../../../lambda/ingest/config';
 import { backpressureStrategy, OUTAGE_RETRY_AFTER_SECONDS, type SpillTarget } from '../../../lambda/ingest/backpressure';
 import type { OutgoingRecord } from '../../../lambda/ingest/envelope';
 import { LoadShedder } from '../../../lambda/ingest/shed';

@@ -1,4 +1,4 @@
-import type { IngestConfig } from '../../../lambda/common/config';
+import type { IngestConfig } from '../../../lambda/ingest/config';
 import { buildRecords, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
 import { PayloadTooLargeError } from '../../../lambda/common/errors';
 import { fromApiGatewayEvent } from '../../../lambda/common/http';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { IngestConfig } from '../../../lambda/common/config';
+import type { IngestConfig } from '../../../lambda/ingest/config';
 import { DependencyUnavailableError } from '../../../lambda/common/errors';
 import { createIngestHandler, type IngestLogger } from '../../../lambda/ingest/handler';
 import { DedupStore } from '../../../lambda/ingest/dedup';

@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { ConfigError } from '../../../lambda/common/config';
+import { ConfigError } from '../../../lambda/common/config-document';
+import { parsePayloadValidationConfig } from '../../../lambda/ingest/config';
 import { errorResponse } from '../../../lambda/common/http';
 import {
   MAX_REPORTED_VIOLATIONS,
   SchemaViolationError,
   describeViolations,
   loadPayloadValidator,
-  parsePayloadValidationConfig,
   validateEvent,
   type PayloadValidator,
 } from '../../../lambda/ingest/schema';

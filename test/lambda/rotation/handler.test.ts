@@ -12,14 +12,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   createRotationHandler,
   generateSecretValue,
-  parseRotationConfig,
   ROTATION_EVENT_DETAIL_TYPE,
   ROTATION_EVENT_SOURCE,
   secretFormatProblem,
-  type RotationConfig,
   type RotationEvent,
-  type SecretFormat,
 } from '../../../lambda/rotation/handler';
+import type { RotationConfig, SecretFormat } from '../../../lambda/rotation/config';
 import { SecretVersions } from '../../../cli/local/secret-versions';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:webhook-signing-AbCdEf';
@@ -75,31 +73,6 @@ const failure = (promise: Promise<unknown>): Promise<Error> =>
 
 const commandNames = () => sm.calls().map((call) => (call.args[0] as object).constructor.name);
 const putValues = () => sm.commandCalls(PutSecretValueCommand).map((call) => call.args[0].input.SecretString as string);
-
-describe('parseRotationConfig', () => {
-  test('reads the document the construct writes', () => {
-    expect(parseRotationConfig(JSON.stringify({ version: 1, format: 'hex', bytes: 32, eventBusName: 'secrets' })))
-      .toEqual({ version: 1, format: 'hex', bytes: 32, eventBusName: 'secrets' });
-  });
-
-  test('leaves eventBusName out for the default bus', () => {
-    expect(parseRotationConfig('{"version":1,"format":"whsec","bytes":24}')).toEqual({ version: 1, format: 'whsec', bytes: 24 });
-  });
-
-  test.each([
-    [undefined, /WEBHOOK_INGRESS_CONFIG: the variable is not set/],
-    ['{', /not JSON/],
-    ['[]', /must be a JSON object/],
-    ['{"version":2,"format":"whsec","bytes":32}', /version 2 is not supported/],
-    ['{"version":1,"format":"base32","bytes":32}', /format must be one of whsec, hex, token, got "base32"/],
-    ['{"version":1,"format":"whsec","bytes":16}', /bytes must be a whole number from 24 to 64 for whsec, got 16/],
-    ['{"version":1,"format":"token","bytes":65}', /from 16 to 64 for token, got 65/],
-    ['{"version":1,"format":"hex","bytes":"32"}', /bytes must be a whole number/],
-    ['{"version":1,"format":"hex","bytes":32,"eventBusName":""}', /eventBusName must be a non-empty/],
-  ])('fails when the document is %s', (json, message) => {
-    expect(() => parseRotationConfig(json)).toThrow(message);
-  });
-});
 
 describe('secret formats', () => {
   test.each<[SecretFormat, RegExp]>([

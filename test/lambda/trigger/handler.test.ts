@@ -16,7 +16,7 @@ import {
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as fc from 'fast-check';
-import type { AuthConfig } from '../../../lambda/common/config';
+import type { AuthConfig } from '../../../lambda/common/auth-config';
 import { createTriggerHandler, executionArnOf, MAX_RUN_INPUT_BYTES, type TriggerLogger } from '../../../lambda/trigger/handler';
 import type { ParameterMapping, TriggerConfig } from '../../../lambda/trigger/config';
 import type { SecretCandidates } from '../../../lambda/common/secrets';

@@ -1,6 +1,5 @@
-import { ConfigError } from '../../../lambda/common/config';
-import type { TriggerConfig } from '../../../lambda/trigger/config';
-import { parseStateMachineArn, parseTriggerConfig } from '../../../lambda/trigger/config-parse';
+import { ConfigError } from '../../../lambda/common/config-document';
+import { parseStateMachineArn, parseTriggerConfig, type TriggerConfig } from '../../../lambda/trigger/config';
 import { WebhookAuth } from '../../../lib';
 import { anyAuthConfig } from '../../support/presets';
 
