@@ -1,9 +1,13 @@
 // Bundles every Lambda entry point (lambda/<handler>/index.ts) into assets/<handler>/index.js.
 // The constructs load these folders with lambda.Code.fromAsset, so consumers of the npm package
 // need neither esbuild nor Docker at synth time.
+//
+// Each function is built into a staging folder and renamed into assets/ when it is complete, so
+// that a synth running meanwhile sees the old folder or the new one, never a half-written one.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildHandler, moduleUses } from './handler-build.mjs';
 import notices from './third-party-notices.cjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -12,30 +16,20 @@ const handlers = readdirSync(join(root, 'lambda'), { withFileTypes: true })
   .map((entry) => entry.name)
   .filter((name) => existsSync(join(root, 'lambda', name, 'index.ts')));
 
-rmSync(join(root, 'assets'), { recursive: true, force: true });
-
-// The handlers' esbuild options, shared with the cold-start benchmark. Module-first mainFields:
-// the SDK's ES module builds bundle smaller and load faster than its CommonJS ones. They load
-// node:http and others with import(), which is turned into require() so that the bundles also load
-// in a vm context (jest) as they do in Lambda.
-const handlerOptions = JSON.parse(readFileSync(join(root, 'scripts', 'handler-build-options.json'), 'utf8'));
-
-/** Writes the licenses of every package in a bundle beside it, as THIRD-PARTY-LICENSES. */
-function writeNotices(name, result) {
-  writeFileSync(join(root, 'assets', name, 'THIRD-PARTY-LICENSES'), notices.thirdPartyNotices(result.metafile, root, `assets/${name}/index.js`));
+/** Writes the licenses of every package in a bundle (all of its files) beside it, as THIRD-PARTY-LICENSES. */
+function writeNotices(dir, name, metafile) {
+  writeFileSync(join(dir, 'THIRD-PARTY-LICENSES'), notices.thirdPartyNotices(metafile, root, `assets/${name}`));
 }
 
-await Promise.all(
-  handlers.map(async (name) => {
-    const result = await build({
-      ...handlerOptions,
-      metafile: true,
-      entryPoints: [join(root, 'lambda', name, 'index.ts')],
-      outfile: join(root, 'assets', name, 'index.js'),
-    });
-    writeNotices(name, result);
-  }),
-);
+/** Replaces assets/<name> with the complete folder `staged`. */
+function publish(staged, name) {
+  const target = join(root, 'assets', name);
+  mkdirSync(join(root, 'assets'), { recursive: true });
+  const old = `${staged}.old`;
+  if (existsSync(target)) renameSync(target, old);
+  renameSync(staged, target);
+  rmSync(old, { recursive: true, force: true });
+}
 
 // Two fixes to kinesalite for bundling, checked so that a new version cannot slip past them:
 // - it loads its actions with require('./actions/' + name). esbuild bundles every file such a
@@ -69,21 +63,41 @@ const patchKinesalite = {
 
 // The command-line tool (`npx cdk-webhook-ingress ...`): one self-contained file, with the
 // embedded Kinesis emulator, so that installing the package is all it needs.
-const cli = await build({
-  metafile: true,
-  plugins: [patchKinesalite],
-  // Only kinesalite's on-disk mode loads leveldown (a native module); the CLI keeps streams in memory.
-  external: ['leveldown'],
-  entryPoints: [join(root, 'cli', 'index.ts')],
-  outfile: join(root, 'assets', 'cli', 'index.js'),
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-  banner: { js: '#!/usr/bin/env node' },
-});
-writeNotices('cli', cli);
+async function buildCli(outdir) {
+  const result = await build({
+    metafile: true,
+    plugins: [patchKinesalite],
+    // Only kinesalite's on-disk mode loads leveldown (a native module); the CLI keeps streams in memory.
+    external: ['leveldown'],
+    entryPoints: [join(root, 'cli', 'index.ts')],
+    outfile: join(outdir, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    banner: { js: '#!/usr/bin/env node' },
+  });
+  return result.metafile;
+}
+
+const staging = mkdtempSync(join(root, '.assets-'));
+try {
+  const uses = moduleUses(join(root, 'lambda'));
+  const built = [...handlers.map((name) => ({ name, make: (dir) => buildHandler(name, dir, uses) })), { name: 'cli', make: buildCli }];
+  const staged = await Promise.all(built.map(async ({ name, make }) => {
+    const dir = join(staging, name);
+    writeNotices(dir, name, await make(dir));
+    return { name, dir };
+  }));
+  for (const { name, dir } of staged) publish(dir, name);
+  // Folders of functions that no longer exist.
+  for (const stale of readdirSync(join(root, 'assets')).filter((name) => !built.some((b) => b.name === name))) {
+    rmSync(join(root, 'assets', stale), { recursive: true, force: true });
+  }
+} finally {
+  rmSync(staging, { recursive: true, force: true });
+}
 console.log(`bundled ${handlers.length} handler(s): ${handlers.join(', ')}, and the cli`);
