@@ -1,6 +1,6 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { Backoff, type BackoffOptions } from './backoff';
-import { KINESIS_LIMITS } from './config';
+import { KINESIS_LIMITS } from './kinesis-limits';
 import { errorCodeOf } from './errors';
 import { planWaves } from './waves';
 
