@@ -2,24 +2,19 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { KINESIS_LIMITS } from '../common/kinesis-limits';
 import { errorCodeOf } from '../common/errors';
+import type { HandlerLogger } from '../common/logger';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
 import { decodeSpillMessage, SpillMessageError, type SpillMessageProblem } from '../common/spill-message';
 import type { DrainConfig } from './config';
 import { receiveCountOf } from './dead-letter';
-
-/** The slice of Powertools' Logger the drain uses. Attributes never hold a body, a record or a key. */
-export interface DrainLogger {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
 
 export interface DrainDependencies {
   readonly config: DrainConfig;
   readonly writer: { write(records: readonly WriteRecord[], streamName: string): Promise<WriteReport> };
   /** Sends a poison message to the dead-letter queue with its reason (see DeadLetterSender). */
   readonly deadLetters: { send(message: SQSRecord, reason: PoisonReason): Promise<void> };
-  readonly logger: DrainLogger;
+  /** Attributes never hold a body, a record or a key. */
+  readonly logger: HandlerLogger;
 }
 
 export type DrainHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;

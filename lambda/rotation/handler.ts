@@ -20,11 +20,12 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { activeValues } from '../common/credentials';
+import type { HandlerLogger } from '../common/logger';
+import { SECRET_FORMATS, type RotationConfig, type SecretFormat } from './config';
 import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from './event';
 
 export { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE };
-import { activeValues } from '../common/credentials';
-import { SECRET_FORMATS, type RotationConfig, type SecretFormat } from './config';
 
 /** Writes `bytes` fresh random bytes in the format. */
 export function generateSecretValue(format: SecretFormat, bytes: number, random: (size: number) => Buffer = randomBytes): string {
@@ -109,18 +110,12 @@ export interface RotationEvent {
   readonly RotationToken?: string;
 }
 
-/** The slice of Powertools' Logger the rotation uses. Attributes never hold a secret value or a RotationToken. */
-export interface RotationLogger {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
-
 export interface RotationDependencies {
   readonly secretsManager: Pick<SecretsManagerClient, 'send'>;
   readonly events: Pick<EventBridgeClient, 'send'>;
   readonly config: RotationConfig;
-  readonly logger: RotationLogger;
+  /** Attributes never hold a secret value or a RotationToken. */
+  readonly logger: HandlerLogger;
   /** The random source for new values. @default crypto.randomBytes */
   readonly random?: (size: number) => Buffer;
 }
@@ -185,12 +180,14 @@ export function createRotationHandler(deps: RotationDependencies): RotationHandl
 /** The guards and Secrets Manager's four steps, one method each. */
 class RotationSteps {
   private readonly secretsManager: Pick<SecretsManagerClient, 'send'>;
+  private readonly events: Pick<EventBridgeClient, 'send'>;
   private readonly config: RotationConfig;
-  private readonly logger: RotationLogger;
+  private readonly logger: HandlerLogger;
   private readonly random: (size: number) => Buffer;
 
-  constructor(private readonly deps: RotationDependencies) {
+  constructor(deps: RotationDependencies) {
     this.secretsManager = deps.secretsManager;
+    this.events = deps.events;
     this.config = deps.config;
     this.logger = deps.logger;
     this.random = deps.random ?? randomBytes;
@@ -257,7 +254,7 @@ class RotationSteps {
 
   /** Publishes the event that points senders at the AWSPENDING value. */
   async setSecret(rotation: Rotation): Promise<void> {
-    const out = await this.deps.events.send(new PutEventsCommand({
+    const out = await this.events.send(new PutEventsCommand({
       Entries: [{
         Source: ROTATION_EVENT_SOURCE,
         DetailType: ROTATION_EVENT_DETAIL_TYPE,
