@@ -1,5 +1,5 @@
 import { authenticate, type AuthenticatorDependencies } from './authenticate';
-import type { AuthConfig } from './config';
+import type { AuthConfig } from './auth-config';
 import { daysToExpiry } from './credentials';
 import { PayloadTooLargeError } from './errors';
 import type { WebhookRequest } from './http';

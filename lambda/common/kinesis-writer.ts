@@ -1,6 +1,6 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { Backoff, type BackoffOptions } from './backoff';
-import { KINESIS_LIMITS } from './config';
+import { Backoff, type BackoffOptions, type RetryLimits } from './backoff';
+import { KINESIS_LIMITS } from './kinesis-limits';
 import { errorCodeOf } from './errors';
 import { planWaves } from './waves';
 
@@ -140,6 +140,48 @@ export function classifyRecordError(errorCode: string): WriteFailureReason {
   return 'misconfigured';
 }
 
+/** Why the records of a call are pending again: the last attempt's failure. */
+interface CallFailure {
+  readonly reason: WriteFailureReason;
+  /** See StreamWriteFailure.causeCode. */
+  readonly code: string;
+  readonly cause?: unknown;
+}
+
+/** What one PutRecords attempt left: the records to send again, why, and whether a retry can help. */
+interface AttemptResult {
+  readonly written: number;
+  readonly failed: readonly WriteRecord[];
+  readonly failure?: CallFailure;
+  /** A failure no retry fixes: the write stops at once. */
+  readonly final: boolean;
+}
+
+/** The counts of one write, as they grow. */
+type WriteCounts = { -readonly [K in keyof WriteReport]: WriteReport[K] };
+
+/** An ErrorCode safe to log (an identifier, never free text), or NoSequenceNumber. */
+function loggableCode(errorCode: string | undefined): string {
+  return errorCode !== undefined && /^[A-Za-z][A-Za-z0-9_.-]{0,79}$/.test(errorCode) ? errorCode : 'NoSequenceNumber';
+}
+
+/** The records a PutRecords answer (one result per record, in order) says were not written, and why. */
+function readResults(sent: readonly WriteRecord[], results: readonly PutRecordsResultEntry[]): AttemptResult {
+  const failed: WriteRecord[] = [];
+  const codes = new Map<string, WriteFailureReason>();
+  sent.forEach((record, i) => {
+    const { ErrorCode, SequenceNumber } = results[i];
+    if (ErrorCode === undefined && SequenceNumber !== undefined) return;
+    failed.push(record);
+    codes.set(loggableCode(ErrorCode), ErrorCode === undefined ? 'outage' : classifyRecordError(ErrorCode));
+  });
+  const written = sent.length - failed.length;
+  if (failed.length === 0) return { written, failed, final: false };
+  const reasons = new Set(codes.values());
+  const reason: WriteFailureReason = reasons.has('misconfigured') ? 'misconfigured' : reasons.has('throttled') ? 'throttled' : 'outage';
+  return { written, failed, failure: { reason, code: [...codes.keys()].sort().join(', ') }, final: reason === 'misconfigured' };
+}
+
 /**
  * Writes records with PutRecords, retrying only the records that failed, with exponential
  * backoff and full jitter, inside one time budget for the whole request.
@@ -164,67 +206,63 @@ export class KinesisWriter {
   async write(records: readonly WriteRecord[], streamName = this.options.streamName): Promise<WriteReport> {
     const start = this.backoff.now();
     const limits = { maxAttempts: this.options.maxAttempts, retryDeadline: start + this.options.retryBudgetMs };
-    const writeDeadline = start + this.writeDeadlineMs;
+    const loop = { streamName, limits, writeDeadline: start + this.writeDeadlineMs };
+    const counts: WriteCounts = { written: 0, calls: 0, retried: 0 };
     const calls = planCalls(records);
-    let written = 0;
-    let callCount = 0;
-    let retried = 0;
-    const report = () => ({ written, calls: callCount, retried });
-    /** The last attempt's failure: why records are pending again. */
-    let last: { reason: WriteFailureReason; code: string; cause?: unknown } | undefined;
-
     for (let c = 0; c < calls.length; c++) {
-      let pending = calls[c];
       // Each call starts afresh: the ones before it were written in the end.
-      last = undefined;
-      const later = () => calls.slice(c + 1).flat();
-      const fail = () => {
-        const why = last ?? { reason: 'outage' as const, code: 'WriteDeadline' };
-        return new StreamWriteFailure(why.reason, [...pending, ...later()], report(), why.code, { cause: last?.cause });
-      };
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > 1) {
-          if (!await this.backoff.beforeRetry(attempt, limits)) throw fail();
-          retried += pending.length;
-        }
-        // Kinesis was slow, not failing: no call may start this late.
-        if (this.backoff.now() > writeDeadline) throw fail();
-        callCount += 1;
-        let results: PutRecordsResultEntry[];
-        try {
-          const response = await this.client.send(new PutRecordsCommand({
-            StreamName: streamName,
-            Records: pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
-          }));
-          results = response.Records ?? [];
-        } catch (error) {
-          last = { reason: classifyWriteError(error), code: errorCodeOf(error) ?? 'unknown', cause: error };
-          if (last.reason === 'misconfigured') throw fail();
-          continue;
-        }
-        if (results.length !== pending.length) {
-          // Never assume which records landed when the answer does not line up with the request.
-          last = { reason: 'outage', code: `PutRecords answered ${results.length} results for ${pending.length} records` };
-          throw fail();
-        }
-        const failed: WriteRecord[] = [];
-        const codes = new Map<string, WriteFailureReason>();
-        pending.forEach((record, i) => {
-          const { ErrorCode, SequenceNumber } = results[i];
-          if (ErrorCode === undefined && SequenceNumber !== undefined) return;
-          failed.push(record);
-          const code = ErrorCode !== undefined && /^[A-Za-z][A-Za-z0-9_.-]{0,79}$/.test(ErrorCode) ? ErrorCode : 'NoSequenceNumber';
-          codes.set(code, ErrorCode === undefined ? 'outage' : classifyRecordError(ErrorCode));
-        });
-        written += pending.length - failed.length;
-        pending = failed;
-        if (failed.length === 0) continue;
-        const reasons = new Set(codes.values());
-        const reason: WriteFailureReason = reasons.has('misconfigured') ? 'misconfigured' : reasons.has('throttled') ? 'throttled' : 'outage';
-        last = { reason, code: [...codes.keys()].sort().join(', ') };
-        if (reason === 'misconfigured') throw fail();
-      }
+      const { pending, failure } = await this.writeCall(calls[c], loop, counts);
+      if (pending.length === 0) continue;
+      // No failure before: Kinesis was slow, not failing, and no call may start this late.
+      const why = failure ?? { reason: 'outage' as const, code: 'WriteDeadline' };
+      throw new StreamWriteFailure(why.reason, [...pending, ...calls.slice(c + 1).flat()], { ...counts }, why.code, { cause: failure?.cause });
     }
-    return report();
+    return { ...counts };
+  }
+
+  /** Sends one planned call until every record of it is written or it must give up; resolves to what is left and why. */
+  private async writeCall(
+    call: readonly WriteRecord[],
+    loop: { readonly streamName: string; readonly limits: RetryLimits; readonly writeDeadline: number },
+    counts: WriteCounts,
+  ): Promise<{ pending: readonly WriteRecord[]; failure?: CallFailure }> {
+    let failure: CallFailure | undefined;
+    let final = false;
+    const { pending } = await this.backoff.retry(call, {
+      limits: loop.limits,
+      startDeadline: loop.writeDeadline,
+      stopped: () => final,
+      onRetry: (again) => { counts.retried += again.length; },
+      attempt: async (sent) => {
+        counts.calls += 1;
+        const result = await this.putRecords(sent, loop.streamName);
+        counts.written += result.written;
+        failure = result.failure ?? failure;
+        final = result.final;
+        return result.failed;
+      },
+    });
+    return { pending, failure };
+  }
+
+  /** One PutRecords call with the records still pending. */
+  private async putRecords(sent: readonly WriteRecord[], streamName: string): Promise<AttemptResult> {
+    let results: PutRecordsResultEntry[];
+    try {
+      const response = await this.client.send(new PutRecordsCommand({
+        StreamName: streamName,
+        Records: sent.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
+      }));
+      results = response.Records ?? [];
+    } catch (error) {
+      const reason = classifyWriteError(error);
+      return { written: 0, failed: sent, failure: { reason, code: errorCodeOf(error) ?? 'unknown', cause: error }, final: reason === 'misconfigured' };
+    }
+    if (results.length !== sent.length) {
+      // Never assume which records landed when the answer does not line up with the request.
+      const code = `PutRecords answered ${results.length} results for ${sent.length} records`;
+      return { written: 0, failed: sent, failure: { reason: 'outage', code }, final: true };
+    }
+    return readResults(sent, results);
   }
 }

@@ -4,7 +4,7 @@
  * request signed here is one the deployed verifier accepts.
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { SignatureEncodingName, TwilioAlgorithmName } from './config';
+import type { SignatureEncodingName, TwilioAlgorithmName } from './auth-config';
 import { HMAC_SCHEMES, type HmacScheme } from './signature-schemes';
 import { compileSignedContent, hmacKey, sortedPairs } from './verify';
 

@@ -2,24 +2,19 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { KINESIS_LIMITS } from '../common/kinesis-limits';
 import { errorCodeOf } from '../common/errors';
+import type { HandlerLogger } from '../common/logger';
 import { StreamWriteFailure, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
 import { decodeSpillMessage, SpillMessageError, type SpillMessageProblem } from '../common/spill-message';
 import type { DrainConfig } from './config';
 import { receiveCountOf } from './dead-letter';
-
-/** The slice of Powertools' Logger the drain uses. Attributes never hold a body, a record or a key. */
-export interface DrainLogger {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
 
 export interface DrainDependencies {
   readonly config: DrainConfig;
   readonly writer: { write(records: readonly WriteRecord[], streamName: string): Promise<WriteReport> };
   /** Sends a poison message to the dead-letter queue with its reason (see DeadLetterSender). */
   readonly deadLetters: { send(message: SQSRecord, reason: PoisonReason): Promise<void> };
-  readonly logger: DrainLogger;
+  /** Attributes never hold a body, a record or a key. */
+  readonly logger: HandlerLogger;
 }
 
 export type DrainHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
@@ -118,87 +113,24 @@ class BatchState {
  * No body, record or key is ever logged: a poison message is logged by its messageId and reason.
  */
 export function createDrainHandler(deps: DrainDependencies): DrainHandler {
-  const streams = new Set(deps.config.streamNames);
+  const drain = new Drain(deps);
+  return (event) => drain.drainBatch(event);
+}
 
-  const deadLetter = async (batch: BatchState, index: number, reason: PoisonReason) => {
-    const message = batch.messages[index];
-    const attributes = { messageId: message.messageId, receiveCount: receiveCountOf(message), problem: reason };
-    // One failed send is enough: the batch does not spend its time on a queue that is down.
-    if (batch.deadLetterFailure === undefined) {
-      try {
-        await deps.deadLetters.send(message, reason);
-      } catch (error) {
-        batch.deadLetterFailure = errorCodeOf(error) ?? 'unknown';
-      }
-    }
-    if (batch.deadLetterFailure !== undefined) {
-      deps.logger.error('poison message not sent to the dead-letter queue; it goes back to the queue', { ...attributes, cause: batch.deadLetterFailure });
-      batch.settle(index, { kind: 'retry', cause: `DeadLetterSend ${batch.deadLetterFailure}` });
-      return;
-    }
-    batch.totals.poison += 1;
-    deps.logger.error('poison message sent to the dead-letter queue', attributes);
-    batch.settle(index, { kind: 'deadLettered' });
-  };
+/** The steps of createDrainHandler, over the dependencies they share. */
+class Drain {
+  private readonly streams: ReadonlySet<string>;
 
-  const readAll = async (batch: BatchState) => {
-    for (const [index, message] of batch.messages.entries()) {
-      if (batch.blocked(index)) continue;
-      const read = readMessage(message, streams);
-      if ('poison' in read) await deadLetter(batch, index, read.poison);
-      else batch.settle(index, { kind: 'toWrite', ...read });
-    }
-  };
+  constructor(private readonly deps: DrainDependencies) {
+    this.streams = new Set(deps.config.streamNames);
+  }
 
-  const writeStream = async (batch: BatchState, streamName: string, pending: readonly Pending[]) => {
-    const toWrite = pending.filter((p) => !batch.blocked(p.index));
-    if (toWrite.length === 0) return;
-    try {
-      batch.count(await deps.writer.write(toWrite.map((p) => p.record), streamName));
-      for (const p of toWrite) batch.settle(p.index, { kind: 'written' });
-    } catch (error) {
-      if (!(error instanceof StreamWriteFailure)) throw error;
-      batch.count(error.report);
-      const unwritten = new Set(error.unwritten);
-      // Never guess: a record the writer does not name back fails the whole stream's share.
-      const ours = new Set(toWrite.map((p) => p.record));
-      const all = error.unwritten.some((record) => !ours.has(record));
-      const retry: Outcome = { kind: 'retry', cause: `${error.reason} ${error.causeCode}` };
-      for (const p of toWrite) batch.settle(p.index, all || unwritten.has(p.record) ? retry : { kind: 'written' });
-      deps.logger.warn('stream write failed; the messages not written go back to the queue', {
-        streamName,
-        reason: error.reason,
-        // The failure's error code (a record's ErrorCode, or the call's), never a message.
-        cause: error.causeCode,
-        unwritten: error.unwritten.length,
-        written: error.report.written,
-      });
-    }
-  };
-
-  const writeAll = async (batch: BatchState) => {
-    const byStream = new Map<string, Pending[]>();
-    batch.messages.forEach((message, index) => {
-      const outcome = batch.outcomes.get(message.messageId);
-      if (outcome?.kind !== 'toWrite') return;
-      const p = { index, record: outcome.record };
-      const list = byStream.get(outcome.streamName);
-      if (list === undefined) byStream.set(outcome.streamName, [p]);
-      else list.push(p);
-    });
-    for (const [streamName, pending] of byStream) await writeStream(batch, streamName, pending);
-  };
-
-  return async (event) => {
+  async drainBatch(event: SQSEvent): Promise<SQSBatchResponse> {
     const batch = new BatchState(event.Records);
-    await readAll(batch);
-    await writeAll(batch);
-    const response = await processPartialResponse(event, async (message: SQSRecord) => {
-      const outcome = batch.outcomes.get(message.messageId);
-      if (outcome?.kind === 'written' || outcome?.kind === 'deadLettered') return;
-      throw new RetryLaterError(outcome?.kind === 'retry' ? outcome.cause : 'an earlier message of its group failed');
-    }, new SqsFifoPartialProcessorAsync(), { skipGroupOnError: true, throwOnFullBatchFailure: false });
-    deps.logger.info('drained', {
+    await this.readAll(batch);
+    await this.writeAll(batch);
+    const response = await settleInOrder(event, batch);
+    this.deps.logger.info('drained', {
       received: batch.messages.length,
       written: batch.totals.written,
       failed: response.batchItemFailures.length,
@@ -207,5 +139,95 @@ export function createDrainHandler(deps: DrainDependencies): DrainHandler {
       retried: batch.totals.retried,
     });
     return response;
-  };
+  }
+
+  /** Step 1: reads each message not blocked by its group, and sends poison to the dead-letter queue. */
+  private async readAll(batch: BatchState): Promise<void> {
+    for (const [index, message] of batch.messages.entries()) {
+      if (batch.blocked(index)) continue;
+      const read = readMessage(message, this.streams);
+      if ('poison' in read) await this.deadLetter(batch, index, read.poison);
+      else batch.settle(index, { kind: 'toWrite', ...read });
+    }
+  }
+
+  private async deadLetter(batch: BatchState, index: number, reason: PoisonReason): Promise<void> {
+    const message = batch.messages[index];
+    const attributes = { messageId: message.messageId, receiveCount: receiveCountOf(message), problem: reason };
+    // One failed send is enough: the batch does not spend its time on a queue that is down.
+    if (batch.deadLetterFailure === undefined) {
+      try {
+        await this.deps.deadLetters.send(message, reason);
+      } catch (error) {
+        batch.deadLetterFailure = errorCodeOf(error) ?? 'unknown';
+      }
+    }
+    if (batch.deadLetterFailure !== undefined) {
+      this.deps.logger.error('poison message not sent to the dead-letter queue; it goes back to the queue', { ...attributes, cause: batch.deadLetterFailure });
+      batch.settle(index, { kind: 'retry', cause: `DeadLetterSend ${batch.deadLetterFailure}` });
+      return;
+    }
+    batch.totals.poison += 1;
+    this.deps.logger.error('poison message sent to the dead-letter queue', attributes);
+    batch.settle(index, { kind: 'deadLettered' });
+  }
+
+  /** Step 2: writes the messages read, one plan per stream, in the order the streams first appear. */
+  private async writeAll(batch: BatchState): Promise<void> {
+    for (const [streamName, pending] of pendingByStream(batch)) await this.writeStream(batch, streamName, pending);
+  }
+
+  private async writeStream(batch: BatchState, streamName: string, pending: readonly Pending[]): Promise<void> {
+    const toWrite = pending.filter((p) => !batch.blocked(p.index));
+    if (toWrite.length === 0) return;
+    try {
+      batch.count(await this.deps.writer.write(toWrite.map((p) => p.record), streamName));
+      for (const p of toWrite) batch.settle(p.index, { kind: 'written' });
+    } catch (error) {
+      if (!(error instanceof StreamWriteFailure)) throw error;
+      settleFailedWrite(batch, toWrite, error);
+      this.deps.logger.warn('stream write failed; the messages not written go back to the queue', {
+        streamName,
+        reason: error.reason,
+        // The failure's error code (a record's ErrorCode, or the call's), never a message.
+        cause: error.causeCode,
+        unwritten: error.unwritten.length,
+        written: error.report.written,
+      });
+    }
+  }
+}
+
+/** The messages to write, by stream, in the order the streams first appear. */
+function pendingByStream(batch: BatchState): Map<string, Pending[]> {
+  const byStream = new Map<string, Pending[]>();
+  batch.messages.forEach((message, index) => {
+    const outcome = batch.outcomes.get(message.messageId);
+    if (outcome?.kind !== 'toWrite') return;
+    const p = { index, record: outcome.record };
+    const list = byStream.get(outcome.streamName);
+    if (list === undefined) byStream.set(outcome.streamName, [p]);
+    else list.push(p);
+  });
+  return byStream;
+}
+
+/** Settles a stream's share after a failed write: the records the writer names back go back to the queue. */
+function settleFailedWrite(batch: BatchState, toWrite: readonly Pending[], error: StreamWriteFailure): void {
+  batch.count(error.report);
+  const unwritten = new Set(error.unwritten);
+  // Never guess: a record the writer does not name back fails the whole stream's share.
+  const ours = new Set(toWrite.map((p) => p.record));
+  const all = error.unwritten.some((record) => !ours.has(record));
+  const retry: Outcome = { kind: 'retry', cause: `${error.reason} ${error.causeCode}` };
+  for (const p of toWrite) batch.settle(p.index, all || unwritten.has(p.record) ? retry : { kind: 'written' });
+}
+
+/** Step 3: Powertools' FIFO processor settles each message in order, skipping the rest of a failed group. */
+function settleInOrder(event: SQSEvent, batch: BatchState): Promise<SQSBatchResponse> {
+  return processPartialResponse(event, async (message: SQSRecord) => {
+    const outcome = batch.outcomes.get(message.messageId);
+    if (outcome?.kind === 'written' || outcome?.kind === 'deadLettered') return;
+    throw new RetryLaterError(outcome?.kind === 'retry' ? outcome.cause : 'an earlier message of its group failed');
+  }, new SqsFifoPartialProcessorAsync(), { skipGroupOnError: true, throwOnFullBatchFailure: false });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type SendMessageBatchResultEntry, type BatchResultErrorEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { Backoff, type BackoffOptions } from '../common/backoff';
+import { Backoff, type BackoffOptions, type RetryLimits } from '../common/backoff';
 import { classifyRecordError, classifyWriteError } from '../common/kinesis-writer';
 import { encodeSpillMessage } from '../common/spill-message';
 import { planWaves } from '../common/waves';
@@ -166,6 +166,35 @@ export function planSpill(records: readonly SpillRecord[]): SpillRecord[][][] {
 
 const plural = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`;
 
+/** Why entries are pending again: the last attempt's failure. */
+interface EntryFailure {
+  readonly kind: SendFailureKind;
+  readonly cause: unknown;
+}
+
+/** One spill: its limits, what the queue confirmed, its counts, and the first failure, which stops every batch. */
+class SpillRun {
+  readonly queued = new Set<number>();
+  calls = 0;
+  retried = 0;
+  failure?: { readonly reason: SendFailureKind; readonly message: string; readonly cause?: unknown };
+
+  constructor(readonly limits: RetryLimits) {}
+
+  fail(reason: SendFailureKind, message: string, cause?: unknown): void {
+    this.failure ??= { reason, message, cause };
+  }
+
+  /** The report, or SpillFailure with the records not confirmed queued. */
+  finish(records: readonly SpillRecord[]): SpillReport {
+    const report = { queued: this.queued.size, calls: this.calls, retried: this.retried };
+    if (this.failure === undefined) return report;
+    const unsent = records.filter((_, i) => !this.queued.has(i));
+    throw new SpillFailure(this.failure.reason, unsent, report,
+      `spill ${this.failure.reason}: ${unsent.length} record(s) not queued; ${this.failure.message}`, { cause: this.failure.cause });
+  }
+}
+
 /**
  * Queues records that the stream did not take on a FIFO queue: one message per record, grouped
  * by partition key, deduplicated by event id. Resolves once every record is confirmed queued;
@@ -200,96 +229,96 @@ export class SpillProducer {
 
   async spill(records: readonly SpillRecord[]): Promise<SpillReport> {
     const entries = records.map(toEntry);
-    const oversize = entries.filter((e) => e.bytes > this.maxMessageBytes);
-    if (oversize.length > 0) {
-      const first = oversize[0];
-      throw new SpillFailure('tooLarge', records, { queued: 0, calls: 0, retried: 0 },
-        `record ${first.index} is ${first.bytes} bytes as an SQS message (${first.record.data.byteLength} bytes of data, base64); `
-        + `a message holds at most ${this.maxMessageBytes}; ${oversize.length} record(s) too large, nothing was queued`);
-    }
-
-    const limits = { maxAttempts: this.maxAttempts, retryDeadline: this.backoff.now() + this.deadlineMs };
-    const queued = new Set<number>();
-    const state = { calls: 0, retried: 0, failure: undefined as undefined | { reason: SendFailureKind; message: string; cause?: unknown } };
-    const fail = (reason: SendFailureKind, message: string, cause?: unknown) => {
-      state.failure ??= { reason, message, cause };
-    };
-
-    const sendBatch = async (batch: readonly Entry[]): Promise<void> => {
-      let pending = batch;
-      /** The last attempt's failure: why entries are pending again. */
-      let last: { kind: SendFailureKind; cause: unknown } | undefined;
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (state.failure !== undefined) return;
-        if (attempt > 1) {
-          if (!await this.backoff.beforeRetry(attempt, limits)) {
-            fail(last?.kind ?? 'unavailable', `SendMessageBatch kept failing after ${attempt - 1} attempt(s)`, last?.cause);
-            return;
-          }
-          state.retried += pending.length;
-        }
-        if (this.backoff.now() > limits.retryDeadline) {
-          // Without a failure before, SQS was only slow: unavailable, not throttling.
-          fail(last?.kind ?? 'unavailable', `the spill deadline of ${this.deadlineMs} ms passed`, last?.cause);
-          return;
-        }
-        state.calls += 1;
-        let successful: SendMessageBatchResultEntry[];
-        let failed: BatchResultErrorEntry[];
-        try {
-          const response = await this.client.send(new SendMessageBatchCommand({
-            QueueUrl: this.options.queueUrl,
-            Entries: pending.map((e) => ({
-              Id: String(e.index),
-              MessageBody: e.body,
-              MessageGroupId: e.groupId,
-              MessageDeduplicationId: e.dedupId,
-            })),
-          }));
-          successful = response.Successful ?? [];
-          failed = response.Failed ?? [];
-        } catch (error) {
-          last = { kind: classifySendError(error), cause: error };
-          if (last.kind === 'refused') {
-            fail('refused', `SendMessageBatch failed: ${error instanceof Error ? error.name : typeof error}`, error);
-            return;
-          }
-          continue;
-        }
-        const ok = new Set(successful.map((s) => s.Id));
-        for (const e of pending) if (ok.has(String(e.index))) queued.add(e.index);
-        const rejected = failed.filter((f) => f.SenderFault === true);
-        if (rejected.length > 0) {
-          fail('refused', `SQS rejected ${plural(rejected.length)}: ${[...new Set(rejected.map((f) => f.Code))].join(', ')}`);
-          return;
-        }
-        // Failed entries, and any the answer does not mention, go again; their ids make that safe.
-        pending = pending.filter((e) => !ok.has(String(e.index)));
-        if (pending.length > 0) {
-          const codes = [...new Set(failed.map((f) => f.Code))];
-          last = {
-            kind: codes.some((code) => classifyEntryError(code) === 'throttled') ? 'throttled' : 'unavailable',
-            cause: new Error(`SendMessageBatch failed ${plural(pending.length)}: ${codes.join(', ')}`),
-          };
-        }
-      }
-    };
-
+    this.refuseOversize(records, entries);
+    const run = new SpillRun({ maxAttempts: this.maxAttempts, retryDeadline: this.backoff.now() + this.deadlineMs });
     for (const wave of planEntries(entries)) {
-      let next = 0;
-      const worker = async () => {
-        while (next < wave.length && state.failure === undefined) await sendBatch(wave[next++]);
-      };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, wave.length) }, worker));
-      if (state.failure !== undefined) break;
+      await this.sendWave(wave, run);
+      if (run.failure !== undefined) break;
     }
-
-    const report = { queued: queued.size, calls: state.calls, retried: state.retried };
-    if (state.failure !== undefined) {
-      const unsent = records.filter((_, i) => !queued.has(i));
-      throw new SpillFailure(state.failure.reason, unsent, report,
-        `spill ${state.failure.reason}: ${unsent.length} record(s) not queued; ${state.failure.message}`, { cause: state.failure.cause });
-    }
-    return report;
+    return run.finish(records);
   }
+
+  /** Throws `tooLarge`, before anything is sent, when a record does not fit in one message. */
+  private refuseOversize(records: readonly SpillRecord[], entries: readonly Entry[]): void {
+    const oversize = entries.filter((e) => e.bytes > this.maxMessageBytes);
+    if (oversize.length === 0) return;
+    const first = oversize[0];
+    throw new SpillFailure('tooLarge', records, { queued: 0, calls: 0, retried: 0 },
+      `record ${first.index} is ${first.bytes} bytes as an SQS message (${first.record.data.byteLength} bytes of data, base64); `
+      + `a message holds at most ${this.maxMessageBytes}; ${oversize.length} record(s) too large, nothing was queued`);
+  }
+
+  /** Sends a wave's batches, `concurrency` at a time, until all are through or one failed. */
+  private async sendWave(wave: readonly Entry[][], run: SpillRun): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < wave.length && run.failure === undefined) await this.sendBatch(wave[next++], run);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, wave.length) }, worker));
+  }
+
+  /** Sends one batch, retrying the entries SQS did not queue, until all are or the spill fails. */
+  private async sendBatch(batch: readonly Entry[], run: SpillRun): Promise<void> {
+    let last: EntryFailure | undefined;
+    const outcome = await this.backoff.retry(batch, {
+      limits: run.limits,
+      startDeadline: run.limits.retryDeadline,
+      stopped: () => run.failure !== undefined,
+      onRetry: (again) => { run.retried += again.length; },
+      attempt: async (pending) => {
+        const { again, failure } = await this.sendOnce(pending, run);
+        last = failure ?? last;
+        return again;
+      },
+    });
+    if (outcome.stop === 'exhausted') {
+      run.fail(last?.kind ?? 'unavailable', `SendMessageBatch kept failing after ${outcome.attempts} attempt(s)`, last?.cause);
+    } else if (outcome.stop === 'startDeadline') {
+      // Without a failure before, SQS was only slow: unavailable, not throttling.
+      run.fail(last?.kind ?? 'unavailable', `the spill deadline of ${this.deadlineMs} ms passed`, last?.cause);
+    }
+  }
+
+  /** One SendMessageBatch call: resolves to the entries to send again and why. */
+  private async sendOnce(pending: readonly Entry[], run: SpillRun): Promise<{ again: readonly Entry[]; failure?: EntryFailure }> {
+    run.calls += 1;
+    try {
+      const response = await this.client.send(new SendMessageBatchCommand({
+        QueueUrl: this.options.queueUrl,
+        Entries: pending.map((e) => ({ Id: String(e.index), MessageBody: e.body, MessageGroupId: e.groupId, MessageDeduplicationId: e.dedupId })),
+      }));
+      return readAnswer(pending, response.Successful ?? [], response.Failed ?? [], run);
+    } catch (error) {
+      const kind = classifySendError(error);
+      if (kind === 'refused') run.fail('refused', `SendMessageBatch failed: ${error instanceof Error ? error.name : typeof error}`, error);
+      return { again: pending, failure: { kind, cause: error } };
+    }
+  }
+}
+
+/**
+ * Marks what a SendMessageBatch answer queued, fails the spill when SQS blames the sender, and
+ * resolves to the entries to send again: failed ones, and any the answer does not mention (their
+ * ids make that safe).
+ */
+function readAnswer(
+  pending: readonly Entry[],
+  successful: readonly SendMessageBatchResultEntry[],
+  failed: readonly BatchResultErrorEntry[],
+  run: SpillRun,
+): { again: readonly Entry[]; failure?: EntryFailure } {
+  const ok = new Set(successful.map((s) => s.Id));
+  for (const e of pending) if (ok.has(String(e.index))) run.queued.add(e.index);
+  const rejected = failed.filter((f) => f.SenderFault === true);
+  if (rejected.length > 0) run.fail('refused', `SQS rejected ${plural(rejected.length)}: ${[...new Set(rejected.map((f) => f.Code))].join(', ')}`);
+  const again = pending.filter((e) => !ok.has(String(e.index)));
+  if (again.length === 0) return { again };
+  const codes = [...new Set(failed.map((f) => f.Code))];
+  return {
+    again,
+    failure: {
+      kind: codes.some((code) => classifyEntryError(code) === 'throttled') ? 'throttled' : 'unavailable',
+      cause: new Error(`SendMessageBatch failed ${plural(again.length)}: ${codes.join(', ')}`),
+    },
+  };
 }

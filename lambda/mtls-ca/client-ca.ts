@@ -89,7 +89,32 @@ export async function issueClientCertificate(
   const commonName = checkName('commonName', options.commonName);
   const organization = options.organization === undefined ? undefined : checkName('organization', options.organization);
   const validity = checkValidity(options.validityDays, options.now);
+  const issuer = await loadIssuer(ca, validity.issuedAt);
+  const keys = await generateKeyPair();
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialNumber(),
+    subject: clientSubject(commonName, organization),
+    issuer: issuer.certificate.subjectName,
+    ...withinCaValidity(validity, issuer.certificate),
+    signingAlgorithm: SIGNING_ALGORITHM,
+    publicKey: keys.publicKey as unknown as X509CryptoKey,
+    signingKey: issuer.signingKey as unknown as X509CryptoKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      await authorityKeyIdentifierOf(issuer.certificate),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as X509CryptoKey),
+    ],
+  });
+  return material(certificate, await exportPrivateKey(keys.privateKey));
+}
 
+/** The CA's certificate and its key, imported for signing; throws when the material is no usable CA at `issuedAt`. */
+async function loadIssuer(
+  ca: Pick<CertificateMaterial, 'certificatePem' | 'privateKeyPem'>,
+  issuedAt: Date,
+): Promise<{ certificate: x509.X509Certificate; signingKey: WebCryptoKey }> {
   const checked = checkCa(ca);
   if (typeof checked === 'string') {
     throw new Error(`Invalid CA material: ${checked}`);
@@ -98,12 +123,10 @@ export async function issueClientCertificate(
   if (checked.privateKey.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') {
     throw new Error('Invalid CA material: the CA key must be ECDSA P-256');
   }
-  const caCertificate = new x509.X509Certificate(checked.certificatePem);
-  if (caCertificate.notAfter.getTime() <= validity.issuedAt.getTime()) {
-    throw new Error(`The CA expired on ${caCertificate.notAfter.toISOString()}; a certificate it issues would never be valid. Create a new CA`);
+  const certificate = new x509.X509Certificate(checked.certificatePem);
+  if (certificate.notAfter.getTime() <= issuedAt.getTime()) {
+    throw new Error(`The CA expired on ${certificate.notAfter.toISOString()}; a certificate it issues would never be valid. Create a new CA`);
   }
-  const notBefore = new Date(Math.max(validity.notBefore.getTime(), caCertificate.notBefore.getTime()));
-  const notAfter = new Date(Math.min(validity.notAfter.getTime(), caCertificate.notAfter.getTime()));
   const signingKey = await webcrypto.subtle.importKey(
     'pkcs8',
     checked.privateKey.export({ type: 'pkcs8', format: 'der' }),
@@ -111,35 +134,31 @@ export async function issueClientCertificate(
     false,
     ['sign'],
   );
+  return { certificate, signingKey };
+}
 
-  const keys = await generateKeyPair();
+/** The validity asked for, capped at the CA's own. */
+function withinCaValidity(validity: { notBefore: Date; notAfter: Date }, caCertificate: x509.X509Certificate): { notBefore: Date; notAfter: Date } {
+  return {
+    notBefore: new Date(Math.max(validity.notBefore.getTime(), caCertificate.notBefore.getTime())),
+    notAfter: new Date(Math.min(validity.notAfter.getTime(), caCertificate.notAfter.getTime())),
+  };
+}
+
+/** The CA's key identifier, or one computed from its public key when the CA names none. */
+async function authorityKeyIdentifierOf(caCertificate: x509.X509Certificate): Promise<x509.AuthorityKeyIdentifierExtension> {
   const caKeyId = caCertificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-  const authorityKeyIdentifier = caKeyId
+  return caKeyId
     ? new x509.AuthorityKeyIdentifierExtension(caKeyId)
-    : await x509.AuthorityKeyIdentifierExtension.create(await caCertificate.publicKey.export());
+    : x509.AuthorityKeyIdentifierExtension.create(await caCertificate.publicKey.export());
+}
+
+function clientSubject(commonName: string, organization: string | undefined): Array<Record<string, string[]>> {
   const subject: Array<Record<string, string[]>> = [{ CN: [commonName] }];
   if (organization !== undefined) {
     subject.push({ O: [organization] });
   }
-
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialNumber(),
-    subject,
-    issuer: caCertificate.subjectName,
-    notBefore,
-    notAfter,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    publicKey: keys.publicKey as unknown as X509CryptoKey,
-    signingKey: signingKey as unknown as X509CryptoKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      authorityKeyIdentifier,
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as X509CryptoKey),
-    ],
-  });
-  return material(certificate, await exportPrivateKey(keys.privateKey));
+  return subject;
 }
 
 /** Lower-case hex without separators or leading zeros, from forms like 'A1:0B:...', '0a0b', 'a1b2'. */

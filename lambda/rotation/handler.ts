@@ -20,11 +20,12 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { activeValues } from '../common/credentials';
+import type { HandlerLogger } from '../common/logger';
+import { SECRET_FORMATS, type RotationConfig, type SecretFormat } from './config';
 import { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE } from './event';
 
 export { ROTATION_EVENT_DETAIL_TYPE, ROTATION_EVENT_SOURCE };
-import { activeValues } from '../common/credentials';
-import { SECRET_FORMATS, type RotationConfig, type SecretFormat } from './config';
 
 /** Writes `bytes` fresh random bytes in the format. */
 export function generateSecretValue(format: SecretFormat, bytes: number, random: (size: number) => Buffer = randomBytes): string {
@@ -109,18 +110,12 @@ export interface RotationEvent {
   readonly RotationToken?: string;
 }
 
-/** The slice of Powertools' Logger the rotation uses. Attributes never hold a secret value or a RotationToken. */
-export interface RotationLogger {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
-
 export interface RotationDependencies {
   readonly secretsManager: Pick<SecretsManagerClient, 'send'>;
   readonly events: Pick<EventBridgeClient, 'send'>;
   readonly config: RotationConfig;
-  readonly logger: RotationLogger;
+  /** Attributes never hold a secret value or a RotationToken. */
+  readonly logger: HandlerLogger;
   /** The random source for new values. @default crypto.randomBytes */
   readonly random?: (size: number) => Buffer;
 }
@@ -145,139 +140,34 @@ function readEvent(event: RotationEvent): { step: Step; secretId: string; token:
 
 const isNotFound = (error: unknown) => error instanceof Error && error.name === 'ResourceNotFoundException';
 
+/** The version being rotated to, once the guards every step shares have passed. */
+interface Rotation {
+  readonly secretId: string;
+  readonly token: string;
+  readonly rotationToken?: string;
+  readonly arn: string;
+  readonly name?: string;
+  /** The version that is AWSCURRENT, if any. */
+  readonly currentVersionId?: string;
+  /** The log attributes of this step. */
+  readonly where: Record<string, unknown>;
+}
+
 /**
  * Runs one rotation step per invocation, after the guards every step shares:
  * rotation must be enabled, the token must be a version of the secret, a token that is already
  * AWSCURRENT (and no longer AWSPENDING) is done, and any other token must be AWSPENDING.
  */
 export function createRotationHandler(deps: RotationDependencies): RotationHandler {
-  const { secretsManager, events, config, logger } = deps;
-  const random = deps.random ?? randomBytes;
-
-  /** One version's value, or undefined when that version or stage holds none. */
-  async function readValue(secretId: string, selector: { VersionId?: string; VersionStage: string }): Promise<string | undefined> {
-    try {
-      const out = await secretsManager.send(new GetSecretValueCommand({ SecretId: secretId, ...selector }));
-      if (out.SecretString !== undefined) return out.SecretString;
-      return out.SecretBinary === undefined ? undefined : Buffer.from(out.SecretBinary).toString('utf8');
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
+  const steps = new RotationSteps(deps);
   return async (event) => {
-    const { step, secretId, token, rotationToken } = readEvent(event);
-    const where: Record<string, unknown> = { step, secretId, versionId: token };
+    const { step, ...request } = readEvent(event);
+    const where: Record<string, unknown> = { step, secretId: request.secretId, versionId: request.token };
     try {
-      const secret = await secretsManager.send(new DescribeSecretCommand({ SecretId: secretId }));
-      const arn = secret.ARN ?? secretId;
-      where.secretArn = arn;
-      if (secret.RotationEnabled !== true) {
-        throw new RotationError(`secret ${arn} does not have rotation enabled; turn it on before rotating`);
-      }
-      const versions = secret.VersionIdsToStages ?? {};
-      const stages = versions[token];
-      if (stages === undefined) {
-        throw new RotationError(`version ${token} is not a version of secret ${arn}`);
-      }
-      if (stages.includes(CURRENT) && !stages.includes(PENDING)) {
-        logger.info('version is already AWSCURRENT; nothing to do', where);
-        return;
-      }
-      if (!stages.includes(PENDING)) {
-        throw new RotationError(`version ${token} of secret ${arn} is not AWSPENDING, so it is not being rotated to`);
-      }
-      const currentVersionId = Object.keys(versions).find((id) => versions[id].includes(CURRENT));
-
-      switch (step) {
-        case 'createSecret': {
-          if (await readValue(secretId, { VersionId: token, VersionStage: PENDING }) !== undefined) {
-            logger.info('the AWSPENDING value already exists; resuming', where);
-            return;
-          }
-          const current = await readValue(secretId, { VersionStage: CURRENT });
-          if (current === undefined) throw new RotationError(`secret ${arn} has no AWSCURRENT value to rotate from`);
-          const active = activeValues(current);
-          if (active.length !== 1 || active[0] !== current) {
-            throw new RotationError(
-              `secret ${arn} holds a list of active tokens ({"active": [...]}), which rotates by hand in two steps; ` +
-              'it cannot rotate automatically: turn rotation off for it, then add the new token to "active", move the senders and remove the old token',
-            );
-          }
-          if (secretFormatProblem(current, config.format) !== undefined) {
-            logger.warn(`the AWSCURRENT value is not in the ${config.format} format; the new value will be`, { ...where, format: config.format });
-          }
-          await secretsManager.send(new PutSecretValueCommand({
-            SecretId: secretId,
-            ClientRequestToken: token,
-            SecretString: generateSecretValue(config.format, config.bytes, random),
-            VersionStages: [PENDING],
-            ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
-          }));
-          logger.info('created the AWSPENDING value', { ...where, format: config.format, bytes: config.bytes });
-          return;
-        }
-        case 'setSecret': {
-          const detail: SecretPendingDetail = {
-            schemaVersion: 1,
-            secretArn: arn,
-            ...(secret.Name === undefined ? {} : { secretName: secret.Name }),
-            versionId: token,
-            versionStage: PENDING,
-            ...(currentVersionId === undefined ? {} : { currentVersionId }),
-            format: config.format,
-            bytes: config.bytes,
-          };
-          const out = await events.send(new PutEventsCommand({
-            Entries: [{
-              Source: ROTATION_EVENT_SOURCE,
-              DetailType: ROTATION_EVENT_DETAIL_TYPE,
-              Detail: JSON.stringify(detail),
-              Resources: [arn],
-              ...(config.eventBusName === undefined ? {} : { EventBusName: config.eventBusName }),
-            }],
-          }));
-          if ((out.FailedEntryCount ?? 0) > 0) {
-            const entry = out.Entries?.[0];
-            throw new RotationError(`EventBridge did not take the pending event: ${entry?.ErrorCode ?? 'unknown error'} ${entry?.ErrorMessage ?? ''}`.trim());
-          }
-          logger.info('published the pending event', { ...where, eventId: out.Entries?.[0]?.EventId });
-          return;
-        }
-        case 'testSecret': {
-          const pending = await readValue(secretId, { VersionId: token, VersionStage: PENDING });
-          if (pending === undefined) {
-            throw new RotationError(`version ${token} of secret ${arn} has no AWSPENDING value; createSecret has not run`);
-          }
-          const problem = secretFormatProblem(pending, config.format);
-          if (problem !== undefined) {
-            throw new RotationError(`the AWSPENDING value of secret ${arn} (version ${token}) is not a valid ${config.format} secret: ${problem}`);
-          }
-          if (currentVersionId !== undefined && currentVersionId !== token && await readValue(secretId, { VersionStage: CURRENT }) === pending) {
-            throw new RotationError(`the AWSPENDING value of secret ${arn} (version ${token}) equals the AWSCURRENT value; nothing would rotate`);
-          }
-          logger.info('the AWSPENDING value is valid', { ...where, format: config.format });
-          return;
-        }
-        case 'finishSecret': {
-          if (currentVersionId === token) {
-            logger.info('version is already AWSCURRENT; nothing to do', where);
-            return;
-          }
-          // Secrets Manager moves AWSPREVIOUS to the version AWSCURRENT leaves.
-          await secretsManager.send(new UpdateSecretVersionStageCommand({
-            SecretId: secretId,
-            VersionStage: CURRENT,
-            MoveToVersionId: token,
-            ...(currentVersionId === undefined ? {} : { RemoveFromVersionId: currentVersionId }),
-          }));
-          logger.info('moved AWSCURRENT to the new version', { ...where, previousVersionId: currentVersionId });
-          return;
-        }
-      }
+      const rotation = await steps.guard(request, where);
+      if (rotation !== undefined) await steps[step](rotation);
     } catch (error) {
-      logger.error('rotation step failed', {
+      deps.logger.error('rotation step failed', {
         ...where,
         errorName: error instanceof Error ? error.name : typeof error,
         errorMessage: error instanceof Error ? error.message : undefined,
@@ -285,4 +175,155 @@ export function createRotationHandler(deps: RotationDependencies): RotationHandl
       throw error;
     }
   };
+}
+
+/** The guards and Secrets Manager's four steps, one method each. */
+class RotationSteps {
+  private readonly secretsManager: Pick<SecretsManagerClient, 'send'>;
+  private readonly events: Pick<EventBridgeClient, 'send'>;
+  private readonly config: RotationConfig;
+  private readonly logger: HandlerLogger;
+  private readonly random: (size: number) => Buffer;
+
+  constructor(deps: RotationDependencies) {
+    this.secretsManager = deps.secretsManager;
+    this.events = deps.events;
+    this.config = deps.config;
+    this.logger = deps.logger;
+    this.random = deps.random ?? randomBytes;
+  }
+
+  /** The rotation the token is for, or undefined when it is already done; throws when it may not go on. */
+  async guard(request: { secretId: string; token: string; rotationToken?: string }, where: Record<string, unknown>): Promise<Rotation | undefined> {
+    const { secretId, token } = request;
+    const secret = await this.secretsManager.send(new DescribeSecretCommand({ SecretId: secretId }));
+    const arn = secret.ARN ?? secretId;
+    where.secretArn = arn;
+    if (secret.RotationEnabled !== true) {
+      throw new RotationError(`secret ${arn} does not have rotation enabled; turn it on before rotating`);
+    }
+    const versions = secret.VersionIdsToStages ?? {};
+    const stages = versions[token];
+    if (stages === undefined) {
+      throw new RotationError(`version ${token} is not a version of secret ${arn}`);
+    }
+    if (stages.includes(CURRENT) && !stages.includes(PENDING)) {
+      this.logger.info('version is already AWSCURRENT; nothing to do', where);
+      return undefined;
+    }
+    if (!stages.includes(PENDING)) {
+      throw new RotationError(`version ${token} of secret ${arn} is not AWSPENDING, so it is not being rotated to`);
+    }
+    const currentVersionId = Object.keys(versions).find((id) => versions[id].includes(CURRENT));
+    return { ...request, arn, ...(secret.Name === undefined ? {} : { name: secret.Name }), ...(currentVersionId === undefined ? {} : { currentVersionId }), where };
+  }
+
+  /** Puts a new random value as AWSPENDING, unless the token already has one. */
+  async createSecret(rotation: Rotation): Promise<void> {
+    const { secretId, token, rotationToken, where } = rotation;
+    if (await this.readValue(secretId, { VersionId: token, VersionStage: PENDING }) !== undefined) {
+      this.logger.info('the AWSPENDING value already exists; resuming', where);
+      return;
+    }
+    await this.checkCurrentValue(rotation);
+    await this.secretsManager.send(new PutSecretValueCommand({
+      SecretId: secretId,
+      ClientRequestToken: token,
+      SecretString: generateSecretValue(this.config.format, this.config.bytes, this.random),
+      VersionStages: [PENDING],
+      ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
+    }));
+    this.logger.info('created the AWSPENDING value', { ...where, format: this.config.format, bytes: this.config.bytes });
+  }
+
+  /** Throws when the AWSCURRENT value is missing or is a list of active tokens; warns when it is in another format. */
+  private async checkCurrentValue({ secretId, arn, where }: Rotation): Promise<void> {
+    const current = await this.readValue(secretId, { VersionStage: CURRENT });
+    if (current === undefined) throw new RotationError(`secret ${arn} has no AWSCURRENT value to rotate from`);
+    const active = activeValues(current);
+    if (active.length !== 1 || active[0] !== current) {
+      throw new RotationError(
+        `secret ${arn} holds a list of active tokens ({"active": [...]}), which rotates by hand in two steps; ` +
+        'it cannot rotate automatically: turn rotation off for it, then add the new token to "active", move the senders and remove the old token',
+      );
+    }
+    if (secretFormatProblem(current, this.config.format) !== undefined) {
+      this.logger.warn(`the AWSCURRENT value is not in the ${this.config.format} format; the new value will be`, { ...where, format: this.config.format });
+    }
+  }
+
+  /** Publishes the event that points senders at the AWSPENDING value. */
+  async setSecret(rotation: Rotation): Promise<void> {
+    const out = await this.events.send(new PutEventsCommand({
+      Entries: [{
+        Source: ROTATION_EVENT_SOURCE,
+        DetailType: ROTATION_EVENT_DETAIL_TYPE,
+        Detail: JSON.stringify(this.pendingDetail(rotation)),
+        Resources: [rotation.arn],
+        ...(this.config.eventBusName === undefined ? {} : { EventBusName: this.config.eventBusName }),
+      }],
+    }));
+    if ((out.FailedEntryCount ?? 0) > 0) {
+      const entry = out.Entries?.[0];
+      throw new RotationError(`EventBridge did not take the pending event: ${entry?.ErrorCode ?? 'unknown error'} ${entry?.ErrorMessage ?? ''}`.trim());
+    }
+    this.logger.info('published the pending event', { ...rotation.where, eventId: out.Entries?.[0]?.EventId });
+  }
+
+  private pendingDetail({ arn, name, token, currentVersionId }: Rotation): SecretPendingDetail {
+    return {
+      schemaVersion: 1,
+      secretArn: arn,
+      ...(name === undefined ? {} : { secretName: name }),
+      versionId: token,
+      versionStage: PENDING,
+      ...(currentVersionId === undefined ? {} : { currentVersionId }),
+      format: this.config.format,
+      bytes: this.config.bytes,
+    };
+  }
+
+  /** Checks that the AWSPENDING value is a valid secret of the format and differs from AWSCURRENT. */
+  async testSecret({ secretId, token, arn, currentVersionId, where }: Rotation): Promise<void> {
+    const pending = await this.readValue(secretId, { VersionId: token, VersionStage: PENDING });
+    if (pending === undefined) {
+      throw new RotationError(`version ${token} of secret ${arn} has no AWSPENDING value; createSecret has not run`);
+    }
+    const problem = secretFormatProblem(pending, this.config.format);
+    if (problem !== undefined) {
+      throw new RotationError(`the AWSPENDING value of secret ${arn} (version ${token}) is not a valid ${this.config.format} secret: ${problem}`);
+    }
+    if (currentVersionId !== undefined && currentVersionId !== token && await this.readValue(secretId, { VersionStage: CURRENT }) === pending) {
+      throw new RotationError(`the AWSPENDING value of secret ${arn} (version ${token}) equals the AWSCURRENT value; nothing would rotate`);
+    }
+    this.logger.info('the AWSPENDING value is valid', { ...where, format: this.config.format });
+  }
+
+  /** Moves AWSCURRENT to the new version, unless it is there already. */
+  async finishSecret({ secretId, token, currentVersionId, where }: Rotation): Promise<void> {
+    if (currentVersionId === token) {
+      this.logger.info('version is already AWSCURRENT; nothing to do', where);
+      return;
+    }
+    // Secrets Manager moves AWSPREVIOUS to the version AWSCURRENT leaves.
+    await this.secretsManager.send(new UpdateSecretVersionStageCommand({
+      SecretId: secretId,
+      VersionStage: CURRENT,
+      MoveToVersionId: token,
+      ...(currentVersionId === undefined ? {} : { RemoveFromVersionId: currentVersionId }),
+    }));
+    this.logger.info('moved AWSCURRENT to the new version', { ...where, previousVersionId: currentVersionId });
+  }
+
+  /** One version's value, or undefined when that version or stage holds none. */
+  private async readValue(secretId: string, selector: { VersionId?: string; VersionStage: string }): Promise<string | undefined> {
+    try {
+      const out = await this.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId, ...selector }));
+      if (out.SecretString !== undefined) return out.SecretString;
+      return out.SecretBinary === undefined ? undefined : Buffer.from(out.SecretBinary).toString('utf8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
 }
