@@ -1,5 +1,6 @@
 import type { IngestConfig } from '../../../lambda/common/config';
-import { buildRecords, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
+import type { PayloadRef } from '../../../lambda/ingest/claim-check';
+import { buildRecords, toIsoTimestamp, toPartitionKey, type EventCheck, type PayloadStore } from '../../../lambda/ingest/envelope';
 import { PayloadTooLargeError } from '../../../lambda/common/errors';
 import { fromApiGatewayEvent } from '../../../lambda/common/http';
 import { parseBody } from '../../../lambda/common/parse';
@@ -157,6 +158,56 @@ describe('record bytes', () => {
     const big = { id: 'evt_ws', blob: 'x'.repeat(1000 * 1000) };
     const body = JSON.stringify(big).replace('{', `{${' '.repeat(100 * 1000)}`);
     const { records } = await build({ ...config, maxBodyBytes: 2 * 1024 * 1024 }, body);
+    expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
+  });
+});
+
+describe('record bytes, byte for byte', () => {
+  /** Unusual strings: quotes, backslashes, controls, U+2028, non-ASCII, astral and lone surrogates. */
+  const ODD = 'q"\\ \u0001\t\u2028 é 😀 \ud800 <\u007f>';
+
+  /** A compact body: its bytes are what JSON.stringify writes for the parsed event. */
+  async function recordsOf(config: IngestConfig, event: unknown, headers: Record<string, string>, options: { contentType?: string; store?: PayloadStore; check?: EventCheck } = {}) {
+    const request = fromApiGatewayEvent(apiGatewayEvent(JSON.stringify(event), {
+      headers: { 'content-type': options.contentType ?? 'application/json', ...headers },
+      requestTimeEpoch: RECEIVED,
+    }), 0);
+    return (await buildRecords(config, request, parseBody(request, config.maxBatchRecords), `corr-${ODD}`, options.store, options.check)).records;
+  }
+
+  test('a spliced record is exactly JSON.stringify of its envelope, whatever the strings hold', async () => {
+    // GIVEN odd strings in the id, type, account, source, a forwarded header and the content type
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: `src ${ODD}`, headerAllowlist: ['user-agent', 'x-odd', 'x-absent'] });
+    const event = { id: `evt ${ODD}`, type: `type ${ODD}`, account: `acct ${ODD}`, created: '2026-01-01T00:00:00Z', data: { text: ODD } };
+    // WHEN it is built
+    const records = await recordsOf(config, event, { 'user-agent': `UA ${ODD}`, 'X-Odd': ODD }, { contentType: 'application/vnd.odd+json; charset=utf-8' });
+    // THEN its bytes are the straightforward serialization of the envelope
+    expect(records[0].envelope.headers).toEqual({ 'user-agent': `UA ${ODD}`, 'x-odd': ODD });
+    expect(records[0].data.equals(Buffer.from(JSON.stringify(records[0].envelope), 'utf8'))).toBe(true);
+  });
+
+  test('without an account field, with no forwarded header and with a null type and timestamp, the bytes match too', async () => {
+    const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'x-sig' }), { metadata: { id: { jsonPointer: '/i~1d' } } });
+    const records = await recordsOf(config, { 'i/d': `x ${ODD}`, n: 1 }, {});
+    expect(records[0].envelope).not.toHaveProperty('account');
+    expect(records[0].envelope.headers).toEqual({});
+    expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
+  });
+
+  test('a quarantined record and the records of a batch are exactly JSON.stringify of their envelopes', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { quarantineStreamName: 'quarantine' });
+    const quarantine = { reason: `bad ${ODD}`, violations: [{ path: `/${ODD}`, message: ODD }] };
+    const records = await recordsOf(config, [{ id: 'evt_1', type: ODD }, { id: ODD }], {}, { check: () => ({ valid: false, ...quarantine }) });
+    expect(records).toHaveLength(2);
+    for (const record of records) expect(record.data.toString('utf8')).toBe(JSON.stringify(record.envelope));
+    expect(records.map((r) => r.streamName)).toEqual(['quarantine', 'quarantine']);
+  });
+
+  test('a claim-checked record is exactly JSON.stringify of its envelope, which carries the reference and no payload', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { maxBodyBytes: 4 * 1024 * 1024 });
+    const store: PayloadStore = { put: async () => ({ bucket: 'b', key: `k ${ODD}`, sha256: '00', size: 1, contentType: 'application/json' }) satisfies PayloadRef };
+    const records = await recordsOf(config, { id: `evt ${ODD}`, blob: 'x'.repeat(1024 * 1024) }, { 'user-agent': ODD }, { store });
+    expect(records[0].envelope).not.toHaveProperty('payload');
     expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
   });
 });
