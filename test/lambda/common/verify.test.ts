@@ -83,6 +83,18 @@ describe('Stripe (Stripe-Signature)', () => {
       .toEqual({ signedTimestamp: NOW_S });
   });
 
+  test('a list of secrets refilled in place verifies with its new secrets, not the keys of the old ones', () => {
+    // GIVEN one list object, first holding another secret, then (changed in place) the right one
+    const header = stripeSignature(STRIPE_SECRET, body, NOW_S);
+    const secrets = ['whsec_other'];
+    expect(() => verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), secrets, NOW_MS)).toThrow(SignatureMismatchError);
+    secrets[0] = STRIPE_SECRET;
+    // WHEN / THEN the request verifies; and after going back, it fails again
+    expect(verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), secrets, NOW_MS)).toEqual({ signedTimestamp: NOW_S });
+    secrets[0] = 'whsec_other';
+    expect(() => verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), secrets, NOW_MS)).toThrow(SignatureMismatchError);
+  });
+
   test('fails when no v1 signature matches', () => {
     const header = `t=${NOW_S},v1=${stripeV1('whsec_other', body, NOW_S)},v1=${'0'.repeat(64)}`;
     expect(() => verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), [STRIPE_SECRET], NOW_MS))
