@@ -15,7 +15,7 @@ export interface VerifiedRequest {
 }
 
 type ContentPart =
-  | { readonly kind: 'literal'; readonly bytes: Buffer }
+  | { readonly kind: 'literal'; readonly bytes: Buffer; readonly text: string }
   | { readonly kind: 'body' }
   | { readonly kind: 'timestamp' }
   | { readonly kind: 'header'; readonly name: string };
@@ -30,20 +30,22 @@ interface CompiledTemplate {
 
 const templates = new Map<string, CompiledTemplate>();
 
+const literalPart = (text: string): ContentPart => ({ kind: 'literal', bytes: Buffer.from(text, 'utf8'), text });
+
 function compileTemplate(template: string): CompiledTemplate {
   const cached = templates.get(template);
   if (cached) return cached;
   const parts: ContentPart[] = [];
   let last = 0;
   for (const match of template.matchAll(PLACEHOLDER)) {
-    if (match.index > last) parts.push({ kind: 'literal', bytes: Buffer.from(template.slice(last, match.index), 'utf8') });
+    if (match.index > last) parts.push(literalPart(template.slice(last, match.index)));
     const token = match[1];
     if (token === 'body') parts.push({ kind: 'body' });
     else if (token === 'timestamp') parts.push({ kind: 'timestamp' });
     else parts.push({ kind: 'header', name: token.slice('header:'.length).toLowerCase() });
     last = match.index + match[0].length;
   }
-  if (last < template.length) parts.push({ kind: 'literal', bytes: Buffer.from(template.slice(last), 'utf8') });
+  if (last < template.length) parts.push(literalPart(template.slice(last)));
   const compiled = { parts, signsTimestamp: parts.some((p) => p.kind === 'timestamp') };
   templates.set(template, compiled);
   return compiled;
@@ -125,7 +127,47 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
  * Decides whether one decoded signature is valid for the signed content, given as its chunks in
  * order (a MAC takes them one by one; nothing copies the body into one buffer for it).
  */
-type SignatureCheck = (content: readonly Buffer[]) => (signature: Buffer) => boolean;
+type SignatureCheck = (content: readonly SignedChunk[]) => (signature: Buffer) => boolean;
+
+/** A piece of the signed content: the body's bytes, or text (UTF-8). */
+type SignedChunk = Buffer | string;
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** `text` followed by `next`; `text` goes to the chunks first when the two would join a surrogate pair. */
+function appendText(chunks: SignedChunk[], text: string, next: string): string {
+  if (text === '' || !isHighSurrogate(text.charCodeAt(text.length - 1)) || !isLowSurrogate(next.charCodeAt(0))) return text + next;
+  chunks.push(text);
+  return next;
+}
+
+/**
+ * The signed content as chunks: the body as it is, every run of other parts as one string. Each
+ * part is encoded on its own, so two halves of a surrogate pair in adjacent parts stay two chunks.
+ */
+function signedChunks(parts: readonly ContentPart[], request: WebhookRequest, timestamp: string | undefined): SignedChunk[] {
+  const chunks: SignedChunk[] = [];
+  let text = '';
+  for (const part of parts) {
+    switch (part.kind) {
+      case 'literal': text = appendText(chunks, text, part.text); break;
+      case 'timestamp': text = appendText(chunks, text, timestamp as string); break;
+      case 'header': {
+        const value = singleHeader(request, part.name);
+        if (value === undefined) throw new MissingCredentialsError(`missing ${part.name} header`);
+        text = appendText(chunks, text, value);
+        break;
+      }
+      case 'body':
+        if (text !== '') chunks.push(text);
+        text = '';
+        chunks.push(request.rawBody);
+    }
+  }
+  if (text !== '') chunks.push(text);
+  return chunks;
+}
 
 /**
  * The shared core of every signature scheme: read the signature header, rebuild the signed
@@ -149,18 +191,7 @@ export function verifySignedRequest(
     if (!/^\d{1,12}$/.test(timestamp)) throw new SignatureMismatchError();
   }
 
-  const chunks = parts.map((part) => {
-    switch (part.kind) {
-      case 'literal': return part.bytes;
-      case 'body': return request.rawBody;
-      case 'timestamp': return Buffer.from(timestamp as string, 'utf8');
-      case 'header': {
-        const value = singleHeader(request, part.name);
-        if (value === undefined) throw new MissingCredentialsError(`missing ${part.name} header`);
-        return Buffer.from(value, 'utf8');
-      }
-    }
-  });
+  const chunks = signedChunks(parts, request, timestamp);
   const accepts = check(chunks);
   let matched = false;
   for (const sent of header.signatures) {
@@ -240,7 +271,7 @@ export function ed25519PublicKey(encoded: string): KeyObject {
 export function verifyEd25519(config: Ed25519AuthConfig, request: WebhookRequest, nowMs: number): VerifiedRequest {
   const keys = config.publicKeys.map(ed25519PublicKey);
   return verifySignedRequest(config, request, nowMs, (chunks) => {
-    const content = Buffer.concat(chunks);
+    const content = Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)));
     return (signature) => signature.length === 64 && keys.some((key) => verifySignatureBytes(null, content, key, signature));
   });
 }

@@ -159,6 +159,18 @@ describe('generic HMAC', () => {
     expect(() => verifyHmac(config, request(body, { 'x-signature': `sha1=${sig.toLowerCase()}` }), ['k'], NOW_MS)).toThrow(SignatureMismatchError);
   });
 
+  test('each part of the signed content is encoded as UTF-8 on its own, even halves of a surrogate pair in adjacent headers', () => {
+    // GIVEN two headers whose values end and start with the halves of one astral character
+    const config = hmacAuth({ signatureHeader: 'X-Sig', signedContent: '{header:X-A}{header:X-B}.{body}' });
+    const body = '{"n":1}';
+    const signed = Buffer.concat([Buffer.from('a\ud83d', 'utf8'), Buffer.from('\ude00b', 'utf8'), Buffer.from(`.${body}`, 'utf8')]);
+    const sig = createHmac('sha256', 'k').update(signed).digest('hex');
+    // WHEN / THEN the signature over the separately encoded parts verifies, and one over the joined pair does not
+    expect(verifyHmac(config, request(body, { 'x-sig': sig, 'x-a': 'a\ud83d', 'x-b': '\ude00b' }), ['k'], NOW_MS)).toEqual({});
+    const joined = createHmac('sha256', 'k').update(`a\ud83d\ude00b.${body}`, 'utf8').digest('hex');
+    expect(() => verifyHmac(config, request(body, { 'x-sig': joined, 'x-a': 'a\ud83d', 'x-b': '\ude00b' }), ['k'], NOW_MS)).toThrow(SignatureMismatchError);
+  });
+
   test('a signed timestamp from a header and another header in the signed content', () => {
     const config = hmacAuth({
       signatureHeader: 'X-Sig',
