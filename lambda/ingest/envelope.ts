@@ -119,20 +119,41 @@ function envelopePlan(config: IngestConfig): EnvelopePlan {
   return plan;
 }
 
+/** The ISO 8601 text of one second, up to its `.`, kept for the next time in the same second. */
+interface SecondText {
+  second: number;
+  text: string;
+}
+
+/** The largest time a Date holds, in ms either side of the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A time in ms as `new Date(ms).toISOString()` writes it, or null for no valid date. Consecutive
+ * times in the same second (the requests and events of a burst) reuse that second's text.
+ */
+export function isoTime(ms: number, last: SecondText = eventSecond): string | null {
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) return null;
+  const t = Math.trunc(ms);
+  const second = Math.floor(t / 1000);
+  const milli = t - second * 1000;
+  if (!(milli >= 0 && milli < 1000)) return new Date(t).toISOString();
+  if (second !== last.second) {
+    last.text = new Date(second * 1000).toISOString().slice(0, -4);
+    last.second = second;
+  }
+  return `${last.text}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
+const eventSecond: SecondText = { second: NaN, text: '' };
+const receivedSecond: SecondText = { second: NaN, text: '' };
+
 /** Unix seconds, Unix milliseconds or an ISO 8601 string, as ISO 8601; null when unreadable. */
 export function toIsoTimestamp(value: unknown): string | null {
-  let ms: number;
-  if (typeof value === 'number' && Number.isFinite(value)) {
-    ms = Math.abs(value) < 1e11 ? value * 1000 : value;
-  } else if (typeof value === 'string' && /^\d{1,13}$/.test(value)) {
-    return toIsoTimestamp(Number(value));
-  } else if (typeof value === 'string' && value !== '') {
-    ms = Date.parse(value);
-  } else {
-    return null;
-  }
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+  if (typeof value === 'number' && Number.isFinite(value)) return isoTime(Math.abs(value) < 1e11 ? value * 1000 : value);
+  if (typeof value === 'string' && /^\d{1,13}$/.test(value)) return toIsoTimestamp(Number(value));
+  if (typeof value === 'string' && value !== '') return isoTime(Date.parse(value));
+  return null;
 }
 
 function digest(parts: readonly (string | Buffer)[]): string {
@@ -182,7 +203,7 @@ const jsonOrNull = (value: string | null | undefined) => (value === null || valu
  */
 function envelopeHead(envelope: Envelope, shared: string): string {
   const account = envelope.account === undefined ? '' : `,"account":${jsonOrNull(envelope.account)}`;
-  return `{"id":${JSON.stringify(envelope.id)},"type":${jsonOrNull(envelope.type)},"timestamp":${jsonOrNull(envelope.timestamp)}${account}${shared}`;
+  return `{"id":${JSON.stringify(envelope.id)},"type":${jsonOrNull(envelope.type)},"timestamp":${envelope.timestamp === null ? 'null' : `"${envelope.timestamp}"`}${account}${shared}`;
 }
 
 /** The envelope's JSON after its payload: its quarantine, if any, and the closing brace. */
@@ -311,11 +332,12 @@ export async function buildRecords(
 ): Promise<EnvelopeResult> {
   const plan = envelopePlan(config);
   const headers = allowlistedHeaders(request, plan.forwarded);
-  const receivedAt = new Date(request.receivedAtMs).toISOString();
+  const receivedAt = isoTime(request.receivedAtMs, receivedSecond) ?? new Date(request.receivedAtMs).toISOString();
   const headersJson = headers === NO_HEADERS ? '{}' : JSON.stringify(headers);
   const facts: RequestFacts = {
     config, plan, request, body, correlationId, store, headers, receivedAt,
-    shared: `${plan.sourceJson}${JSON.stringify(receivedAt)},"correlationId":${JSON.stringify(correlationId)},"headers":${headersJson},"contentType":${JSON.stringify(body.contentType)},"payload":`,
+    // ISO 8601 text needs no escaping.
+    shared: `${plan.sourceJson}"${receivedAt}","correlationId":${JSON.stringify(correlationId)},"headers":${headersJson},"contentType":${JSON.stringify(body.contentType)},"payload":`,
   };
   const { allowed } = plan;
   const { events } = body;

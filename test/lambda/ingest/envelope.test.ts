@@ -1,6 +1,6 @@
 import type { IngestConfig } from '../../../lambda/common/config';
 import type { PayloadRef } from '../../../lambda/ingest/claim-check';
-import { buildRecords, toIsoTimestamp, toPartitionKey, type EventCheck, type PayloadStore } from '../../../lambda/ingest/envelope';
+import { buildRecords, isoTime, toIsoTimestamp, toPartitionKey, type EventCheck, type PayloadStore } from '../../../lambda/ingest/envelope';
 import { PayloadTooLargeError } from '../../../lambda/common/errors';
 import { fromApiGatewayEvent } from '../../../lambda/common/http';
 import { parseBody } from '../../../lambda/common/parse';
@@ -220,6 +220,19 @@ describe('helpers', () => {
     expect(toIsoTimestamp('2026-01-01T01:00:00+01:00')).toBe('2026-01-01T00:00:00.000Z');
     expect(toIsoTimestamp('yesterday')).toBeNull();
     expect(toIsoTimestamp(undefined)).toBeNull();
+  });
+
+  test('isoTime writes what Date#toISOString writes, second after second and across the range of dates', () => {
+    // GIVEN times in the same second and in others, fractions, negatives, extended years and the range's ends
+    const base = Date.UTC(2026, 10, 23, 12, 0, 0);
+    const times = [base, base + 1, base + 9, base + 10, base + 99, base + 100, base + 999, base + 1000, base + 0.9, base - 0.5, base + 1000 + 37,
+      0, -0, 1, -1, -999, -1000, -1001, -0.5, 0.5, 1e11, -62198755200000, -62198755200001, 253402300799999, 253402300800000,
+      8.64e15, -8.64e15, 8.64e15 - 1, -8.64e15 + 0.5];
+    for (let i = 0; i < 500; i++) times.push(Math.round((Math.sin(i) * 8.64e15)) + (i % 7) / 3);
+    // THEN each one reads as the Date would write it
+    for (const ms of times) expect([ms, isoTime(ms)]).toEqual([ms, new Date(ms).toISOString()]);
+    // AND a time that is no date is null
+    for (const ms of [8.64e15 + 1, -8.64e15 - 1, NaN, Infinity, -Infinity]) expect(isoTime(ms)).toBeNull();
   });
 
   test('toPartitionKey hashes keys longer than 256 characters', async () => {
