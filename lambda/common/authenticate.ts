@@ -37,19 +37,57 @@ export interface AuthenticatorDependencies {
   readonly jwt?: JwtVerifier;
 }
 
+const sameCandidates = (a: SecretCandidates, b: SecretCandidates) =>
+  a.length === b.length && a.every((c, i) => c.stage === b[i].stage && c.value === b[i].value);
+
+type StageGroups = readonly (readonly [SecretStage, readonly string[]])[];
+
 /** Tried in this order; each stage's values are expanded (`{"active": [...]}`) and kept together. */
-function byStage(candidates: SecretCandidates): [SecretStage, string[]][] {
+function byStage(candidates: SecretCandidates): StageGroups {
   return SECRET_STAGES
     .map((stage): [SecretStage, string[]] => [stage, candidates.filter((c) => c.stage === stage).flatMap((c) => activeValues(c.value))])
     .filter(([, values]) => values.length > 0);
 }
 
-const sameCandidates = (a: SecretCandidates, b: SecretCandidates) =>
-  a.length === b.length && a.every((c, i) => c.stage === b[i].stage && c.value === b[i].value);
+/**
+ * The expansions are kept per candidate list and per secret value: a secret source serves the same
+ * list, and the same values, while its cache holds, so the verifier can keep what it derives from
+ * them (its keys) per list too.
+ */
+const groupsByCandidates = new WeakMap<SecretCandidates, { readonly seen: SecretCandidates; readonly groups: StageGroups }>();
+
+function stageGroupsOf(candidates: SecretCandidates): StageGroups {
+  const memo = groupsByCandidates.get(candidates);
+  // A source may refill its list in place: the memo holds only while the list holds the same values.
+  if (memo !== undefined && sameCandidates(memo.seen, candidates)) return memo.groups;
+  const groups = byStage(candidates);
+  groupsByCandidates.set(candidates, { seen: candidates.map(({ stage, value }) => ({ stage, value })), groups });
+  return groups;
+}
+
+/** At most this many distinct value lists are kept; then the memo starts over. */
+const MAX_REMEMBERED_VALUES = 32;
+/** Keyed by the one value, or (in the other map) by the JSON of the list of values. */
+const expandedValue = new Map<string, readonly string[]>();
+const expandedList = new Map<string, readonly string[]>();
+
+/** The active values of a source's current values, the same list for the same values. */
+function currentValuesOf(secrets: readonly string[]): readonly string[] {
+  const single = secrets.length === 1;
+  const memo = single ? expandedValue : expandedList;
+  const key = single ? secrets[0] : JSON.stringify(secrets);
+  let values = memo.get(key);
+  if (values === undefined) {
+    if (memo.size >= MAX_REMEMBERED_VALUES) memo.clear();
+    values = secrets.flatMap(activeValues);
+    memo.set(key, values);
+  }
+  return values;
+}
 
 /** Verifies against one stage's values at a time; `isMiss` tells a wrong secret from any other failure. */
 function verifyByStage<T>(candidates: SecretCandidates, isMiss: (error: unknown) => boolean, verify: (values: readonly string[]) => T): { verified: T; stage: SecretStage } {
-  const groups = byStage(candidates);
+  const groups = stageGroupsOf(candidates);
   if (groups.length === 0) {
     verify([]);
     throw new SignatureMismatchError(); // not reached: nothing verifies against no secret
@@ -81,8 +119,7 @@ async function verifyWithSecret<T>(
   verify: (values: readonly string[]) => T,
 ): Promise<{ verified: T; secretStage?: SecretStage }> {
   if (source.candidates === undefined) {
-    const values = (await source.get(secretArn)).flatMap(activeValues);
-    return { verified: verify(values) };
+    return { verified: verify(currentValuesOf(await source.get(secretArn))) };
   }
   const candidates = await source.candidates(secretArn);
   try {

@@ -28,7 +28,8 @@ function oneValue(request: WebhookRequest, name: string): string | undefined {
 export function correlationIdOf(request: WebhookRequest): string {
   const sent = oneValue(request, 'x-correlation-id');
   if (sent !== undefined && CORRELATION_ID.test(sent)) return sent;
-  const trace = TRACEPARENT.exec(oneValue(request, 'traceparent') ?? '')?.[1];
+  const traceparent = oneValue(request, 'traceparent');
+  const trace = traceparent === undefined ? undefined : TRACEPARENT.exec(traceparent)?.[1];
   // An all-zero trace id is invalid by the spec.
   if (trace !== undefined && !ALL_ZEROS.test(trace)) return trace;
   return request.requestId ?? randomUUID();

@@ -127,17 +127,25 @@ function collectHeaders(event: APIGatewayProxyEvent): Map<string, string[]> {
   const headers = new Map<string, string[]>();
   const multi: unknown = event.multiValueHeaders;
   if (typeof multi === 'object' && multi !== null) {
-    for (const [name, values] of Object.entries(multi)) {
+    for (const name of Object.keys(multi)) {
+      const values: unknown = (multi as Record<string, unknown>)[name];
       if (!Array.isArray(values)) continue;
-      const strings = values.filter((v): v is string => typeof v === 'string');
-      if (strings.length === 0) continue;
-      const key = name.toLowerCase();
-      headers.set(key, [...(headers.get(key) ?? []), ...strings]);
+      let list: string[] | undefined;
+      for (const value of values) {
+        if (typeof value !== 'string') continue;
+        if (list === undefined) {
+          const key = name.toLowerCase();
+          list = headers.get(key);
+          if (list === undefined) headers.set(key, list = []);
+        }
+        list.push(value);
+      }
     }
   }
   const single: unknown = event.headers;
   if (typeof single === 'object' && single !== null) {
-    for (const [name, value] of Object.entries(single)) {
+    for (const name of Object.keys(single)) {
+      const value: unknown = (single as Record<string, unknown>)[name];
       if (typeof value !== 'string') continue;
       const key = name.toLowerCase();
       const values = headers.get(key);
@@ -150,6 +158,16 @@ function collectHeaders(event: APIGatewayProxyEvent): Map<string, string[]> {
 
 /** Refuses header values, or headers in all, larger than any API Gateway passes on (431). */
 function checkHeaderSizes(headers: ReadonlyMap<string, readonly string[]>): void {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: headers that short need no exact count.
+  let units = 0;
+  let longest = 0;
+  for (const [name, values] of headers) {
+    for (const value of values) {
+      units += name.length + value.length;
+      if (value.length > longest) longest = value.length;
+    }
+  }
+  if (units * 3 <= MAX_HEADER_BYTES && longest * 3 <= MAX_HEADER_VALUE_BYTES) return;
   let total = 0;
   for (const [name, values] of headers) {
     for (const value of values) {
@@ -166,6 +184,16 @@ function checkHeaderSizes(headers: ReadonlyMap<string, readonly string[]>): void
   }
 }
 
+/** The query parameters in the order received; the same empty list for every request without one. */
+function queryOf(event: APIGatewayProxyEvent): readonly (readonly [string, string])[] {
+  const multiQuery: unknown = event.multiValueQueryStringParameters;
+  if (typeof multiQuery !== 'object' || multiQuery === null) return NO_QUERY;
+  return Object.entries(multiQuery)
+    .flatMap(([name, values]) => (Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : []).map((value) => [name, value] as const));
+}
+
+const NO_QUERY: readonly (readonly [string, string])[] = Object.freeze([]);
+
 /**
  * Reads an API Gateway REST proxy event. The API declares `*\/*` as a binary media type, so the
  * body arrives base64-encoded and decodes to the sender's bytes exactly.
@@ -181,21 +209,20 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent, nowMs: number):
   checkHeaderSizes(headers);
   const body = typeof event.body === 'string' ? event.body : '';
   const rawBody = event.isBase64Encoded === true ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
-  const epoch = event.requestContext?.requestTimeEpoch;
-  const multiQuery: unknown = event.multiValueQueryStringParameters;
-  const query = typeof multiQuery !== 'object' || multiQuery === null ? [] : Object.entries(multiQuery)
-    .flatMap(([name, values]) => (Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : []).map((value) => [name, value] as const));
-  return {
+  const context = event.requestContext as Partial<APIGatewayProxyEvent['requestContext']> | undefined;
+  const epoch = context?.requestTimeEpoch;
+  const clientCert = context?.identity?.clientCert;
+  const request: WebhookRequest = {
     rawBody,
     headers,
-    requestId: event.requestContext?.requestId,
+    requestId: context?.requestId,
     receivedAtMs: typeof epoch === 'number' && epoch > 0 ? epoch : nowMs,
-    requestPath: event.requestContext?.path,
-    domainName: event.requestContext?.domainName,
-    query,
-    clientCertSubject: event.requestContext?.identity?.clientCert?.subjectDN,
-    ...clientCertFields(event.requestContext?.identity?.clientCert),
+    requestPath: context?.path,
+    domainName: context?.domainName,
+    query: queryOf(event),
+    clientCertSubject: clientCert?.subjectDN,
   };
+  return clientCert === undefined || clientCert === null ? request : { ...request, ...clientCertFields(clientCert) };
 }
 
 /** Fills in headers sent under an alias (`svix-id` for `webhook-id`) when the canonical name is absent. */
@@ -244,6 +271,8 @@ export function singleHeader(request: WebhookRequest, name: string): string | un
   return values[0];
 }
 
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 export function jsonResponse(
   statusCode: number,
   body: unknown,
@@ -251,9 +280,14 @@ export function jsonResponse(
 ): APIGatewayProxyResult {
   return {
     statusCode,
-    headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers },
+    headers: { 'Content-Type': JSON_CONTENT_TYPE, ...headers },
     body: JSON.stringify(body),
   };
+}
+
+/** A JSON answer whose body is already JSON text, with the correlation id header. */
+export function jsonTextResponse(statusCode: number, json: string, correlationId: string): APIGatewayProxyResult {
+  return { statusCode, headers: { 'Content-Type': JSON_CONTENT_TYPE, 'X-Correlation-Id': correlationId }, body: json };
 }
 
 /** The one place where an error becomes an HTTP answer. Unknown errors never leak their message. */

@@ -238,9 +238,21 @@ export function checkParsedJson(value: unknown, text: string, bytes: Uint8Array)
  * only decided here; whether a source takes it is the source's call.
  */
 export function decideContent(request: WebhookRequest, accepted: AcceptedBodies): ContentDecision {
-  const wanted = WANTED[accepted];
   const header = singleHeader(request, 'content-type');
-  if (header === undefined) throw new UnsupportedMediaTypeError(`Content-Type header is required; send ${wanted}`);
+  if (header === undefined) throw new UnsupportedMediaTypeError(`Content-Type header is required; send ${WANTED[accepted]}`);
+  // A sender sends the same Content-Type request after request: the last accepted one is remembered.
+  const last = lastDecision[accepted];
+  if (last !== undefined && last.header === header) return last;
+  const decision = decideMediaType(header, accepted);
+  lastDecision[accepted] = decision;
+  return decision;
+}
+
+/** The last Content-Type accepted, per kind of request path. */
+const lastDecision: { [accepted in AcceptedBodies]?: ContentDecision } = {};
+
+function decideMediaType(header: string, accepted: AcceptedBodies): ContentDecision {
+  const wanted = WANTED[accepted];
   const media = parseMediaType(header);
   const kind = media === undefined ? undefined : kindOf(media.type);
   if (media === undefined || kind === undefined || (accepted === 'json' && kind !== 'json')) {

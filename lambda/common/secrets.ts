@@ -190,6 +190,7 @@ export class SecretCache implements Required<SecretSource> {
   /** When each secret was last read from Secrets Manager, successfully or not. */
   private readonly lastAttemptAt = new Map<string, number>();
   private readonly lastAttemptFailed = new Set<string>();
+  private readonly candidateLists = new WeakMap<Entry, { readonly previousOpen: boolean; readonly candidates: SecretCandidates }>();
   private readonly now: () => number;
   private readonly previousGraceMs: number;
   private readonly missRefreshIntervalMs: number;
@@ -295,18 +296,31 @@ export class SecretCache implements Required<SecretSource> {
     return start + this.previousGraceMs;
   }
 
+  /**
+   * The candidates of an entry, the same list while the entry and whether AWSPREVIOUS is still
+   * accepted stay the same (so that a verifier can keep what it derives from the list).
+   */
   private candidatesOf(entry: Entry): SecretCandidates {
     const previousOpen = this.now() < this.previousAcceptedUntil(entry);
-    const out: SecretCandidate[] = [];
-    for (const stage of SECRET_STAGES) {
-      if (stage === 'AWSPREVIOUS' && !previousOpen) continue;
-      for (const version of entry.snapshot.versions) {
-        // The strongest label a version holds is its stage: AWSPENDING left on the current version is current.
-        if (SECRET_STAGES.find((s) => version.stages.includes(s)) === stage) out.push({ stage, value: version.value });
-      }
-    }
-    return out;
+    const memo = this.candidateLists.get(entry);
+    if (memo !== undefined && memo.previousOpen === previousOpen) return memo.candidates;
+    const candidates = candidatesAt(entry, previousOpen);
+    this.candidateLists.set(entry, { previousOpen, candidates });
+    return candidates;
   }
+}
+
+/** Which versions verify a request, by the rule in SecretCache's comment, strongest stage first. */
+function candidatesAt(entry: Entry, previousOpen: boolean): SecretCandidates {
+  const out: SecretCandidate[] = [];
+  for (const stage of SECRET_STAGES) {
+    if (stage === 'AWSPREVIOUS' && !previousOpen) continue;
+    for (const version of entry.snapshot.versions) {
+      // The strongest label a version holds is its stage: AWSPENDING left on the current version is current.
+      if (SECRET_STAGES.find((s) => version.stages.includes(s)) === stage) out.push({ stage, value: version.value });
+    }
+  }
+  return out;
 }
 
 function isSnapshot(result: readonly string[] | SecretSnapshot): result is SecretSnapshot {

@@ -15,31 +15,45 @@ export interface VerifiedRequest {
 }
 
 type ContentPart =
-  | { readonly kind: 'literal'; readonly bytes: Buffer }
+  | { readonly kind: 'literal'; readonly bytes: Buffer; readonly text: string }
   | { readonly kind: 'body' }
   | { readonly kind: 'timestamp' }
   | { readonly kind: 'header'; readonly name: string };
 
 const PLACEHOLDER = /\{(body|timestamp|header:[^}]+)\}/g;
-const templates = new Map<string, readonly ContentPart[]>();
 
-/** Splits a signed-content template such as `{timestamp}.{body}` into parts, once per template. */
-export function compileSignedContent(template: string): readonly ContentPart[] {
+/** A signed-content template, split once: its parts, and whether it signs a timestamp. */
+interface CompiledTemplate {
+  readonly parts: readonly ContentPart[];
+  readonly signsTimestamp: boolean;
+}
+
+const templates = new Map<string, CompiledTemplate>();
+
+const literalPart = (text: string): ContentPart => ({ kind: 'literal', bytes: Buffer.from(text, 'utf8'), text });
+
+function compileTemplate(template: string): CompiledTemplate {
   const cached = templates.get(template);
   if (cached) return cached;
   const parts: ContentPart[] = [];
   let last = 0;
   for (const match of template.matchAll(PLACEHOLDER)) {
-    if (match.index > last) parts.push({ kind: 'literal', bytes: Buffer.from(template.slice(last, match.index), 'utf8') });
+    if (match.index > last) parts.push(literalPart(template.slice(last, match.index)));
     const token = match[1];
     if (token === 'body') parts.push({ kind: 'body' });
     else if (token === 'timestamp') parts.push({ kind: 'timestamp' });
     else parts.push({ kind: 'header', name: token.slice('header:'.length).toLowerCase() });
     last = match.index + match[0].length;
   }
-  if (last < template.length) parts.push({ kind: 'literal', bytes: Buffer.from(template.slice(last), 'utf8') });
-  templates.set(template, parts);
-  return parts;
+  if (last < template.length) parts.push(literalPart(template.slice(last)));
+  const compiled = { parts, signsTimestamp: parts.some((p) => p.kind === 'timestamp') };
+  templates.set(template, compiled);
+  return compiled;
+}
+
+/** Splits a signed-content template such as `{timestamp}.{body}` into parts, once per template. */
+export function compileSignedContent(template: string): readonly ContentPart[] {
+  return compileTemplate(template).parts;
 }
 
 interface SignatureHeader {
@@ -47,18 +61,21 @@ interface SignatureHeader {
   readonly timestamp?: string;
 }
 
+function timestampFromHeader(config: SignedRequestConfig, request: WebhookRequest): string | undefined {
+  return config.timestampHeader === undefined ? undefined : singleHeader(request, config.timestampHeader);
+}
+
 function readSignatureHeader(config: SignedRequestConfig, request: WebhookRequest): SignatureHeader {
   const value = singleHeader(request, config.signatureHeader);
   if (value === undefined || value.trim() === '') {
     throw new MissingCredentialsError(`missing ${config.signatureHeader} header`);
   }
-  const timestampFromHeader = () => (config.timestampHeader === undefined ? undefined : singleHeader(request, config.timestampHeader));
   const format = config.signatureFormat;
   switch (format.kind) {
     case 'plain': {
       const prefix = format.prefix ?? '';
       if (!value.startsWith(prefix)) throw new SignatureMismatchError();
-      return { signatures: [value.slice(prefix.length).trim()], timestamp: timestampFromHeader() };
+      return { signatures: [value.slice(prefix.length).trim()], timestamp: timestampFromHeader(config, request) };
     }
     case 'versionedList': {
       // Entries of other versions (v1a next to v1) belong to another verifier and are skipped.
@@ -69,7 +86,7 @@ function readSignatureHeader(config: SignedRequestConfig, request: WebhookReques
       if (signatures.length === 0) {
         throw new MissingCredentialsError(`no ${format.version} signature in ${config.signatureHeader} header`);
       }
-      return { signatures, timestamp: timestampFromHeader() };
+      return { signatures, timestamp: timestampFromHeader(config, request) };
     }
     case 'keyValueList': {
       const signatures: string[] = [];
@@ -106,8 +123,51 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Decides whether one decoded signature is valid for the signed content. */
-type SignatureCheck = (content: Buffer) => (signature: Buffer) => boolean;
+/**
+ * Decides whether one decoded signature is valid for the signed content, given as its chunks in
+ * order (a MAC takes them one by one; nothing copies the body into one buffer for it).
+ */
+type SignatureCheck = (content: readonly SignedChunk[]) => (signature: Buffer) => boolean;
+
+/** A piece of the signed content: the body's bytes, or text (UTF-8). */
+type SignedChunk = Buffer | string;
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** `text` followed by `next`; `text` goes to the chunks first when the two would join a surrogate pair. */
+function appendText(chunks: SignedChunk[], text: string, next: string): string {
+  if (text === '' || !isHighSurrogate(text.charCodeAt(text.length - 1)) || !isLowSurrogate(next.charCodeAt(0))) return text + next;
+  chunks.push(text);
+  return next;
+}
+
+/**
+ * The signed content as chunks: the body as it is, every run of other parts as one string. Each
+ * part is encoded on its own, so two halves of a surrogate pair in adjacent parts stay two chunks.
+ */
+function signedChunks(parts: readonly ContentPart[], request: WebhookRequest, timestamp: string | undefined): SignedChunk[] {
+  const chunks: SignedChunk[] = [];
+  let text = '';
+  for (const part of parts) {
+    switch (part.kind) {
+      case 'literal': text = appendText(chunks, text, part.text); break;
+      case 'timestamp': text = appendText(chunks, text, timestamp as string); break;
+      case 'header': {
+        const value = singleHeader(request, part.name);
+        if (value === undefined) throw new MissingCredentialsError(`missing ${part.name} header`);
+        text = appendText(chunks, text, value);
+        break;
+      }
+      case 'body':
+        if (text !== '') chunks.push(text);
+        text = '';
+        chunks.push(request.rawBody);
+    }
+  }
+  if (text !== '') chunks.push(text);
+  return chunks;
+}
 
 /**
  * The shared core of every signature scheme: read the signature header, rebuild the signed
@@ -121,29 +181,18 @@ export function verifySignedRequest(
   check: SignatureCheck,
 ): VerifiedRequest {
   const header = readSignatureHeader(config, request);
-  const parts = compileSignedContent(config.signedContent);
+  const { parts, signsTimestamp } = compileTemplate(config.signedContent);
 
   let timestamp: string | undefined;
-  if (parts.some((p) => p.kind === 'timestamp')) {
+  if (signsTimestamp) {
     timestamp = header.timestamp;
     if (timestamp === undefined || timestamp === '') throw new MissingCredentialsError('missing signed timestamp');
     // Only a plain decimal number of seconds can be signed and compared unambiguously.
     if (!/^\d{1,12}$/.test(timestamp)) throw new SignatureMismatchError();
   }
 
-  const chunks = parts.map((part) => {
-    switch (part.kind) {
-      case 'literal': return part.bytes;
-      case 'body': return request.rawBody;
-      case 'timestamp': return Buffer.from(timestamp as string, 'utf8');
-      case 'header': {
-        const value = singleHeader(request, part.name);
-        if (value === undefined) throw new MissingCredentialsError(`missing ${part.name} header`);
-        return Buffer.from(value, 'utf8');
-      }
-    }
-  });
-  const accepts = check(Buffer.concat(chunks));
+  const chunks = signedChunks(parts, request, timestamp);
+  const accepts = check(chunks);
   let matched = false;
   for (const sent of header.signatures) {
     const decoded = decodeSignature(sent, config.encoding);
@@ -174,11 +223,33 @@ export function verifyHmac(
   secrets: readonly string[],
   nowMs: number,
 ): VerifiedRequest {
-  const keys = secrets.map((s) => hmacKey(s, config.keyEncoding));
+  const keys = hmacKeys(secrets, config.keyEncoding);
   return verifySignedRequest(config, request, nowMs, (content) => {
-    const expected = keys.map((key) => createHmac(config.algorithm, key).update(content).digest());
+    const expected = keys.map((key) => {
+      const hmac = createHmac(config.algorithm, key);
+      for (const chunk of content) hmac.update(chunk);
+      return hmac.digest();
+    });
     return (signature) => expected.some((e) => constantTimeEqual(e, signature));
   });
+}
+
+interface DerivedKeys {
+  readonly secrets: readonly string[];
+  readonly keys: readonly Buffer[];
+}
+
+/** The keys of a list of secrets, per list: the authenticator passes the same list while the secret's cache holds. */
+const keysByEncoding = { utf8: new WeakMap<readonly string[], DerivedKeys>(), whsecBase64: new WeakMap<readonly string[], DerivedKeys>() };
+
+function hmacKeys(secrets: readonly string[], encoding: HmacAuthConfig['keyEncoding']): readonly Buffer[] {
+  const cache = keysByEncoding[encoding ?? 'utf8'];
+  const derived = cache.get(secrets);
+  // A caller may refill its list in place: the keys hold only while the list holds the same secrets.
+  if (derived !== undefined && derived.secrets.length === secrets.length && derived.secrets.every((s, i) => s === secrets[i])) return derived.keys;
+  const keys = secrets.map((s) => hmacKey(s, encoding));
+  cache.set(secrets, { secrets: [...secrets], keys });
+  return keys;
 }
 
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -199,8 +270,10 @@ export function ed25519PublicKey(encoded: string): KeyObject {
 /** Verifies an Ed25519-signed request (Standard Webhooks `v1a`) against published public keys. */
 export function verifyEd25519(config: Ed25519AuthConfig, request: WebhookRequest, nowMs: number): VerifiedRequest {
   const keys = config.publicKeys.map(ed25519PublicKey);
-  return verifySignedRequest(config, request, nowMs, (content) => (signature) =>
-    signature.length === 64 && keys.some((key) => verifySignatureBytes(null, content, key, signature)));
+  return verifySignedRequest(config, request, nowMs, (chunks) => {
+    const content = Buffer.concat(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk)));
+    return (signature) => signature.length === 64 && keys.some((key) => verifySignatureBytes(null, content, key, signature));
+  });
 }
 
 /** Orders name/value pairs as Twilio does before signing: by name, then by value. */

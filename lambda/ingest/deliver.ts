@@ -51,14 +51,22 @@ interface StreamOutcome {
 
 const NONE: readonly OutgoingRecord[] = [];
 
-function groupByStream(records: readonly OutgoingRecord[]): Map<string, OutgoingRecord[]> {
+/** Whether every record goes to one stream, as every record of most requests does. */
+function oneStream(records: readonly OutgoingRecord[]): boolean {
+  for (let i = 1; i < records.length; i++) if (records[i].streamName !== records[0].streamName) return false;
+  return records.length > 0;
+}
+
+/** The records of each stream, streams in the order of their first record. */
+function groupByStream(records: readonly OutgoingRecord[]): (readonly [string, readonly OutgoingRecord[]])[] {
+  if (oneStream(records)) return [[records[0].streamName, records]];
   const groups = new Map<string, OutgoingRecord[]>();
   for (const record of records) {
     const group = groups.get(record.streamName);
     if (group === undefined) groups.set(record.streamName, [record]);
     else group.push(record);
   }
-  return groups;
+  return [...groups.entries()];
 }
 
 async function releaseClaim(deliverer: Deliverer, claim: Claim | undefined): Promise<void> {
@@ -87,8 +95,9 @@ async function writeToStreams(
   log: Record<string, unknown>,
 ): Promise<StreamOutcome> {
   const outcome: StreamOutcome = { written: records, diverted: NONE, diversion: undefined, calls: 0, retried: 0 };
-  const groups = [...groupByStream(records).entries()];
-  for (const [g, [streamName, group]] of groups.entries()) {
+  const groups = groupByStream(records);
+  for (let g = 0; g < groups.length; g++) {
+    const [streamName, group] = groups[g];
     try {
       const written = await deliverer.writer.write(group, streamName);
       outcome.calls += written.calls;

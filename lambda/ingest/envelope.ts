@@ -4,7 +4,7 @@ import { KINESIS_LIMITS } from '../common/kinesis-limits';
 import { NEVER_FORWARDED_HEADERS, type FieldSource, type IngestConfig } from './config';
 import { PayloadTooLargeError } from '../common/errors';
 import { singleHeader, type WebhookRequest } from '../common/http';
-import { resolvePointer } from '../common/json-pointer';
+import { compilePointer, resolveTokens, type CompiledPointer } from '../common/json-pointer';
 import type { JsonObject, ParsedBody } from '../common/parse';
 
 /** What a consumer reads from the stream: one envelope per event, as UTF-8 JSON. */
@@ -63,26 +63,98 @@ function scalarText(value: unknown): string | undefined {
   return undefined;
 }
 
-function rawField(source: FieldSource | undefined, request: WebhookRequest, event: JsonObject): unknown {
+/** Where a metadata field is read, compiled once per configuration: a header, or a JSON pointer's tokens. */
+type FieldReader = { readonly header: string; readonly pointer?: undefined } | { readonly header?: undefined; readonly pointer: CompiledPointer };
+
+function fieldReader(source: FieldSource | undefined): FieldReader | undefined {
   if (source === undefined) return undefined;
-  if ('header' in source) return singleHeader(request, source.header.toLowerCase());
-  return resolvePointer(event, source.jsonPointer);
+  return 'header' in source ? { header: source.header.toLowerCase() } : { pointer: compilePointer(source.jsonPointer) };
 }
+
+function rawField(reader: FieldReader | undefined, request: WebhookRequest, event: JsonObject): unknown {
+  if (reader === undefined) return undefined;
+  if (reader.header !== undefined) return singleHeader(request, reader.header);
+  return resolveTokens(event, reader.pointer);
+}
+
+/** What a source's envelopes need of its configuration, worked out once per container. */
+interface EnvelopePlan {
+  readonly id?: FieldReader;
+  readonly type?: FieldReader;
+  readonly timestamp?: FieldReader;
+  readonly account?: FieldReader;
+  readonly partitionKey?: FieldReader;
+  /** The allowlisted headers that may be forwarded. */
+  readonly forwarded: readonly string[];
+  readonly allowed?: ReadonlySet<string>;
+  /** The stream of each routed type: the first route that names it. */
+  readonly routes?: ReadonlyMap<string, string>;
+  /** `,"source":"<source>","receivedAt":` */
+  readonly sourceJson: string;
+}
+
+const plans = new WeakMap<IngestConfig, EnvelopePlan>();
+
+function envelopePlan(config: IngestConfig): EnvelopePlan {
+  let plan = plans.get(config);
+  if (plan === undefined) {
+    const { metadata } = config;
+    let routes: Map<string, string> | undefined;
+    for (const route of config.routes ?? []) {
+      routes ??= new Map();
+      for (const type of route.eventTypes) if (!routes.has(type)) routes.set(type, route.streamName);
+    }
+    plan = {
+      id: fieldReader(metadata.id),
+      type: fieldReader(metadata.type),
+      timestamp: fieldReader(metadata.timestamp),
+      account: fieldReader(metadata.account),
+      partitionKey: fieldReader(config.partitionKey),
+      forwarded: config.headerAllowlist.filter((name) => !NEVER_FORWARDED_HEADERS.includes(name)),
+      allowed: config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes),
+      routes,
+      sourceJson: `,"source":${JSON.stringify(config.source)},"receivedAt":`,
+    };
+    plans.set(config, plan);
+  }
+  return plan;
+}
+
+/** The ISO 8601 text of one second, up to its `.`, kept for the next time in the same second. */
+interface SecondText {
+  second: number;
+  text: string;
+}
+
+/** The largest time a Date holds, in ms either side of the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A time in ms as `new Date(ms).toISOString()` writes it, or null for no valid date. Consecutive
+ * times in the same second (the requests and events of a burst) reuse that second's text.
+ */
+export function isoTime(ms: number, last: SecondText = eventSecond): string | null {
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) return null;
+  const t = Math.trunc(ms);
+  const second = Math.floor(t / 1000);
+  const milli = t - second * 1000;
+  if (!(milli >= 0 && milli < 1000)) return new Date(t).toISOString();
+  if (second !== last.second) {
+    last.text = new Date(second * 1000).toISOString().slice(0, -4);
+    last.second = second;
+  }
+  return `${last.text}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
+const eventSecond: SecondText = { second: NaN, text: '' };
+const receivedSecond: SecondText = { second: NaN, text: '' };
 
 /** Unix seconds, Unix milliseconds or an ISO 8601 string, as ISO 8601; null when unreadable. */
 export function toIsoTimestamp(value: unknown): string | null {
-  let ms: number;
-  if (typeof value === 'number' && Number.isFinite(value)) {
-    ms = Math.abs(value) < 1e11 ? value * 1000 : value;
-  } else if (typeof value === 'string' && /^\d{1,13}$/.test(value)) {
-    return toIsoTimestamp(Number(value));
-  } else if (typeof value === 'string' && value !== '') {
-    ms = Date.parse(value);
-  } else {
-    return null;
-  }
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+  if (typeof value === 'number' && Number.isFinite(value)) return isoTime(Math.abs(value) < 1e11 ? value * 1000 : value);
+  if (typeof value === 'string' && /^\d{1,13}$/.test(value)) return toIsoTimestamp(Number(value));
+  if (typeof value === 'string' && value !== '') return isoTime(Date.parse(value));
+  return null;
 }
 
 function digest(parts: readonly (string | Buffer)[]): string {
@@ -96,14 +168,21 @@ export function toPartitionKey(value: string): string {
   return value.length <= KINESIS_LIMITS.maxPartitionKeyLength ? value : digest([value]);
 }
 
-function allowlistedHeaders(request: WebhookRequest, allowlist: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const name of allowlist) {
-    if (NEVER_FORWARDED_HEADERS.includes(name)) continue;
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function allowlistedHeaders(request: WebhookRequest, forwarded: readonly string[]): Readonly<Record<string, string>> {
+  let headers: Record<string, string> | undefined;
+  for (const name of forwarded) {
     const values = request.headers.get(name);
-    if (values !== undefined) headers[name] = values.join(', ');
+    if (values !== undefined) (headers ??= {})[name] = values.join(', ');
   }
-  return headers;
+  return headers ?? NO_HEADERS;
+}
+
+function eventIdWith(plan: EnvelopePlan, config: IngestConfig, request: WebhookRequest, event: JsonObject, index: number, isBatch: boolean): string {
+  const id = scalarText(rawField(plan.id, request, event));
+  if (id !== undefined) return plan.id?.header !== undefined && isBatch ? `${id}:${index}` : id;
+  return digest([config.source, '\n', isBatch ? JSON.stringify(event) : request.rawBody]);
 }
 
 /**
@@ -112,24 +191,40 @@ function allowlistedHeaders(request: WebhookRequest, allowlist: readonly string[
  * gets the same id again.
  */
 export function eventIdOf(config: IngestConfig, request: WebhookRequest, event: JsonObject, index: number, isBatch: boolean): string {
-  const idSource = config.metadata.id;
-  const id = scalarText(rawField(idSource, request, event));
-  if (id !== undefined) return idSource !== undefined && 'header' in idSource && isBatch ? `${id}:${index}` : id;
-  return digest([config.source, '\n', isBatch ? JSON.stringify(event) : request.rawBody]);
+  return eventIdWith(envelopePlan(config), config, request, event, index, isBatch);
+}
+
+/** A JSON string, or null. */
+const jsonOrNull = (value: string | null | undefined) => (value === null || value === undefined ? 'null' : JSON.stringify(value));
+
+/**
+ * The envelope's JSON up to its payload, `{"id":...,"payload":`, written as JSON.stringify writes
+ * the envelope (same members, same order, same escaping). `shared` is what every envelope of the
+ * request has from `,"source":` on.
+ */
+function envelopeHead(envelope: Envelope, shared: string): string {
+  const account = envelope.account === undefined ? '' : `,"account":${jsonOrNull(envelope.account)}`;
+  return `{"id":${JSON.stringify(envelope.id)},"type":${jsonOrNull(envelope.type)},"timestamp":${envelope.timestamp === null ? 'null' : `"${envelope.timestamp}"`}${account}${shared}`;
+}
+
+/** The envelope's JSON after its payload: its quarantine, if any, and the closing brace. */
+function envelopeTail(envelope: Envelope): string {
+  return envelope.quarantine === undefined ? '}' : `,"quarantine":${JSON.stringify(envelope.quarantine)}}`;
 }
 
 /**
- * The envelope as record bytes. With the event's raw JSON, the payload is spliced in byte for byte
- * (same keys, in the same order, as JSON.stringify would write): re-serializing a large event
- * costs more than verifying and parsing it.
+ * The envelope as record bytes, with the payload given as JSON: the event's raw bytes are spliced
+ * in byte for byte (same keys, in the same order, as JSON.stringify would write; re-serializing a
+ * large event costs more than verifying and parsing it), into one buffer.
  */
-function serialize(envelope: Envelope, rawPayload: Buffer | undefined): Buffer {
-  if (rawPayload === undefined || envelope.payload === undefined) return Buffer.from(JSON.stringify(envelope), 'utf8');
-  const { payload: _spliced, quarantine, ...head } = envelope;
-  // `head` always has an id, so its JSON is `{...}` with at least one member.
-  const before = `${JSON.stringify(head).slice(0, -1)},"payload":`;
-  const after = quarantine === undefined ? '}' : `,"quarantine":${JSON.stringify(quarantine)}}`;
-  return Buffer.concat([Buffer.from(before, 'utf8'), rawPayload, Buffer.from(after, 'utf8')]);
+function serialize(head: string, payload: Buffer | string, tail: string): Buffer {
+  if (typeof payload === 'string') return Buffer.from(head + payload + tail, 'utf8');
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const data = Buffer.allocUnsafe(headBytes + payload.length + tail.length);
+  data.write(head, 0, 'utf8');
+  payload.copy(data, headBytes);
+  data.write(tail, headBytes + payload.length, 'utf8');
+  return data;
 }
 
 function recordSize(data: Buffer, partitionKey: string): number {
@@ -139,12 +234,15 @@ function recordSize(data: Buffer, partitionKey: string): number {
 /** What the envelopes of one request share. */
 interface RequestFacts {
   readonly config: IngestConfig;
+  readonly plan: EnvelopePlan;
   readonly request: WebhookRequest;
   readonly body: ParsedBody;
   readonly correlationId: string;
   /** Allowlisted request headers. */
   readonly headers: Readonly<Record<string, string>>;
   readonly receivedAt: string;
+  /** The envelopes' JSON from `,"source":` to `"payload":`, the same for every event. */
+  readonly shared: string;
   readonly store?: PayloadStore;
 }
 
@@ -152,20 +250,16 @@ type Verdict = ReturnType<EventCheck>;
 const VALID: Verdict = { valid: true };
 
 function envelopeOf(facts: RequestFacts, event: JsonObject, id: string, type: string | null, verdict: Verdict): Envelope {
-  const { config, request } = facts;
-  return {
-    id,
-    type,
-    timestamp: toIsoTimestamp(rawField(config.metadata.timestamp, request, event)),
-    ...(config.metadata.account === undefined ? {} : { account: scalarText(rawField(config.metadata.account, request, event)) ?? null }),
-    source: config.source,
-    receivedAt: facts.receivedAt,
-    correlationId: facts.correlationId,
-    headers: facts.headers,
-    contentType: facts.body.contentType,
-    payload: event,
-    ...(verdict.valid ? {} : { quarantine: { reason: verdict.reason, violations: verdict.violations } }),
-  };
+  const { plan, request } = facts;
+  const timestamp = toIsoTimestamp(rawField(plan.timestamp, request, event));
+  const { source } = facts.config;
+  const { receivedAt, correlationId, headers } = facts;
+  const contentType = facts.body.contentType;
+  const envelope: { -readonly [K in keyof Envelope]: Envelope[K] } = facts.config.metadata.account === undefined
+    ? { id, type, timestamp, source, receivedAt, correlationId, headers, contentType, payload: event }
+    : { id, type, timestamp, account: scalarText(rawField(plan.account, request, event)) ?? null, source, receivedAt, correlationId, headers, contentType, payload: event };
+  if (!verdict.valid) envelope.quarantine = { reason: verdict.reason, violations: verdict.violations };
+  return envelope;
 }
 
 /** The claim check: the event's bytes go to the store, and the envelope carries their reference instead. */
@@ -183,42 +277,51 @@ async function claimChecked(facts: RequestFacts, store: PayloadStore, envelope: 
   return { ...rest, payloadRef };
 }
 
-/**
- * The event's record: its envelope as bytes that fit a Kinesis record (the payload spliced in,
- * else serialized again, else behind a claim check), its partition key and its stream. A 413
- * when it fits no record.
- */
-async function toRecord(facts: RequestFacts, event: JsonObject, index: number, first: Envelope, valid: boolean): Promise<OutgoingRecord> {
-  const { config, request, store } = facts;
-  const rawPayload = facts.body.eventJson;
-  let envelope = first;
-  const keyValue = config.partitionKey === undefined ? envelope.id : scalarText(rawField(config.partitionKey, request, event)) ?? envelope.id;
-  const partitionKey = toPartitionKey(keyValue);
-  let data = serialize(envelope, rawPayload);
-  if (rawPayload !== undefined && recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord) {
-    // The sender's whitespace must not be what pushes an event out of its record.
-    data = serialize(envelope, undefined);
-  }
-  if (recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord && store !== undefined) {
-    envelope = await claimChecked(facts, store, envelope, event, index);
-    data = Buffer.from(JSON.stringify(envelope), 'utf8');
-  }
-  const size = recordSize(data, partitionKey);
-  if (size > KINESIS_LIMITS.maxBytesPerRecord) {
-    throw new PayloadTooLargeError(
-      `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
-    );
-  }
-  const type = envelope.type;
-  const routed = (type === null ? undefined : config.routes?.find((r) => r.eventTypes.includes(type))?.streamName) ?? config.streamName;
-  const streamName = valid ? routed : config.quarantineStreamName as string;
-  return { envelope, streamName, partitionKey, data };
+function tooLarge(index: number, size: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    `event ${index} is ${size} bytes as a stream record; a Kinesis record holds at most ${KINESIS_LIMITS.maxBytesPerRecord} bytes`,
+  );
+}
+
+function streamOf(facts: RequestFacts, envelope: Envelope, valid: boolean): string {
+  if (!valid) return facts.config.quarantineStreamName as string;
+  const { type } = envelope;
+  return (type === null ? undefined : facts.plan.routes?.get(type)) ?? facts.config.streamName;
 }
 
 /**
- * Wraps each parsed event in an envelope and serializes it as a Kinesis record. An event too
- * large for a record goes to the payload store, when there is one, and its record carries a
- * `payloadRef` instead; without a store it is a 413.
+ * The event's record with the payload in it: the raw bytes spliced in, else serialized again
+ * (the sender's whitespace must not be what pushes an event out of its record). Undefined when it
+ * fits no record and the source has a payload store; a 413 when it fits none and has no store.
+ */
+function recordWithPayload(facts: RequestFacts, event: JsonObject, index: number, envelope: Envelope, partitionKey: string, valid: boolean): OutgoingRecord | undefined {
+  const rawPayload = facts.body.eventJson;
+  const head = envelopeHead(envelope, facts.shared);
+  const tail = envelopeTail(envelope);
+  let data = serialize(head, rawPayload ?? JSON.stringify(event), tail);
+  if (rawPayload !== undefined && recordSize(data, partitionKey) > KINESIS_LIMITS.maxBytesPerRecord) {
+    data = serialize(head, JSON.stringify(event), tail);
+  }
+  const size = recordSize(data, partitionKey);
+  if (size <= KINESIS_LIMITS.maxBytesPerRecord) return { envelope, streamName: streamOf(facts, envelope, valid), partitionKey, data };
+  if (facts.store === undefined) throw tooLarge(index, size);
+  return undefined;
+}
+
+/** The event's record behind a claim check: the payload in the store, its reference in the envelope. */
+async function claimCheckedRecord(facts: RequestFacts, event: JsonObject, index: number, first: Envelope, partitionKey: string, valid: boolean): Promise<OutgoingRecord> {
+  const envelope = await claimChecked(facts, facts.store as PayloadStore, first, event, index);
+  const data = Buffer.from(JSON.stringify(envelope), 'utf8');
+  const size = recordSize(data, partitionKey);
+  if (size > KINESIS_LIMITS.maxBytesPerRecord) throw tooLarge(index, size);
+  return { envelope, streamName: streamOf(facts, envelope, valid), partitionKey, data };
+}
+
+/**
+ * Wraps each parsed event in an envelope and serializes it as a Kinesis record: the payload
+ * spliced in, else serialized again, else behind a claim check. An event too large for a record
+ * goes to the payload store, when there is one, and its record carries a `payloadRef` instead;
+ * without a store it is a 413.
  */
 export async function buildRecords(
   config: IngestConfig,
@@ -228,24 +331,34 @@ export async function buildRecords(
   store?: PayloadStore,
   check?: EventCheck,
 ): Promise<EnvelopeResult> {
+  const plan = envelopePlan(config);
+  const headers = allowlistedHeaders(request, plan.forwarded);
+  const receivedAt = isoTime(request.receivedAtMs, receivedSecond) ?? new Date(request.receivedAtMs).toISOString();
+  const headersJson = headers === NO_HEADERS ? '{}' : JSON.stringify(headers);
   const facts: RequestFacts = {
-    config, request, body, correlationId, store,
-    headers: allowlistedHeaders(request, config.headerAllowlist),
-    receivedAt: new Date(request.receivedAtMs).toISOString(),
+    config, plan, request, body, correlationId, store, headers, receivedAt,
+    // ISO 8601 text needs no escaping.
+    shared: `${plan.sourceJson}"${receivedAt}","correlationId":${JSON.stringify(correlationId)},"headers":${headersJson},"contentType":${JSON.stringify(body.contentType)},"payload":`,
   };
-  const allowed = config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes);
+  const { allowed } = plan;
+  const { events } = body;
   const records: OutgoingRecord[] = [];
   let ignored = 0;
   let quarantined = 0;
-  for (const [index, event] of body.events.entries()) {
-    const type = scalarText(rawField(config.metadata.type, request, event)) ?? null;
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index];
+    const type = scalarText(rawField(plan.type, request, event)) ?? null;
     if (allowed !== undefined && (type === null || !allowed.has(type))) {
       ignored += 1;
       continue;
     }
-    const id = body.eventId ?? eventIdOf(config, request, event, index, body.isBatch);
+    const id = body.eventId ?? eventIdWith(plan, config, request, event, index, body.isBatch);
     const verdict = check?.(type, event, index) ?? VALID;
-    records.push(await toRecord(facts, event, index, envelopeOf(facts, event, id, type, verdict), verdict.valid));
+    const envelope = envelopeOf(facts, event, id, type, verdict);
+    const keyValue = plan.partitionKey === undefined ? id : scalarText(rawField(plan.partitionKey, request, event)) ?? id;
+    const partitionKey = toPartitionKey(keyValue);
+    records.push(recordWithPayload(facts, event, index, envelope, partitionKey, verdict.valid)
+      ?? await claimCheckedRecord(facts, event, index, envelope, partitionKey, verdict.valid));
     if (!verdict.valid) quarantined += 1;
   }
   return { records, ignored, quarantined };

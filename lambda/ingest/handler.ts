@@ -12,7 +12,7 @@ import { admit, type AdmissionMetrics, type AdmissionRules } from '../common/adm
 import type { JwtVerifier } from '../common/authenticate';
 import type { IngestConfig } from './config';
 import { errorCodeOf } from '../common/errors';
-import { jsonResponse, type WebhookRequest } from '../common/http';
+import { jsonResponse, jsonTextResponse, type WebhookRequest } from '../common/http';
 import { httpShell, type HttpHandler, type RefusalLogging, type RequestPath } from '../common/http-shell';
 import { StreamWriteFailure } from '../common/kinesis-writer';
 import type { HandlerLogger } from '../common/logger';
@@ -102,19 +102,25 @@ interface IngestLog {
   secretStage?: SecretStage;
 }
 
-/** The 202: every id the request carried but those shed, and what became of the rest. */
-function acceptedBody(built: EnvelopeResult, delivery: Delivery, duplicates: number, correlationId: string): Record<string, unknown> {
+/** `,"<name>":<count>` when the count is not 0. */
+const countMember = (name: string, count: number) => (count > 0 ? `,"${name}":${count}` : '');
+
+/**
+ * The 202's JSON, as JSON.stringify writes it: every id the request carried but those shed, and
+ * what became of the rest (`accepted`, `ids`, `correlationId`, then each count that is not 0).
+ */
+export function acceptedJson(built: EnvelopeResult, delivery: Delivery, duplicates: number, correlationId: string): string {
   const { records, ignored, quarantined } = built;
   const shedIds = delivery.shed.length === 0 ? undefined : new Set(delivery.shed.map((r) => r.envelope.id));
-  const ids: string[] = [];
-  for (const record of records) if (shedIds === undefined || !shedIds.has(record.envelope.id)) ids.push(record.envelope.id);
-  const body: Record<string, unknown> = { accepted: ids.length, ids, correlationId };
-  if (duplicates > 0) body.duplicates = duplicates;
-  if (quarantined > 0) body.quarantined = quarantined;
-  if (delivery.queued > 0) body.queued = delivery.queued;
-  if (delivery.shed.length > 0) body.shed = delivery.shed.length;
-  if (ignored > 0) body.ignored = ignored;
-  return body;
+  let accepted = 0;
+  let ids = '';
+  for (const record of records) {
+    if (shedIds !== undefined && shedIds.has(record.envelope.id)) continue;
+    ids += `${accepted === 0 ? '' : ','}${JSON.stringify(record.envelope.id)}`;
+    accepted += 1;
+  }
+  return `{"accepted":${accepted},"ids":[${ids}],"correlationId":${JSON.stringify(correlationId)}${countMember('duplicates', duplicates)}`
+    + `${countMember('quarantined', quarantined)}${countMember('queued', delivery.queued)}${countMember('shed', delivery.shed.length)}${countMember('ignored', ignored)}}`;
 }
 
 class IngestPath implements RequestPath<IngestLog> {
@@ -183,7 +189,7 @@ class IngestPath implements RequestPath<IngestLog> {
       calls: delivery.calls,
       retried: delivery.retried,
     });
-    return jsonResponse(202, acceptedBody(built, delivery, duplicates, log.correlationId), { 'X-Correlation-Id': log.correlationId });
+    return jsonTextResponse(202, acceptedJson(built, delivery, duplicates, log.correlationId), log.correlationId);
   }
 }
 

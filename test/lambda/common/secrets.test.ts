@@ -68,6 +68,18 @@ describe('SecretCache', () => {
     await expect(cache.get(ARN)).rejects.toBeInstanceOf(DependencyUnavailableError);
   });
 
+  test('serves the same candidate list while nothing changes, and a new one once the TTL brings new values', async () => {
+    let value = 'v1';
+    const { cache, advance } = setup(async () => [value]);
+    const first = await cache.candidates(ARN);
+    expect(await cache.candidates(ARN)).toBe(first);
+    value = 'v2';
+    advance(60_000);
+    const next = await cache.candidates(ARN);
+    expect(next).toEqual([{ stage: 'AWSCURRENT', value: 'v2' }]);
+    expect(first).toEqual([{ stage: 'AWSCURRENT', value: 'v1' }]);
+  });
+
   test('concurrent misses share one fetch', async () => {
     const { cache, fetch } = setup(async () => ['v1']);
     await Promise.all([cache.get(ARN), cache.get(ARN), cache.get(ARN)]);

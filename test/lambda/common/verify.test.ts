@@ -83,6 +83,18 @@ describe('Stripe (Stripe-Signature)', () => {
       .toEqual({ signedTimestamp: NOW_S });
   });
 
+  test('a list of secrets refilled in place verifies with its new secrets, not the keys of the old ones', () => {
+    // GIVEN one list object, first holding another secret, then (changed in place) the right one
+    const header = stripeSignature(STRIPE_SECRET, body, NOW_S);
+    const secrets = ['whsec_other'];
+    expect(() => verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), secrets, NOW_MS)).toThrow(SignatureMismatchError);
+    secrets[0] = STRIPE_SECRET;
+    // WHEN / THEN the request verifies; and after going back, it fails again
+    expect(verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), secrets, NOW_MS)).toEqual({ signedTimestamp: NOW_S });
+    secrets[0] = 'whsec_other';
+    expect(() => verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), secrets, NOW_MS)).toThrow(SignatureMismatchError);
+  });
+
   test('fails when no v1 signature matches', () => {
     const header = `t=${NOW_S},v1=${stripeV1('whsec_other', body, NOW_S)},v1=${'0'.repeat(64)}`;
     expect(() => verifyHmac(stripeAuth(), request(body, { 'stripe-signature': header }), [STRIPE_SECRET], NOW_MS))
@@ -145,6 +157,18 @@ describe('generic HMAC', () => {
     const sig = createHmac('sha1', 'k').update(body).digest('base64');
     expect(verifyHmac(config, request(body, { 'x-signature': `sha1=${sig}` }), ['k'], NOW_MS)).toEqual({});
     expect(() => verifyHmac(config, request(body, { 'x-signature': `sha1=${sig.toLowerCase()}` }), ['k'], NOW_MS)).toThrow(SignatureMismatchError);
+  });
+
+  test('each part of the signed content is encoded as UTF-8 on its own, even halves of a surrogate pair in adjacent headers', () => {
+    // GIVEN two headers whose values end and start with the halves of one astral character
+    const config = hmacAuth({ signatureHeader: 'X-Sig', signedContent: '{header:X-A}{header:X-B}.{body}' });
+    const body = '{"n":1}';
+    const signed = Buffer.concat([Buffer.from('a\ud83d', 'utf8'), Buffer.from('\ude00b', 'utf8'), Buffer.from(`.${body}`, 'utf8')]);
+    const sig = createHmac('sha256', 'k').update(signed).digest('hex');
+    // WHEN / THEN the signature over the separately encoded parts verifies, and one over the joined pair does not
+    expect(verifyHmac(config, request(body, { 'x-sig': sig, 'x-a': 'a\ud83d', 'x-b': '\ude00b' }), ['k'], NOW_MS)).toEqual({});
+    const joined = createHmac('sha256', 'k').update(`a\ud83d\ude00b.${body}`, 'utf8').digest('hex');
+    expect(() => verifyHmac(config, request(body, { 'x-sig': joined, 'x-a': 'a\ud83d', 'x-b': '\ude00b' }), ['k'], NOW_MS)).toThrow(SignatureMismatchError);
   });
 
   test('a signed timestamp from a header and another header in the signed content', () => {

@@ -1,5 +1,6 @@
 import type { IngestConfig } from '../../../lambda/ingest/config';
-import { buildRecords, toIsoTimestamp, toPartitionKey } from '../../../lambda/ingest/envelope';
+import type { PayloadRef } from '../../../lambda/ingest/claim-check';
+import { buildRecords, isoTime, toIsoTimestamp, toPartitionKey, type EventCheck, type PayloadStore } from '../../../lambda/ingest/envelope';
 import { PayloadTooLargeError } from '../../../lambda/common/errors';
 import { fromApiGatewayEvent } from '../../../lambda/common/http';
 import { parseBody } from '../../../lambda/common/parse';
@@ -161,6 +162,56 @@ describe('record bytes', () => {
   });
 });
 
+describe('record bytes, byte for byte', () => {
+  /** Unusual strings: quotes, backslashes, controls, U+2028, non-ASCII, astral and lone surrogates. */
+  const ODD = 'q"\\ \u0001\t\u2028 é 😀 \ud800 <\u007f>';
+
+  /** A compact body: its bytes are what JSON.stringify writes for the parsed event. */
+  async function recordsOf(config: IngestConfig, event: unknown, headers: Record<string, string>, options: { contentType?: string; store?: PayloadStore; check?: EventCheck } = {}) {
+    const request = fromApiGatewayEvent(apiGatewayEvent(JSON.stringify(event), {
+      headers: { 'content-type': options.contentType ?? 'application/json', ...headers },
+      requestTimeEpoch: RECEIVED,
+    }), 0);
+    return (await buildRecords(config, request, parseBody(request, config.maxBatchRecords), `corr-${ODD}`, options.store, options.check)).records;
+  }
+
+  test('a spliced record is exactly JSON.stringify of its envelope, whatever the strings hold', async () => {
+    // GIVEN odd strings in the id, type, account, source, a forwarded header and the content type
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { source: `src ${ODD}`, headerAllowlist: ['user-agent', 'x-odd', 'x-absent'] });
+    const event = { id: `evt ${ODD}`, type: `type ${ODD}`, account: `acct ${ODD}`, created: '2026-01-01T00:00:00Z', data: { text: ODD } };
+    // WHEN it is built
+    const records = await recordsOf(config, event, { 'user-agent': `UA ${ODD}`, 'X-Odd': ODD }, { contentType: 'application/vnd.odd+json; charset=utf-8' });
+    // THEN its bytes are the straightforward serialization of the envelope
+    expect(records[0].envelope.headers).toEqual({ 'user-agent': `UA ${ODD}`, 'x-odd': ODD });
+    expect(records[0].data.equals(Buffer.from(JSON.stringify(records[0].envelope), 'utf8'))).toBe(true);
+  });
+
+  test('without an account field, with no forwarded header and with a null type and timestamp, the bytes match too', async () => {
+    const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'x-sig' }), { metadata: { id: { jsonPointer: '/i~1d' } } });
+    const records = await recordsOf(config, { 'i/d': `x ${ODD}`, n: 1 }, {});
+    expect(records[0].envelope).not.toHaveProperty('account');
+    expect(records[0].envelope.headers).toEqual({});
+    expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
+  });
+
+  test('a quarantined record and the records of a batch are exactly JSON.stringify of their envelopes', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { quarantineStreamName: 'quarantine' });
+    const quarantine = { reason: `bad ${ODD}`, violations: [{ path: `/${ODD}`, message: ODD }] };
+    const records = await recordsOf(config, [{ id: 'evt_1', type: ODD }, { id: ODD }], {}, { check: () => ({ valid: false, ...quarantine }) });
+    expect(records).toHaveLength(2);
+    for (const record of records) expect(record.data.toString('utf8')).toBe(JSON.stringify(record.envelope));
+    expect(records.map((r) => r.streamName)).toEqual(['quarantine', 'quarantine']);
+  });
+
+  test('a claim-checked record is exactly JSON.stringify of its envelope, which carries the reference and no payload', async () => {
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { maxBodyBytes: 4 * 1024 * 1024 });
+    const store: PayloadStore = { put: async () => ({ bucket: 'b', key: `k ${ODD}`, sha256: '00', size: 1, contentType: 'application/json' }) satisfies PayloadRef };
+    const records = await recordsOf(config, { id: `evt ${ODD}`, blob: 'x'.repeat(1024 * 1024) }, { 'user-agent': ODD }, { store });
+    expect(records[0].envelope).not.toHaveProperty('payload');
+    expect(records[0].data.toString('utf8')).toBe(JSON.stringify(records[0].envelope));
+  });
+});
+
 describe('helpers', () => {
   test('toIsoTimestamp reads seconds, milliseconds and ISO strings', async () => {
     expect(toIsoTimestamp(1767225600)).toBe('2026-01-01T00:00:00.000Z');
@@ -169,6 +220,19 @@ describe('helpers', () => {
     expect(toIsoTimestamp('2026-01-01T01:00:00+01:00')).toBe('2026-01-01T00:00:00.000Z');
     expect(toIsoTimestamp('yesterday')).toBeNull();
     expect(toIsoTimestamp(undefined)).toBeNull();
+  });
+
+  test('isoTime writes what Date#toISOString writes, second after second and across the range of dates', () => {
+    // GIVEN times in the same second and in others, fractions, negatives, extended years and the range's ends
+    const base = Date.UTC(2026, 10, 23, 12, 0, 0);
+    const times = [base, base + 1, base + 9, base + 10, base + 99, base + 100, base + 999, base + 1000, base + 0.9, base - 0.5, base + 1000 + 37,
+      0, -0, 1, -1, -999, -1000, -1001, -0.5, 0.5, 1e11, -62198755200000, -62198755200001, 253402300799999, 253402300800000,
+      8.64e15, -8.64e15, 8.64e15 - 1, -8.64e15 + 0.5];
+    for (let i = 0; i < 500; i++) times.push(Math.round((Math.sin(i) * 8.64e15)) + (i % 7) / 3);
+    // THEN each one reads as the Date would write it
+    for (const ms of times) expect([ms, isoTime(ms)]).toEqual([ms, new Date(ms).toISOString()]);
+    // AND a time that is no date is null
+    for (const ms of [8.64e15 + 1, -8.64e15 - 1, NaN, Infinity, -Infinity]) expect(isoTime(ms)).toBeNull();
   });
 
   test('toPartitionKey hashes keys longer than 256 characters', async () => {

@@ -1,7 +1,9 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { IngestConfig } from '../../../lambda/ingest/config';
 import { DependencyUnavailableError } from '../../../lambda/common/errors';
-import { createIngestHandler, type IngestLogger } from '../../../lambda/ingest/handler';
+import { acceptedJson, createIngestHandler, type IngestLogger } from '../../../lambda/ingest/handler';
+import type { Delivery } from '../../../lambda/ingest/deliver';
+import type { EnvelopeResult, OutgoingRecord } from '../../../lambda/ingest/envelope';
 import { DedupStore } from '../../../lambda/ingest/dedup';
 import { KinesisWriter } from '../../../lambda/common/kinesis-writer';
 import type { SecretCandidates } from '../../../lambda/common/secrets';
@@ -687,5 +689,27 @@ describe('ingest handler', () => {
       const response = await handler(apiGatewayEvent(body, { headers: { 'Content-Type': 'multipart/form-data; boundary=b', 'Stripe-Signature': stripeSignature(STRIPE_SECRET, body, NOW_S) } }));
       expect(response.statusCode).toBe(415);
     });
+  });
+});
+
+describe('acceptedJson', () => {
+  const ODD = 'q"\\ \u0001 \u2028 é 😀 \ud800';
+  const record = (id: string) => ({ envelope: { id } }) as OutgoingRecord;
+
+  test('is JSON.stringify of the 202 body: ids but the shed ones, then each count that is not 0, in order', () => {
+    // GIVEN records with odd ids, one of them shed, and every count set
+    const records = [record(`a ${ODD}`), record('b'), record(ODD)];
+    const built: EnvelopeResult = { records, ignored: 4, quarantined: 2 };
+    const delivery: Delivery = { delivered: [records[0]], queued: 1, shed: [records[1]], calls: 1, retried: 0 };
+    // WHEN the body is written
+    const json = acceptedJson(built, delivery, 3, `corr ${ODD}`);
+    // THEN it is the straightforward serialization
+    expect(json).toBe(JSON.stringify({ accepted: 2, ids: [`a ${ODD}`, ODD], correlationId: `corr ${ODD}`, duplicates: 3, quarantined: 2, queued: 1, shed: 1, ignored: 4 }));
+  });
+
+  test('leaves out the counts that are 0', () => {
+    const none: EnvelopeResult = { records: [], ignored: 0, quarantined: 0 };
+    const nothing: Delivery = { delivered: [], queued: 0, shed: [], calls: 0, retried: 0 };
+    expect(acceptedJson(none, nothing, 0, 'c')).toBe(JSON.stringify({ accepted: 0, ids: [], correlationId: 'c' }));
   });
 });
