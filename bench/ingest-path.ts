@@ -16,7 +16,11 @@ import type { BenchContext, Row, SuiteResult } from './run';
 const SECRET = 'whsec_bench_signing_secret_0123456789abcdef';
 const STANDARD_SECRET = `whsec_${Buffer.from('bench-standard-webhooks-key-32b!').toString('base64')}`;
 const EVENT_ID = 'evt_bench_0001';
-const TARGET = 1.3;
+/**
+ * Handler / floor, by body size: issue #16's targets at 1 KB and 16 KB (where the fixed
+ * per-request work shows most), and the earlier 1.30x for larger bodies.
+ */
+const TARGETS: Readonly<Record<string, number>> = { '1 KB': 2.0, '16 KB': 1.25, '256 KB': 1.3 };
 
 const silent: IngestLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -134,16 +138,17 @@ async function measureScheme(ctx: BenchContext, scheme: Scheme, size: (typeof BO
 
   ctx.log(`  ingest ${scheme.name} ${size.label} (${body.length} bytes)`);
   const [floor, restringify, ours] = await measure(candidates, { rounds: 31, sampleMs: 20, warmupMs: 100 });
+  const target = TARGETS[size.label] ?? 1.3;
   return [
     {
       name: `${scheme.name} ${size.label}: handler / floor`,
       value: ours.ratio,
       unit: 'x',
-      target: `<= ${TARGET.toFixed(2)}x`,
-      pass: ours.ratio <= TARGET,
+      target: `<= ${target.toFixed(2)}x`,
+      pass: ours.ratio <= target,
       detail: `handler ${formatNs(ours.nsPerOp)}, floor ${formatNs(floor.nsPerOp)} per request`,
-      ...(ours.ratio <= TARGET ? {} : {
-        note: 'The handler costs more than the floor per request: a fixed part (header map, correlation id, secret lookup, signature header parsing, metadata, envelope, response JSON; nearly all of the difference at 1 KB) and, growing with the body, parse.ts\'s nesting-depth check (see section 1). The payload is spliced into the record, not serialized again.',
+      ...(ours.ratio <= target ? {} : {
+        note: 'The handler costs more than the floor per request: a fixed part (the header map, admission, the signature header, the envelope\'s request fields, about a dozen awaits, the 202 body; the envelope\'s constant pieces, metadata pointers and HMAC keys are already computed once per container) and, growing with the body, parse.ts\'s nesting-depth and duplicate-key checks (see section 1). The payload is spliced into the record, not serialized again.',
       }),
     },
     {

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CONFIG_ENV_VAR } from '../lambda/common/config-document';
 import { CLIENT_CERT_HEADER, clientCertHeaderValue, readCertificate } from './client-cert';
 import { CliError, describeError, errorCode, readUserFile, unreachable, UsageError } from './errors';
@@ -17,6 +16,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local/kinesis';
 import { LocalRunner, missingSecretHint, SECRET_ENV_PREFIX } from './local/runner';
 import { curlCommand, headerLines, SCHEME_NAMES, schemeNamed, sendRequest, signRequest, TOKEN_SCHEMES, type SignRequest } from './sign';
 import { tailStream } from './tail';
+import { sdkTransport } from '../lambda/common/sdk-transport';
 
 /** Where `local` puts the embedded Kinesis, and where `tail` looks, unless told otherwise. */
 const DEFAULT_KINESIS_PORT = 4567;
@@ -293,7 +293,7 @@ function stopSignal(): { readonly signal: AbortSignal; dispose(): void } {
 
 function kinesisClient(endpoint: string | undefined, region: string | undefined): KinesisClient {
   // kinesalite speaks HTTP/1.1 only; AWS accepts it too.
-  const requestHandler = new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true });
+  const requestHandler = sdkTransport(10_000, 2_000);
   return endpoint === undefined
     ? new KinesisClient({ requestHandler, ...(region === undefined ? {} : { region }) })
     // One attempt: nothing listening is an answer to give at once.

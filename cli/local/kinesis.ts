@@ -8,7 +8,7 @@ import {
   KinesisClient,
   type _Record,
 } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { sdkTransport } from '../../lambda/common/sdk-transport';
 
 // kinesalite has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -88,7 +88,7 @@ export function clientFor(endpoint: string, options: { maxAttempts?: number; req
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: options.maxAttempts ?? 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: options.requestTimeoutMs ?? 10_000, throwOnRequestTimeout: true }),
+    requestHandler: sdkTransport(options.requestTimeoutMs ?? 10_000, 2_000),
   });
 }
 

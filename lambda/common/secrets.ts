@@ -4,8 +4,8 @@ import {
   type GetSecretValueCommandOutput,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DependencyUnavailableError } from './errors';
+import { sdkTransport } from './sdk-transport';
 
 /** The staging labels Secrets Manager's rotation moves, strongest first. */
 export type SecretStage = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
@@ -338,7 +338,7 @@ export function handlerSecretCache(
 ): SecretCache {
   const client = new SecretsManagerClient({
     maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true }),
+    requestHandler: sdkTransport(3_000),
   });
   return new SecretCache(secretsManagerVersionsFetcher(client), {
     ttlMs: config.secretCacheTtlSeconds * 1_000,

@@ -4,7 +4,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ClaimCheckStore } from './claim-check';
 import { CONFIG_ENV_VAR } from '../common/config-document';
 import { parseIngestConfig } from './config';
@@ -16,17 +15,17 @@ import { KinesisWriter } from '../common/kinesis-writer';
 import { loadPayloadValidator } from './schema';
 import { SpillProducer } from './spill';
 import { handlerSecretCache } from '../common/secrets';
+import { sdkTransport } from '../common/sdk-transport';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();
 const config = parseIngestConfig(process.env[CONFIG_ENV_VAR]);
 
-// HTTP/1.1 with short timeouts; the writer owns retries, inside the request's budget. A call that
-// outlasts requestTimeout fails (TimeoutError) instead of only logging a warning, so a hung stream
-// is an outage answered 503 in time, not API Gateway's 504 at 29 s.
+// The writer owns retries, inside the request's budget, so the client makes one attempt; a hung
+// stream fails at the transport's request timeout and is answered 503 in time (see sdkTransport).
 const kinesis = new KinesisClient({
   maxAttempts: 1,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+  requestHandler: sdkTransport(5_000),
 });
 
 const ingest = createIngestHandler({
@@ -46,11 +45,11 @@ const ingest = createIngestHandler({
   },
   payloadStore: config.claimCheck === undefined ? undefined : new ClaimCheckStore(new S3Client({
     maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 10_000, throwOnRequestTimeout: true }),
+    requestHandler: sdkTransport(10_000),
   }), config.claimCheck),
   dedup: config.dedup === undefined ? undefined : new DedupStore(new DynamoDBClient({
     maxAttempts: 2,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true }),
+    requestHandler: sdkTransport(2_000),
   }), config.dedup),
   secrets: handlerSecretCache(config, logger),
   writer: new KinesisWriter(kinesis, {
@@ -61,7 +60,7 @@ const ingest = createIngestHandler({
   }),
   spill: config.backpressure.kind !== 'queueAndSlowAccept' ? undefined : new SpillProducer(new SQSClient({
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true }),
+    requestHandler: sdkTransport(3_000),
   }), { queueUrl: config.backpressure.queueUrl, deadlineMs: 5_000 }),
 });
 

@@ -5,14 +5,14 @@ import { request as httpsRequest } from 'node:https';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { HandlerMetrics } from '../common/handler-metrics';
 import { expiryReport, isExpiryCheck, onEvent, type ExpiryCheckEvent, type ProviderEvent, type ProviderResult } from './handler';
+import { sdkTransport } from '../common/sdk-transport';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();
-const requestHandler = () => new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true });
+const requestHandler = () => sdkTransport(10_000, 2_000);
 const deps = {
   secrets: new SecretsManagerClient({ maxAttempts: 3, requestHandler: requestHandler() }),
   s3: new S3Client({ maxAttempts: 3, requestHandler: requestHandler() }),

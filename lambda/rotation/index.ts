@@ -2,10 +2,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CONFIG_ENV_VAR } from '../common/config-document';
 import { parseRotationConfig } from './config';
 import { createRotationHandler } from './handler';
+import { sdkTransport } from '../common/sdk-transport';
 
 const logger = new Logger();
 const config = parseRotationConfig(process.env[CONFIG_ENV_VAR]);
@@ -14,11 +14,11 @@ const config = parseRotationConfig(process.env[CONFIG_ENV_VAR]);
 // function's timeout. A step that still fails is retried by Secrets Manager with the same token.
 const secretsManager = new SecretsManagerClient({
   maxAttempts: 3,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+  requestHandler: sdkTransport(5_000),
 });
 const events = new EventBridgeClient({
   maxAttempts: 3,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+  requestHandler: sdkTransport(5_000),
 });
 
 export const handler = createRotationHandler({ secretsManager, events, config, logger });

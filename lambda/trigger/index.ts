@@ -1,13 +1,13 @@
 // The trigger's Lambda entry point: wiring only. The request path lives in ./handler.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HandlerMetrics } from '../common/handler-metrics';
 import { createJwtVerifier } from '../common/jwt';
 import { handlerSecretCache } from '../common/secrets';
 import { createTriggerHandler } from './handler';
 import { CONFIG_ENV_VAR } from '../common/config-document';
 import { parseTriggerConfig } from './config';
+import { sdkTransport } from '../common/sdk-transport';
 
 const logger = new Logger();
 const metrics = new HandlerMetrics();
@@ -18,7 +18,7 @@ const config = parseTriggerConfig(process.env[CONFIG_ENV_VAR]);
 // A call that outlasts requestTimeout fails (TimeoutError) rather than only logging a warning.
 const sfn = new SFNClient({
   maxAttempts: 2,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true }),
+  requestHandler: sdkTransport(5_000),
 });
 
 const trigger = createTriggerHandler({
