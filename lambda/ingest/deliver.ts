@@ -8,7 +8,7 @@ import { DependencyUnavailableError, StreamThrottledError, errorCodeOf, type Web
 import { StreamWriteFailure, type WriteFailureReason, type WriteRecord, type WriteReport } from '../common/kinesis-writer';
 import type { HandlerLogger } from '../common/logger';
 import type { BackpressureStrategy, Diversion } from './backpressure';
-import type { EventClaims } from './claim';
+import type { EventClaims } from './dedup-claim';
 import type { Claim } from './dedup';
 import type { OutgoingRecord } from './envelope';
 import { SpillFailure } from './spill';

@@ -20,7 +20,7 @@ import type { ParsedBody } from '../common/parse';
 import type { Redactor } from '../common/redact';
 import type { SecretSource, SecretStage } from '../common/secrets';
 import { backpressureStrategy, type SpillTarget } from './backpressure';
-import { EventClaims, uniqueById, type DedupClaims } from './claim';
+import { EventClaims, uniqueById, type DedupClaims } from './dedup-claim';
 import { deliver, type Deliverer, type Delivery, type StreamWriter } from './deliver';
 import { buildRecords, type EnvelopeResult, type EventCheck, type PayloadStore } from './envelope';
 import { readBody } from './read';

@@ -2,7 +2,7 @@ import { DependencyUnavailableError, StreamThrottledError } from '../../../lambd
 import { StreamWriteFailure, type WriteRecord } from '../../../lambda/common/kinesis-writer';
 import type { HandlerLogger } from '../../../lambda/common/logger';
 import { backpressureStrategy } from '../../../lambda/ingest/backpressure';
-import { EventClaims } from '../../../lambda/ingest/claim';
+import { EventClaims } from '../../../lambda/ingest/dedup-claim';
 import type { Claim } from '../../../lambda/ingest/dedup';
 import { deliver, type Deliverer, type StreamWriter } from '../../../lambda/ingest/deliver';
 import type { OutgoingRecord } from '../../../lambda/ingest/envelope';

@@ -1,6 +1,6 @@
 import { DeliveryInProgressError } from '../../../lambda/common/errors';
 import type { HandlerLogger } from '../../../lambda/common/logger';
-import { EventClaims, uniqueById, type DedupClaims } from '../../../lambda/ingest/claim';
+import { EventClaims, uniqueById, type DedupClaims } from '../../../lambda/ingest/dedup-claim';
 import type { OutgoingRecord } from '../../../lambda/ingest/envelope';
 
 const record = (id: string, n = 0): OutgoingRecord => ({ envelope: { id } as OutgoingRecord['envelope'], streamName: 's', partitionKey: `${id}-${n}`, data: Buffer.from(id) });
