@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ClaimCheckStore, claimCheckKey, encodeKeySegment } from '../../../lambda/ingest/claim-check';
 import { DependencyUnavailableError } from '../../../lambda/common/errors';
 import { LocalS3, s3ClientFor, unusedEndpoint } from '../../support/s3rver';
+import { failure } from '../../support/failure';
 
 const PREFIX = 'payloads/';
 const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -35,15 +36,6 @@ async function getObject(key: string): Promise<{ bytes: Buffer; contentType?: st
 async function keysUnder(prefix: string): Promise<string[]> {
   const answer = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
   return (answer.Contents ?? []).map((object) => object.Key!);
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('ClaimCheckStore', () => {

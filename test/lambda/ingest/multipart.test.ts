@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { MalformedPayloadError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../../lambda/common/errors';
 import { parseMultipart, type MultipartLimits } from '../../../lambda/ingest/multipart';
+import { failure } from '../../support/failure';
 
 // A tiny multipart/form-data writer, so that every byte of each test body is visible here.
 
@@ -58,15 +59,6 @@ const LIMITS: MultipartLimits = {
 };
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('parseMultipart', () => {
   test('fields and files are read exactly, binary bytes included', async () => {
