@@ -228,12 +228,14 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent, nowMs: number):
 /** Fills in headers sent under an alias (`svix-id` for `webhook-id`) when the canonical name is absent. */
 export function withHeaderAliases(request: WebhookRequest, aliases: Readonly<Record<string, string>> | undefined): WebhookRequest {
   if (aliases === undefined) return request;
-  const headers = new Map(request.headers);
-  for (const [canonical, alias] of Object.entries(aliases)) {
-    const values = headers.get(alias);
-    if (!headers.has(canonical) && values !== undefined) headers.set(canonical, values);
+  // Most requests use the canonical names: the request is copied only when an alias fills one in.
+  let headers: Map<string, readonly string[]> | undefined;
+  for (const canonical of Object.keys(aliases)) {
+    const values = request.headers.get(aliases[canonical]);
+    if (values === undefined || request.headers.has(canonical)) continue;
+    (headers ??= new Map(request.headers)).set(canonical, values);
   }
-  return { ...request, headers };
+  return headers === undefined ? request : { ...request, headers };
 }
 
 /** A domain name as API Gateway reports it: DNS labels, optionally a port. */

@@ -123,21 +123,30 @@ export const MAX_JSON_DEPTH = 64;
  * `max + 1` deep, whatever the input.
  */
 export function countMembers(value: unknown, max: number): number {
-  if (typeof value !== 'object' || value === null) return 0;
+  return typeof value === 'object' && value !== null ? countIn(value, max) : 0;
+}
+
+/** countMembers of an object or array; leaves are counted where they are met, without a call each. */
+function countIn(value: object, max: number): number {
   if (max < 1) return -1;
   let members = 0;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const inner = countMembers(value[i], max - 1);
+      const item: unknown = value[i];
+      if (typeof item !== 'object' || item === null) continue;
+      const inner = countIn(item, max - 1);
       if (inner < 0) return -1;
       members += inner;
     }
     return members;
   }
   for (const key in value) {
-    const inner = countMembers((value as Record<string, unknown>)[key], max - 1);
+    members += 1;
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (typeof item !== 'object' || item === null) continue;
+    const inner = countIn(item, max - 1);
     if (inner < 0) return -1;
-    members += inner + 1;
+    members += inner;
   }
   return members;
 }

@@ -108,6 +108,13 @@ function readSignatureHeader(config: SignedRequestConfig, request: WebhookReques
   }
 }
 
+/** `text` without its trailing `=` padding. */
+function withoutPadding(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x3d) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
 function decodeSignature(signature: string, encoding: SignatureEncodingName): Buffer | undefined {
   if (encoding === 'hex') {
     return /^(?:[0-9a-fA-F]{2})+$/.test(signature) ? Buffer.from(signature, 'hex') : undefined;
@@ -115,7 +122,8 @@ function decodeSignature(signature: string, encoding: SignatureEncodingName): Bu
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) return undefined;
   // Only the canonical encoding: other spellings of the same bytes (unused low bits set) are refused.
   const bytes = Buffer.from(signature, 'base64');
-  return bytes.toString('base64').replace(/=+$/, '') === signature.replace(/=+$/, '') ? bytes : undefined;
+  const canonical = bytes.toString('base64');
+  return withoutPadding(canonical) === withoutPadding(signature) ? bytes : undefined;
 }
 
 /** Equal length and equal bytes, compared in constant time. Lengths are public (they follow from the algorithm). */
@@ -354,6 +362,10 @@ function encodeQueryPart(text: string, keep: string, space: string): string {
  */
 export function twilioQueryCandidates(query: readonly (readonly [string, string])[]): string[] {
   if (query.length === 0) return [''];
+  // Names and values of unreserved characters only (`bodySHA256=<hex>`) have one spelling.
+  if (query.every(([name, value]) => UNRESERVED.test(name) && UNRESERVED.test(value))) {
+    return [`?${query.map(([name, value]) => `${name}=${value}`).join('&')}`];
+  }
   const spellings = new Set<string>();
   for (const keep of QUERY_SPELLINGS) {
     for (const space of ['%20', '+']) {
@@ -412,14 +424,15 @@ export function verifyTwilio(
     suffix = sortedPairs(form ?? []).map(([name, value]) => `${name}${value}`).join('');
   }
   const hmac = HMAC_OF[algorithm];
-  let matched = false;
-  // Every candidate URL and secret is computed and compared; none short-circuits the others.
+  // Every secret is computed and compared for a candidate URL; none short-circuits the others. The
+  // URLs are no secret (the sender wrote them): the first one that matches ends the search.
   for (const candidate of twilioUrlCandidates(baseUrl, request.query)) {
+    let matched = false;
     for (const secret of secrets) {
       const expected = createHmac(hmac, secret).update(candidate + suffix, 'utf8').digest();
       if (decoded !== undefined && constantTimeEqual(expected, decoded)) matched = true;
     }
+    if (matched) return {};
   }
-  if (!matched) throw new SignatureMismatchError();
-  return {};
+  throw new SignatureMismatchError();
 }

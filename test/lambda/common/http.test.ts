@@ -1,5 +1,5 @@
 import { DependencyUnavailableError, errorCodeOf, MethodNotAllowedError, RequestHeaderFieldsTooLargeError, StreamThrottledError } from '../../../lambda/common/errors';
-import { errorResponse, fromApiGatewayEvent, MAX_HEADER_VALUE_BYTES, requestUrl, singleHeader } from '../../../lambda/common/http';
+import { errorResponse, fromApiGatewayEvent, MAX_HEADER_VALUE_BYTES, requestUrl, singleHeader, withHeaderAliases } from '../../../lambda/common/http';
 import { apiGatewayEvent } from '../../support/signers';
 
 function captured(fn: () => unknown): unknown {
@@ -177,5 +177,26 @@ describe('errorCodeOf', () => {
     expect(errorCodeOf(Object.assign(new Error('x'), { name: 'Bad name with {"card":"4242"}', code: 'also bad!' }))).toBe('Error');
     expect(errorCodeOf(undefined)).toBeUndefined();
     for (const error of [sdk('InternalFailure', 500), sdk('SyntaxError', 503)]) expect(errorCodeOf(error)).not.toContain('4242');
+  });
+});
+
+describe('withHeaderAliases', () => {
+  const aliases = { 'webhook-id': 'svix-id', 'webhook-signature': 'svix-signature' };
+
+  test('fills a canonical header from its alias, without touching the request it was given', () => {
+    const request = fromApiGatewayEvent(apiGatewayEvent('{}', { headers: { 'Svix-Id': 'msg_1', 'Webhook-Signature': 'v1,abc' } }), 0);
+    const aliased = withHeaderAliases(request, aliases);
+    expect(aliased.headers.get('webhook-id')).toEqual(['msg_1']);
+    // The canonical header the sender sent wins over its alias.
+    expect(aliased.headers.get('webhook-signature')).toEqual(['v1,abc']);
+    expect(request.headers.has('webhook-id')).toBe(false);
+  });
+
+  test('a canonical header present, or no alias sent, leaves the request as it is', () => {
+    const canonical = fromApiGatewayEvent(apiGatewayEvent('{}', { headers: { 'Webhook-Id': 'msg_1', 'Svix-Id': 'msg_2' } }), 0);
+    expect(withHeaderAliases(canonical, aliases)).toBe(canonical);
+    expect(singleHeader(canonical, 'webhook-id')).toBe('msg_1');
+    const neither = fromApiGatewayEvent(apiGatewayEvent('{}', { headers: {} }), 0);
+    expect(withHeaderAliases(neither, aliases)).toBe(neither);
   });
 });

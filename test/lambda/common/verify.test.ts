@@ -192,6 +192,27 @@ describe('generic HMAC', () => {
   });
 });
 
+describe('a base64 signature', () => {
+  const config = hmacAuth({ signatureHeader: 'X-Sig', encoding: SignatureEncoding.BASE64 });
+  const body = '{"id":"evt_1"}';
+  const signature = createHmac('sha256', 'k').update(body).digest('base64');
+
+  test('verifies with its padding, without it, and refuses another spelling of the same bytes', () => {
+    // GIVEN a SHA-256 HMAC: 32 bytes, 43 characters and one `=`; the 43rd carries 2 unused bits
+    expect(signature).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const verify = (sent: string) => verifyHmac(config, request(body, { 'X-Sig': sent }), ['k'], NOW_MS);
+    // THEN the canonical encoding verifies, padded or not
+    expect(verify(signature)).toEqual({});
+    expect(verify(signature.slice(0, -1))).toEqual({});
+    // AND a last character with an unused bit set decodes to the same bytes, yet is refused
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = alphabet.indexOf(signature[42]);
+    const other = `${signature.slice(0, 42)}${alphabet[last ^ 1]}=`;
+    expect(Buffer.from(other, 'base64').equals(Buffer.from(signature, 'base64'))).toBe(true);
+    expect(() => verify(other)).toThrow(SignatureMismatchError);
+  });
+});
+
 describe('Twilio: the URLs and the algorithm tried', () => {
   test('a decoded query is rebuilt in each common spelling, each with and without the default port, and no more', () => {
     // GIVEN a query API Gateway decoded, with a space and characters encoders disagree on
@@ -210,6 +231,9 @@ describe('Twilio: the URLs and the algorithm tried', () => {
     // A plain query has one spelling; a URL with a port is also tried without it.
     expect(twilioUrlCandidates('https://hooks.example.com:8443/sms', [['a', '1']])).toEqual(['https://hooks.example.com/sms?a=1', 'https://hooks.example.com:8443/sms?a=1']);
     expect(twilioUrlCandidates('https://hooks.example.com/sms', [])).toEqual(['https://hooks.example.com/sms', 'https://hooks.example.com:443/sms']);
+    // Unreserved names and values (a bodySHA256 hash) are one spelling, pairs in the order received.
+    expect(twilioUrlCandidates('https://h.example.com/t', [['bodySHA256', 'ab01'], ['a', 'x.y_z-1']]))
+      .toEqual(['https://h.example.com/t?bodySHA256=ab01&a=x.y_z-1', 'https://h.example.com:443/t?bodySHA256=ab01&a=x.y_z-1']);
   });
 
   test('the algorithm is HMAC_SHA1 unless the settings header names HMAC_SHA256; a pin refuses any other', () => {
