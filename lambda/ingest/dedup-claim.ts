@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { DeliveryInProgressError } from '../common/errors';
 import type { HandlerLogger } from '../common/logger';
 import type { Claim, DedupStore } from './dedup';
@@ -12,15 +13,35 @@ export function uniqueById(records: readonly OutgoingRecord[]): readonly Outgoin
   return records.filter((r) => !seen.has(r.envelope.id) && seen.add(r.envelope.id));
 }
 
+/** DynamoDB's limit on a partition key's value: 2,048 bytes of UTF-8. */
+export const MAX_DEDUP_KEY_BYTES = 2048;
+
+const HASHED = 'sha256:';
+/** A lone surrogate: DynamoDB stores only well-formed UTF-8, so an id holding one would not be kept as sent. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
- * A dedup source's claims on its event ids (`<source>#<id>`): an id is delivered by the request
+ * The dedup table's key for one event id: `<source>#<id>`, or `<source>#sha256:<hex>` (the SHA-256
+ * of the id's UTF-16 code units, so that no two ids share one) when the id would not be kept as
+ * it is: a key over DynamoDB's 2,048 bytes (a vendor's long id, or a sender's: either way not an
+ * outage), an id that is not well-formed Unicode, or one that already starts with `sha256:` (so
+ * that no id can spell another's hashed key).
+ */
+export function dedupKey(source: string, id: string): string {
+  const key = `${source}#${id}`;
+  if (Buffer.byteLength(key, 'utf8') <= MAX_DEDUP_KEY_BYTES && !id.startsWith(HASHED) && !LONE_SURROGATE.test(id)) return key;
+  return `${source}#${HASHED}${createHash('sha256').update(Buffer.from(id, 'utf16le')).digest('hex')}`;
+}
+
+/**
+ * A dedup source's claims on its event ids (see dedupKey): an id is delivered by the request
  * that claims it first; the others answer it as a duplicate, or 409 while that request runs.
  */
 export class EventClaims {
   constructor(private readonly store: DedupClaims, private readonly source: string, private readonly leaseSeconds: number) {}
 
   private keysOf(records: readonly OutgoingRecord[]): string[] {
-    return records.map((r) => `${this.source}#${r.envelope.id}`);
+    return records.map((r) => dedupKey(this.source, r.envelope.id));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { DeliveryInProgressError } from '../../../lambda/common/errors';
 import type { HandlerLogger } from '../../../lambda/common/logger';
-import { EventClaims, uniqueById, type DedupClaims } from '../../../lambda/ingest/dedup-claim';
+import { dedupKey, EventClaims, MAX_DEDUP_KEY_BYTES, uniqueById, type DedupClaims } from '../../../lambda/ingest/dedup-claim';
 import type { OutgoingRecord } from '../../../lambda/ingest/envelope';
 
 const record = (id: string, n = 0): OutgoingRecord => ({ envelope: { id } as OutgoingRecord['envelope'], streamName: 's', partitionKey: `${id}-${n}`, data: Buffer.from(id) });
@@ -49,5 +49,19 @@ describe('EventClaims', () => {
     const { claim, records } = await claims.claim([record('a')]);
     await claims.complete(claim, records, logger, { correlationId: 'c' });
     expect(lines).toEqual([['could not mark ids delivered', { correlationId: 'c', errorName: 'ProvisionedThroughputExceededException' }]]);
+  });
+});
+
+describe('dedupKey', () => {
+  test('is <source>#<id> for an id DynamoDB keeps as it is, and a stable hash otherwise', () => {
+    expect(dedupKey('stripe', 'evt_1')).toBe('stripe#evt_1');
+    const fits = 'a'.repeat(MAX_DEDUP_KEY_BYTES - 'stripe#'.length);
+    expect(dedupKey('stripe', fits)).toBe(`stripe#${fits}`);
+    // One byte more, an id starting as hashed keys do, or a lone surrogate: hashed, the same each time
+    for (const id of [`${fits}a`, 'sha256:abc', 'evt_\ud800']) {
+      expect(dedupKey('stripe', id)).toMatch(/^stripe#sha256:[0-9a-f]{64}$/);
+      expect(dedupKey('stripe', id)).toBe(dedupKey('stripe', id));
+    }
+    expect(dedupKey('stripe', 'evt_\ud800')).not.toBe(dedupKey('stripe', 'evt_\udfff'));
   });
 });

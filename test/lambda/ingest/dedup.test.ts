@@ -1,5 +1,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DedupStore } from '../../../lambda/ingest/dedup';
+import { dedupKey, EventClaims, MAX_DEDUP_KEY_BYTES } from '../../../lambda/ingest/dedup-claim';
+import type { OutgoingRecord } from '../../../lambda/ingest/envelope';
 import { DependencyUnavailableError } from '../../../lambda/common/errors';
 import { LocalDynamoDb } from '../../support/dynalite';
 
@@ -61,6 +63,34 @@ describe('DedupStore against dynalite', () => {
     // The dead request's late completion does not overwrite the new claim.
     await s.complete(dead.claimed, dead.token);
     expect(await s.claim(['src#evt_y'])).toMatchObject({ busy: ['src#evt_y'] });
+  });
+
+  test('an id too long for a DynamoDB key is remembered under its hash, not answered as an outage', async () => {
+    const { store: s } = await store();
+    const longId = `evt_${'é'.repeat(MAX_DEDUP_KEY_BYTES)}`;
+    // GIVEN the table refuses the key as sent: a 503 the sender would retry forever
+    await expect(s.claim([`src#${longId}`])).rejects.toBeInstanceOf(DependencyUnavailableError);
+    // WHEN the source claims it
+    const claims = new EventClaims(s, 'src', 60);
+    const record = { envelope: { id: longId } } as OutgoingRecord;
+    const first = await claims.claim([record]);
+    expect(first.records).toEqual([record]);
+    await s.complete(first.claim.claimed, first.claim.token);
+    // THEN a redelivery is a duplicate
+    expect((await claims.claim([record])).records).toEqual([]);
+  });
+
+  test('no id can take another\'s hashed key, and ids that differ only in a lone surrogate stay apart', async () => {
+    const { store: s } = await store();
+    const claims = new EventClaims(s, 'src', 60);
+    const longId = 'x'.repeat(MAX_DEDUP_KEY_BYTES);
+    const spelled = dedupKey('src', longId).slice('src#'.length); // "sha256:<hex>"
+    const ids = [longId, spelled, 'evt_\ud800', 'evt_\udbff'];
+    const first = await claims.claim(ids.map((id) => ({ envelope: { id } }) as OutgoingRecord));
+    // Four distinct keys: each id is claimed, none is a duplicate of another
+    expect(first.records).toHaveLength(4);
+    expect(new Set(first.claim.claimed).size).toBe(4);
+    for (const key of first.claim.claimed) expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(MAX_DEDUP_KEY_BYTES);
   });
 
   test('fails as unavailable (503) when the table cannot be reached', async () => {
