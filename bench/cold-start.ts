@@ -27,6 +27,17 @@ export const clients = [new Logger(), new Metrics({ namespace: 'x' }), new Kines
 `;
 // The Node built-in modules that any handler on the SDK's HTTP handler and hashing loads at init.
 const BUILTINS_CODE = "require('node:https'); require('node:crypto'); require('node:stream')";
+// Those built-ins and Powertools' Logger and Metrics: what any handler that logs and counts as
+// these do loads before it has an AWS client or any code of its own.
+// esbuild drops a bare side-effect import of a built-in: the modules are kept by exporting them.
+const LEAST_ENTRY = `
+import * as https from 'node:https';
+import * as crypto from 'node:crypto';
+import * as stream from 'node:stream';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+export const tools = [https, crypto, stream, new Logger(), new Metrics({ namespace: 'x' })];
+`;
 const MAX_LOADED_BYTES = 400 * 1024;
 const MAX_RATIO = 1.5;
 
@@ -156,6 +167,10 @@ async function measureIn(ctx: BenchContext, assetDir: string, scratch: string): 
   const referenceEnvCredentials = join(scratch, 'reference-env', 'index.js');
   await build({ ...(handlerOptionsJson as BuildOptions), absWorkingDir: ctx.root, stdin: { contents: SDK_ONLY_ENTRY, resolveDir: ctx.root, loader: 'ts' }, outfile: referenceEnvCredentials });
 
+  // The least a handler loads: the built-ins and Powertools, no AWS client, none of the handler.
+  const least = join(scratch, 'least', 'index.js');
+  await build({ ...(handlerOptionsJson as BuildOptions), absWorkingDir: ctx.root, stdin: { contents: LEAST_ENTRY, resolveDir: ctx.root, loader: 'ts' }, outfile: least });
+
   // The handler validates its configuration at module load, and the SDK clients want a region.
   // NODE_OPTIONS is dropped so that the child is a plain node, as Lambda runs it.
   const { NODE_OPTIONS: _ignored, ...parentEnv } = process.env;
@@ -172,6 +187,7 @@ async function measureIn(ctx: BenchContext, assetDir: string, scratch: string): 
     { name: 'reference', code: requireOf(reference), env: plainEnv },
     { name: 'reference env', code: requireOf(referenceEnvCredentials), env: plainEnv },
     { name: 'built-ins', code: BUILTINS_CODE, env: plainEnv },
+    { name: 'least', code: requireOf(least), env: plainEnv },
   ];
   ctx.log(`  ${RUNS} rounds of ${variants.length} node processes`);
   const times = timeRounds(variants);
@@ -234,6 +250,7 @@ async function measureIn(ctx: BenchContext, assetDir: string, scratch: string): 
     requireRow('reference: require / empty node process', 'reference', 'empty'),
     requireRow('reference with environment credentials: require / reference', 'reference env', 'reference'),
     requireRow('node:https, node:crypto and node:stream alone: require / empty node process', 'built-ins', 'empty'),
+    requireRow('those built-ins with Powertools\' Logger and Metrics, no AWS client, no handler: require / empty node process', 'least', 'empty'),
     {
       name: 'the single-file bundle built CommonJS-first (esbuild\'s default mainFields, not shipped)',
       value: mainFirst.outputFiles[0].contents.length / 1024,
@@ -243,11 +260,12 @@ async function measureIn(ctx: BenchContext, assetDir: string, scratch: string): 
     },
   );
   const floor = ratio(times, 'built-ins', 'empty').value;
+  const leastRatio = ratio(times, 'least', 'empty').value;
   const plainRatio = ratio(times, 'plain', 'empty').value;
   for (const row of rows) {
     if (row.pass === false) {
       Object.assign(row, {
-        note: `The built-in modules every SDK handler needs (https with tls and net, crypto, stream) take ${floor.toFixed(2)}x alone; a plain source adds ${(plainRatio - floor).toFixed(2)}x on top for compiling and running its ${kb(plainBytes)} (the SDK core, the Kinesis and Secrets Manager clients, Powertools, the handler; see the breakdown under the table). The reference takes ${ratio(times, 'reference', 'empty').value.toFixed(2)}x. ${MAX_RATIO.toFixed(2)}x would need that JavaScript to load in about ${Math.round((100 * (MAX_RATIO - floor)) / (plainRatio - floor))} % of its time today.`,
+        note: `The built-in modules every SDK handler needs (https with tls and net, crypto, stream) take ${floor.toFixed(2)}x alone, and ${leastRatio.toFixed(2)}x with Powertools' Logger and Metrics: before any AWS client or handler code, ${MAX_RATIO.toFixed(2)}x leaves ${(MAX_RATIO - leastRatio).toFixed(2)}x of an empty process for both. A plain source adds ${(plainRatio - leastRatio).toFixed(2)}x on top of that for compiling and running the SDK core, the Kinesis and Secrets Manager clients and the handler (${kb(plainBytes)} in all with Powertools; see the breakdown under the table). The reference takes ${ratio(times, 'reference', 'empty').value.toFixed(2)}x.`,
       });
     }
   }
