@@ -264,13 +264,15 @@ function envelopeOf(facts: RequestFacts, event: JsonObject, id: string, type: st
 
 /** The claim check: the event's bytes go to the store, and the envelope carries their reference instead. */
 async function claimChecked(facts: RequestFacts, store: PayloadStore, envelope: Envelope, event: JsonObject, index: number): Promise<Envelope> {
-  const { body, config, request } = facts;
-  // The exact bytes received for a single event; the element's JSON for one of a batch.
-  const bytes = body.isBatch || body.contentType !== 'application/json' ? Buffer.from(JSON.stringify(event), 'utf8') : request.rawBody;
-  const payloadRef = await store.put(bytes, {
+  const { body, config } = facts;
+  // What the payload would have been: the JSON bytes received for a single JSON event (any JSON
+  // media type, without a byte order mark), under its media type; else the event's JSON (an element
+  // of a batch, the fields of a form), as application/json.
+  const raw = body.eventJson;
+  const payloadRef = await store.put(raw ?? Buffer.from(JSON.stringify(event), 'utf8'), {
     source: config.source,
     eventId: envelope.id,
-    contentType: body.isBatch ? 'application/json' : body.contentType,
+    contentType: raw === undefined ? 'application/json' : body.contentType,
     index: body.isBatch ? index : undefined,
   });
   const { payload: _omitted, ...rest } = envelope;

@@ -661,6 +661,24 @@ describe('ingest handler', () => {
       expect((await bytesAt(envelope.payloadRef.key)).toString('utf8')).toBe(body);
     });
 
+    test('the stored payload is what the payload would have been: the bytes of any JSON type as sent, a form\'s fields as JSON', async () => {
+      const { handler, streamName } = await claimCheckHandler();
+      // GIVEN a CloudEvents body whose spelling JSON.stringify would change (spacing, escapes, a number's form)
+      const json = Buffer.from(`{ "id" : "evt_ce", "type":"report.ready", "n": 1.0E2, "note":"caf\\u00e9", "rows":"${'r'.repeat(1_100_000)}" }`);
+      const signed = (body: Buffer, contentType: string) => apiGatewayEvent(body, { headers: { 'Content-Type': contentType, 'Stripe-Signature': stripeSignature(STRIPE_SECRET, body, NOW_S) } });
+      expect((await handler(signed(json, 'application/cloudevents+json'))).statusCode).toBe(202);
+      // AND a form too large for a record
+      const form = Buffer.from(`id=evt_form&type=report.ready&rows=${'f'.repeat(1_100_000)}`);
+      expect((await handler(signed(form, 'application/x-www-form-urlencoded'))).statusCode).toBe(202);
+      const refs = (await kinesis.readAll(streamName)).map((r) => decode<{ payloadRef: { key: string; contentType: string } }>(r).payloadRef);
+      // THEN the JSON event is stored byte for byte, under its own media type
+      expect(refs[0].contentType).toBe('application/cloudevents+json');
+      expect((await bytesAt(refs[0].key)).equals(json)).toBe(true);
+      // AND the form's fields are stored as the JSON the payload would have held, labelled so
+      expect(refs[1].contentType).toBe('application/json');
+      expect(JSON.parse((await bytesAt(refs[1].key)).toString('utf8'))).toEqual({ id: 'evt_form', type: 'report.ready', rows: 'f'.repeat(1_100_000) });
+    });
+
     test('multipart: fields become the payload, files go to S3 and are listed with their refs', async () => {
       const { handler, streamName } = await claimCheckHandler({ metadata: { id: { header: 'x-delivery-id' } } });
       const boundary = 'XyZ123';
