@@ -125,28 +125,34 @@ const QUOTABLE_HEADER_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
  */
 function collectHeaders(event: APIGatewayProxyEvent): Map<string, string[]> {
   const headers = new Map<string, string[]>();
-  const multi: unknown = event.multiValueHeaders;
-  if (typeof multi === 'object' && multi !== null) {
+  const multi = isRecord(event.multiValueHeaders) ? event.multiValueHeaders : undefined;
+  if (multi !== undefined) {
     for (const name of Object.keys(multi)) {
-      const values: unknown = (multi as Record<string, unknown>)[name];
+      const values: unknown = multi[name];
       if (!Array.isArray(values)) continue;
       let list: string[] | undefined;
-      for (const value of values) {
+      for (let i = 0; i < values.length; i++) {
+        const value: unknown = values[i];
         if (typeof value !== 'string') continue;
-        if (list === undefined) {
-          const key = name.toLowerCase();
-          list = headers.get(key);
-          if (list === undefined) headers.set(key, list = []);
+        if (list !== undefined) {
+          list.push(value);
+          continue;
         }
-        list.push(value);
+        const key = name.toLowerCase();
+        list = headers.get(key);
+        if (list === undefined) headers.set(key, (list = [value]));
+        else list.push(value);
       }
     }
   }
-  const single: unknown = event.headers;
-  if (typeof single === 'object' && single !== null) {
+  const single = isRecord(event.headers) ? event.headers : undefined;
+  if (single !== undefined) {
     for (const name of Object.keys(single)) {
-      const value: unknown = (single as Record<string, unknown>)[name];
+      const value: unknown = single[name];
       if (typeof value !== 'string') continue;
+      // API Gateway's shape: this spelling's last multi value is this value, and already kept.
+      const same: unknown = multi?.[name];
+      if (Array.isArray(same) && same.length > 0 && same[same.length - 1] === value) continue;
       const key = name.toLowerCase();
       const values = headers.get(key);
       if (values === undefined) headers.set(key, [value]);
@@ -155,6 +161,8 @@ function collectHeaders(event: APIGatewayProxyEvent): Map<string, string[]> {
   }
   return headers;
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
 /** Refuses header values, or headers in all, larger than any API Gateway passes on (431). */
 function checkHeaderSizes(headers: ReadonlyMap<string, readonly string[]>): void {

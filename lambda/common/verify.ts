@@ -79,10 +79,12 @@ function readSignatureHeader(config: SignedRequestConfig, request: WebhookReques
     }
     case 'versionedList': {
       // Entries of other versions (v1a next to v1) belong to another verifier and are skipped.
-      const signatures = value.split(format.entrySeparator)
-        .map((entry) => entry.trim())
-        .filter((entry) => entry.startsWith(`${format.version}${format.versionSeparator}`))
-        .map((entry) => entry.slice(format.version.length + format.versionSeparator.length));
+      const prefix = `${format.version}${format.versionSeparator}`;
+      const signatures: string[] = [];
+      for (const item of value.split(format.entrySeparator)) {
+        const entry = item.trim();
+        if (entry.startsWith(prefix)) signatures.push(entry.slice(prefix.length));
+      }
       if (signatures.length === 0) {
         throw new MissingCredentialsError(`no ${format.version} signature in ${config.signatureHeader} header`);
       }
@@ -108,22 +110,29 @@ function readSignatureHeader(config: SignedRequestConfig, request: WebhookReques
   }
 }
 
-/** `text` without its trailing `=` padding. */
-function withoutPadding(text: string): string {
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Whether base64 text (alphabet, then at most two `=`) is the canonical spelling of its bytes:
+ * its length without padding leaves no lone character, and the bits of its last character that
+ * fall beyond the last byte are zero. Other spellings decode to the same bytes and are refused.
+ */
+function isCanonicalBase64(text: string): boolean {
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === 0x3d) end--;
-  return end === text.length ? text : text.slice(0, end);
+  const rest = end % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const unusedBits = rest === 2 ? 0x0f : 0x03;
+  return (BASE64_ALPHABET.indexOf(text[end - 1]) & unusedBits) === 0;
 }
 
 function decodeSignature(signature: string, encoding: SignatureEncodingName): Buffer | undefined {
   if (encoding === 'hex') {
     return /^(?:[0-9a-fA-F]{2})+$/.test(signature) ? Buffer.from(signature, 'hex') : undefined;
   }
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature)) return undefined;
-  // Only the canonical encoding: other spellings of the same bytes (unused low bits set) are refused.
-  const bytes = Buffer.from(signature, 'base64');
-  const canonical = bytes.toString('base64');
-  return withoutPadding(canonical) === withoutPadding(signature) ? bytes : undefined;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature) || !isCanonicalBase64(signature)) return undefined;
+  return Buffer.from(signature, 'base64');
 }
 
 /** Equal length and equal bytes, compared in constant time. Lengths are public (they follow from the algorithm). */

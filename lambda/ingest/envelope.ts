@@ -86,6 +86,12 @@ interface EnvelopePlan {
   readonly partitionKey?: FieldReader;
   /** The allowlisted headers that may be forwarded. */
   readonly forwarded: readonly string[];
+  /**
+   * Each forwarded name as a JSON member's start (`"user-agent":`), when the headers' JSON may be
+   * written name by name in allowlist order; undefined when JSON.stringify would order or drop a
+   * name differently (an array index such as `1` goes first; `__proto__` is no own property).
+   */
+  readonly forwardedKeys?: readonly string[];
   readonly allowed?: ReadonlySet<string>;
   /** The stream of each routed type: the first route that names it. */
   readonly routes?: ReadonlyMap<string, string>;
@@ -104,13 +110,15 @@ function envelopePlan(config: IngestConfig): EnvelopePlan {
       routes ??= new Map();
       for (const type of route.eventTypes) if (!routes.has(type)) routes.set(type, route.streamName);
     }
+    const forwarded = config.headerAllowlist.filter((name) => !NEVER_FORWARDED_HEADERS.includes(name));
     plan = {
       id: fieldReader(metadata.id),
       type: fieldReader(metadata.type),
       timestamp: fieldReader(metadata.timestamp),
       account: fieldReader(metadata.account),
       partitionKey: fieldReader(config.partitionKey),
-      forwarded: config.headerAllowlist.filter((name) => !NEVER_FORWARDED_HEADERS.includes(name)),
+      forwarded,
+      forwardedKeys: forwarded.some((name) => /^(?:0|[1-9]\d*)$/.test(name) || name === '__proto__') ? undefined : forwarded.map((name) => `${JSON.stringify(name)}:`),
       allowed: config.allowedEventTypes === undefined ? undefined : new Set(config.allowedEventTypes),
       routes,
       sourceJson: `,"source":${JSON.stringify(config.source)},"receivedAt":`,
@@ -170,13 +178,25 @@ export function toPartitionKey(value: string): string {
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-function allowlistedHeaders(request: WebhookRequest, forwarded: readonly string[]): Readonly<Record<string, string>> {
+/** Printable ASCII but `"` and `\`: a string JSON.stringify writes as it is, between quotes. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const jsonString = (value: string) => (JSON_PLAIN.test(value) ? `"${value}"` : JSON.stringify(value));
+
+/** The allowlisted headers the request has, and their JSON as JSON.stringify writes it. */
+function allowlistedHeaders(request: WebhookRequest, plan: EnvelopePlan): { readonly headers: Readonly<Record<string, string>>; readonly json: string } {
+  const { forwarded, forwardedKeys } = plan;
   let headers: Record<string, string> | undefined;
-  for (const name of forwarded) {
-    const values = request.headers.get(name);
-    if (values !== undefined) (headers ??= {})[name] = values.join(', ');
+  let json = '';
+  for (let i = 0; i < forwarded.length; i++) {
+    const values = request.headers.get(forwarded[i]);
+    if (values === undefined) continue;
+    const value = values.length === 1 ? values[0] : values.join(', ');
+    (headers ??= {})[forwarded[i]] = value;
+    // Written name by name: the header values are usually plain text, which needs no escaping.
+    if (forwardedKeys !== undefined) json += `${json === '' ? '{' : ','}${forwardedKeys[i]}${jsonString(value)}`;
   }
-  return headers ?? NO_HEADERS;
+  if (headers === undefined) return { headers: NO_HEADERS, json: '{}' };
+  return { headers, json: forwardedKeys === undefined ? JSON.stringify(headers) : `${json}}` };
 }
 
 function eventIdWith(plan: EnvelopePlan, config: IngestConfig, request: WebhookRequest, event: JsonObject, index: number, isBatch: boolean): string {
@@ -334,9 +354,8 @@ export async function buildRecords(
   check?: EventCheck,
 ): Promise<EnvelopeResult> {
   const plan = envelopePlan(config);
-  const headers = allowlistedHeaders(request, plan.forwarded);
+  const { headers, json: headersJson } = allowlistedHeaders(request, plan);
   const receivedAt = isoTime(request.receivedAtMs, receivedSecond) ?? new Date(request.receivedAtMs).toISOString();
-  const headersJson = headers === NO_HEADERS ? '{}' : JSON.stringify(headers);
   const facts: RequestFacts = {
     config, plan, request, body, correlationId, store, headers, receivedAt,
     // ISO 8601 text needs no escaping.

@@ -186,6 +186,25 @@ describe('record bytes, byte for byte', () => {
     expect(records[0].data.equals(Buffer.from(JSON.stringify(records[0].envelope), 'utf8'))).toBe(true);
   });
 
+  test('forwarded headers are written as JSON.stringify orders them: plain and escaped values, repeats joined, an index-like name first', async () => {
+    // GIVEN an allowlist whose last name is an array index, which JSON.stringify writes first
+    const config = ingestConfig((s) => WebhookAuth.stripe(s), { headerAllowlist: ['user-agent', 'x-repeated', 'x-quoted', '7'] });
+    const request = fromApiGatewayEvent({
+      ...apiGatewayEvent('{"id":"evt_1"}', { headers: { 'content-type': 'application/json' }, requestTimeEpoch: RECEIVED }),
+      multiValueHeaders: { 'content-type': ['application/json'], 'User-Agent': ['Stripe/1.0 (+https://stripe.com)'], 'X-Repeated': ['a', 'b'], 'X-Quoted': ['say "hi" \\ é'], '7': ['seven'] },
+    }, 0);
+    const [record] = (await buildRecords(config, request, parseBody(request, config.maxBatchRecords), 'corr-1')).records;
+    // THEN the record holds them as the envelope's JSON does
+    expect(record.envelope.headers).toEqual({ '7': 'seven', 'user-agent': 'Stripe/1.0 (+https://stripe.com)', 'x-repeated': 'a, b', 'x-quoted': 'say "hi" \\ é' });
+    expect(record.data.toString('utf8')).toBe(JSON.stringify(record.envelope));
+    expect(record.data.toString('utf8')).toContain('"headers":{"7":"seven","user-agent":');
+    // AND without the index-like name, the same headers in allowlist order
+    const plain = { ...config, headerAllowlist: ['x-quoted', 'x-repeated', 'user-agent'] };
+    const [other] = (await buildRecords(plain, request, parseBody(request, plain.maxBatchRecords), 'corr-1')).records;
+    expect(other.data.toString('utf8')).toBe(JSON.stringify(other.envelope));
+    expect(other.data.toString('utf8')).toContain('"headers":{"x-quoted":"say \\"hi\\" \\\\ é","x-repeated":"a, b","user-agent":"Stripe/1.0 (+https://stripe.com)"}');
+  });
+
   test('without an account field, with no forwarded header and with a null type and timestamp, the bytes match too', async () => {
     const config = ingestConfig((s) => WebhookAuth.hmac({ secret: s, signatureHeader: 'x-sig' }), { metadata: { id: { jsonPointer: '/i~1d' } } });
     const records = await recordsOf(config, { 'i/d': `x ${ODD}`, n: 1 }, {});
