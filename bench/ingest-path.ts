@@ -1,8 +1,7 @@
 // Suite 2: the stream source's whole hot path for one signed event (Stripe, GitHub, Standard Webhooks),
 // from the API Gateway event to the serialized Kinesis record, against the floor. No network: the
 // writer keeps the records in memory, and the secret is already cached. Each scheme and size is
-// measured in a Node process of its own, as a Lambda container serves one source (see run()).
-import { spawnSync } from 'node:child_process';
+// measured in a Node process of its own, as a Lambda container serves one source (see isolate.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { WriteRecord } from '../lambda/common/kinesis-writer';
@@ -12,6 +11,7 @@ import { WebhookAuth } from '../lib';
 import { ingestConfig } from '../test/support/presets';
 import { apiGatewayEvent, githubSignature, standardWebhooksSignature, stripeSignature } from '../test/support/signers';
 import { BODY_SIZES, eventBody } from './bodies';
+import { isolatedRow, measureIsolated } from './isolate';
 import { formatNs, measure } from './measure';
 import type { BenchContext, Row, SuiteResult } from './run';
 
@@ -164,32 +164,10 @@ async function measureScheme(ctx: BenchContext, scheme: Scheme, size: (typeof BO
   ];
 }
 
-/** The environment variable that makes this module, run as a script, measure one scheme at one size. */
-const ROW_ENV = 'BENCH_INGEST_ROW';
-
-/**
- * One scheme at one size, measured in a fresh Node process (this module run as a script): a
- * Lambda container serves one source, so its handler code sees one configuration. Measured one
- * after another in one process, the schemes' rows depended on their order (the first one measured
- * ran up to 1.25x slower against its floor than the same row measured last), as the JIT's state
- * and the heap carried over from row to row.
- */
-function measureInChild(ctx: BenchContext, scheme: Scheme, size: (typeof BODY_SIZES)[number]): Row[] {
-  const { NODE_OPTIONS: _ignored, ...env } = process.env;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', __filename], {
-    cwd: ctx.root,
-    env: { ...env, [ROW_ENV]: JSON.stringify({ scheme: scheme.name, size: size.label }) },
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`ingest ${scheme.name} ${size.label}: the measuring process failed: ${result.stderr}`);
-  process.stderr.write(result.stderr);
-  return JSON.parse(result.stdout) as Row[];
-}
-
 export async function run(ctx: BenchContext): Promise<SuiteResult> {
   const rows: Row[] = [];
   for (const scheme of SCHEMES) {
-    for (const size of BODY_SIZES.filter((s) => scheme.sizes.includes(s.label))) rows.push(...measureInChild(ctx, scheme, size));
+    for (const size of BODY_SIZES.filter((s) => scheme.sizes.includes(s.label))) rows.push(...measureIsolated(ctx, __filename, { scheme: scheme.name, size: size.label }));
   }
   return {
     rows,
@@ -201,14 +179,11 @@ export async function run(ctx: BenchContext): Promise<SuiteResult> {
   };
 }
 
-if (require.main === module && process.env[ROW_ENV] !== undefined) {
-  const wanted = JSON.parse(process.env[ROW_ENV]) as { scheme: string; size: string };
-  const scheme = SCHEMES.find((s) => s.name === wanted.scheme);
-  const size = BODY_SIZES.find((s) => s.label === wanted.size);
-  if (scheme === undefined || size === undefined) throw new Error(`no ingest row ${process.env[ROW_ENV]}`);
-  const ctx: BenchContext = { root: process.cwd(), log: (message) => process.stderr.write(`${message}\n`) };
-  measureScheme(ctx, scheme, size).then((rows) => process.stdout.write(JSON.stringify(rows)), (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exitCode = 1;
+if (require.main === module) {
+  isolatedRow(async (row: { scheme: string; size: string }, ctx) => {
+    const scheme = SCHEMES.find((s) => s.name === row.scheme);
+    const size = BODY_SIZES.find((s) => s.label === row.size);
+    if (scheme === undefined || size === undefined) throw new Error(`no ingest row ${JSON.stringify(row)}`);
+    return measureScheme(ctx, scheme, size);
   });
 }

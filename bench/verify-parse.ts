@@ -22,6 +22,7 @@ import {
   twilioSignature,
 } from '../test/support/signers';
 import { BODY_SIZES, eventBody } from './bodies';
+import { isolatedRow, measureIsolated } from './isolate';
 import { formatNs, measure, pairRatio, type Candidate, type Measured } from './measure';
 import type { BenchContext, Row, SuiteResult } from './run';
 
@@ -255,67 +256,73 @@ const ratio = (value: number, target?: number): Pick<Row, 'value' | 'unit' | 'ta
   ...(target === undefined ? {} : { target: `<= ${target.toFixed(2)}x`, pass: value <= target }),
 });
 
-export async function run(ctx: BenchContext): Promise<SuiteResult> {
+/** The rows of one scheme at one body size: ours, the vendors' and the attribution rows, against the floor. */
+async function measureRow(ctx: BenchContext, scheme: Scheme, size: (typeof BODY_SIZES)[number]): Promise<Row[]> {
   ({ verify: octokitVerify } = await import('@octokit/webhooks-methods'));
   const rows: Row[] = [];
-  for (const size of BODY_SIZES) {
-    for (const scheme of SCHEMES) {
-      const nowSeconds = Math.floor(Date.now() / 1000);
-      const body = eventBody(size.bytes, EVENT_ID, nowSeconds);
-      const signed = scheme.sign(body, nowSeconds);
-      const request = fromApiGatewayEvent(apiGatewayEvent(body, { headers: signed.headers, path: signed.path, query: signed.query }), Date.now());
-      const floor = floorOf(scheme, body, signed.floor, signed.query);
-      // Attribution, once per size: the floor plus parse.ts's walk (nesting depth, member count),
-      // and the floor plus its whole check (the walk, the scan of the bytes for duplicate keys).
-      const text = body.toString('utf8');
-      const depth: Candidate[] = scheme.name !== 'stripe' ? [] : [{
-        name: DEPTH_CHECK,
-        fn: () => {
-          const event = floor.fn();
-          if (countMembers(event, MAX_JSON_DEPTH) < 0) throw new Error('too deep');
-          return event;
-        },
-      }, {
-        name: DUPLICATE_CHECK,
-        fn: () => {
-          const event = floor.fn();
-          checkParsedJson(event, text, body);
-          return event;
-        },
-      }];
-      const candidates = [floor, oursOf(scheme, request), ...(scheme.vendors?.(body, signed) ?? []), ...depth];
-      const label = `${scheme.name} ${size.label}`;
-      for (const candidate of candidates) await assertAccepts(candidate, label);
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const body = eventBody(size.bytes, EVENT_ID, nowSeconds);
+  const signed = scheme.sign(body, nowSeconds);
+  const request = fromApiGatewayEvent(apiGatewayEvent(body, { headers: signed.headers, path: signed.path, query: signed.query }), Date.now());
+  const floor = floorOf(scheme, body, signed.floor, signed.query);
+  // Attribution, once per size: the floor plus parse.ts's walk (nesting depth, member count),
+  // and the floor plus its whole check (the walk, the scan of the bytes for duplicate keys).
+  const text = body.toString('utf8');
+  const depth: Candidate[] = scheme.name !== 'stripe' ? [] : [{
+    name: DEPTH_CHECK,
+    fn: () => {
+      const event = floor.fn();
+      if (countMembers(event, MAX_JSON_DEPTH) < 0) throw new Error('too deep');
+      return event;
+    },
+  }, {
+    name: DUPLICATE_CHECK,
+    fn: () => {
+      const event = floor.fn();
+      checkParsedJson(event, text, body);
+      return event;
+    },
+  }];
+  const candidates = [floor, oursOf(scheme, request), ...(scheme.vendors?.(body, signed) ?? []), ...depth];
+  const label = `${scheme.name} ${size.label}`;
+  for (const candidate of candidates) await assertAccepts(candidate, label);
 
-      ctx.log(`  ${label} (${body.length} bytes)`);
-      const [floorTime, ours, ...others] = await measure(candidates, { rounds: 31, sampleMs: 20, warmupMs: 100 });
-      const limit = size.bytes <= 1024 ? 1.35 : 1.10;
-      const passed = ours.ratio <= limit;
-      rows.push({
-        name: `${label}: ours / floor`,
-        ...ratio(ours.ratio, limit),
-        detail: `ours ${formatNs(ours.nsPerOp)}, floor ${formatNs(floorTime.nsPerOp)} per request`,
-        ...(passed ? {} : { note: MISSED_FLOOR }),
-      });
-      for (const other of others) {
-        if (other.name === DEPTH_CHECK) {
-          rows.push({ name: `${label}: (floor + depth check) / floor`, ...ratio(other.ratio), detail: `${formatNs(other.nsPerOp)} per request; attribution only` });
-        } else if (other.name === DUPLICATE_CHECK) {
-          rows.push({ name: `${label}: (floor + depth and duplicate-key check) / floor`, ...ratio(other.ratio), detail: `${formatNs(other.nsPerOp)} per request; attribution only` });
-        } else {
-          rows.push(vendorRow(label, ours, other, scheme.mustBeat?.includes(other.name) ?? false));
-        }
-      }
+  ctx.log(`  ${label} (${body.length} bytes)`);
+  const [floorTime, ours, ...others] = await measure(candidates, { rounds: 31, sampleMs: 20, warmupMs: 300 });
+  const limit = size.bytes <= 1024 ? 1.35 : 1.10;
+  const passed = ours.ratio <= limit;
+  rows.push({
+    name: `${label}: ours / floor`,
+    ...ratio(ours.ratio, limit),
+    detail: `ours ${formatNs(ours.nsPerOp)}, floor ${formatNs(floorTime.nsPerOp)} per request`,
+    ...(passed ? {} : { note: MISSED_FLOOR }),
+  });
+  for (const other of others) {
+    if (other.name === DEPTH_CHECK) {
+      rows.push({ name: `${label}: (floor + depth check) / floor`, ...ratio(other.ratio), detail: `${formatNs(other.nsPerOp)} per request; attribution only` });
+    } else if (other.name === DUPLICATE_CHECK) {
+      rows.push({ name: `${label}: (floor + depth and duplicate-key check) / floor`, ...ratio(other.ratio), detail: `${formatNs(other.nsPerOp)} per request; attribution only` });
+    } else {
+      rows.push(vendorRow(label, ours, other, scheme.mustBeat?.includes(other.name) ?? false));
     }
+  }
+  return rows;
+}
+
+export async function run(ctx: BenchContext): Promise<SuiteResult> {
+  const rows: Row[] = [];
+  for (const size of BODY_SIZES) {
+    for (const scheme of SCHEMES) rows.push(...measureIsolated(ctx, __filename, { scheme: scheme.name, size: size.label }));
   }
   return {
     rows,
     notes: [
+      '**isolation**: each scheme at each size is measured in a Node process of its own, as a Lambda container verifies one source\'s scheme, after a 300 ms warm-up per candidate.',
       'Bodies: one JSON object (a Stripe-like `invoice.paid` event whose line items repeat up to the size, with non-ASCII text and escapes), signed with real signatures; every verifier is checked to accept and return the event before timing. Ratios under 1 are faster than the reference.',
       '**floor**: `createHmac(...).update(signed prefix).update(body).digest()`, the sent signature decoded and compared with `timingSafeEqual`, and one `JSON.parse(body.toString())`. Twilio\'s floor hashes the body (SHA-256, the `bodySHA256` parameter) and HMAC-SHA1s the URL.',
       '**ours**: `verifyHmac` with the preset\'s configuration as `WebhookAuth.<preset>(secret)` binds it (`verifyTwilio` for Twilio, after rebuilding the URL as `authenticate` does), then `parseBody`: header parsing, signature decoding, the signed-content template, key derivation per request, the Content-Type and charset checks, strict UTF-8 decoding, `JSON.parse`, and the nesting-depth and duplicate-key check.',
-      '**(floor + depth check)**: the floor followed by `countMembers(event, MAX_JSON_DEPTH)` from lambda/shared/parse.ts (the walk that checks the nesting depth and counts object members), to attribute the difference between ours and the floor. An earlier version of the walk, with an explicit stack of [value, depth] pairs, added 16 to 26 % to a JSON.parse; the recursive walk that allocates nothing adds about 5 to 8 %.',
-      '**(floor + depth and duplicate-key check)**: the floor followed by `checkParsedJson(event, text, body)`, everything parse.ts does after `JSON.parse`: the walk, plus the count of the members in the bytes (`:` outside strings, in WebAssembly with SIMD; lambda/shared/json-members.wat) that a duplicate key makes differ from the walk\'s. Counting them in JavaScript instead costs 13 to 17 % of a JSON.parse with an `indexOf` loop, 50 to 65 % with a `charCodeAt` loop, and 60 to 115 % with a string-skipping regular expression; the WebAssembly scan, 4 to 5 % (micro-benchmarks on the same bodies).',
+      '**(floor + depth check)**: the floor followed by `countMembers(event, MAX_JSON_DEPTH)` from lambda/common/parse.ts (the walk that checks the nesting depth and counts object members), to attribute the difference between ours and the floor. An earlier version of the walk, with an explicit stack of [value, depth] pairs, added 16 to 26 % to a JSON.parse; the recursive walk that allocates nothing adds about 5 to 8 %.',
+      '**(floor + depth and duplicate-key check)**: the floor followed by `checkParsedJson(event, text, body)`, everything parse.ts does after `JSON.parse`: the walk, plus the count of the members in the bytes (`:` outside strings, in WebAssembly with SIMD; lambda/common/json-members.wat) that a duplicate key makes differ from the walk\'s. Counting them in JavaScript instead costs 13 to 17 % of a JSON.parse with an `indexOf` loop, 50 to 65 % with a `charCodeAt` loop, and 60 to 115 % with a string-skipping regular expression; the WebAssembly scan, 4 to 5 % (micro-benchmarks on the same bodies).',
       '**vendors**: their verify-and-parse call on the same bytes and headers (`Webhook` objects built once). Octokit\'s `verify` only verifies and takes a string, so its figure includes `toString` and one `JSON.parse`; it is informational (no target). Stripe\'s `constructEvent` is given the raw Buffer.',
     ],
     packages: ['stripe', '@octokit/webhooks-methods', 'standardwebhooks', 'svix'],
@@ -333,4 +340,13 @@ function vendorRow(label: string, ours: Measured, vendor: Measured, mustBeat: bo
     ...(mustBeat ? { target: '< 1.00x (faster)', pass: value < 1 } : {}),
     detail: `${vendor.name} ${formatNs(vendor.nsPerOp)} per request (${vendor.ratio.toFixed(2)}x floor)`,
   };
+}
+
+if (require.main === module) {
+  isolatedRow(async (row: { scheme: string; size: string }, ctx) => {
+    const scheme = SCHEMES.find((s) => s.name === row.scheme);
+    const size = BODY_SIZES.find((s) => s.label === row.size);
+    if (scheme === undefined || size === undefined) throw new Error(`no verify-parse row ${JSON.stringify(row)}`);
+    return measureRow(ctx, scheme, size);
+  });
 }
