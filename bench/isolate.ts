@@ -1,7 +1,7 @@
 // One measurement of a suite in a Node process of its own. A Lambda container runs one source's
 // configuration, so its code sees one scheme: measured one after another in one process, rows
 // depended on their order (the JIT's state and the heap carry over from row to row; the first
-// ingest row measured ran up to 1.25x slower against its floor than the same row measured last).
+// ingest row measured ran about 1.2x slower against its floor than the same row measured later).
 import { spawnSync } from 'node:child_process';
 import type { BenchContext, Row } from './run';
 
