@@ -20,7 +20,7 @@ import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import type { JwtVerifier } from './authenticate';
 import { type JwtAuthConfig } from './auth-config';
-import { ConfigError } from './config-document';
+import { ConfigError, isObject } from './config-document';
 import {
   DependencyUnavailableError,
   InvalidTokenError,
@@ -66,10 +66,6 @@ function bearerToken(request: WebhookRequest): string {
   const match = BEARER.exec(value);
   if (match === null) throw new MissingCredentialsError('authorization header must be "Bearer <token>"');
   return match[1];
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -9,6 +9,7 @@
  * Selection only reads own properties of objects and elements of arrays, so no path reaches
  * a prototype (`$.constructor`, `$.__proto__`) unless the body itself has that member.
  */
+import { isObject } from '../common/config-document';
 
 /** One child segment of a compiled path. */
 export type PathSegment =
@@ -145,10 +146,6 @@ export function compileJsonPath(path: string): readonly PathSegment[] {
     }
   }
   return segments;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
