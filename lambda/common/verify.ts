@@ -371,15 +371,13 @@ function encodeQueryPart(text: string, keep: string, space: string): string {
  */
 export function twilioQueryCandidates(query: readonly (readonly [string, string])[]): string[] {
   if (query.length === 0) return [''];
-  // Names and values of unreserved characters only (`bodySHA256=<hex>`) have one spelling.
-  if (query.every(([name, value]) => UNRESERVED.test(name) && UNRESERVED.test(value))) {
-    return [`?${query.map(([name, value]) => `${name}=${value}`).join('&')}`];
-  }
+  const spelled = (keep: string, space: string) => query.map(([name, value]) => `${encodeQueryPart(name, keep, space)}=${encodeQueryPart(value, keep, space)}`).join('&');
+  // Names and values of unreserved characters only (`bodySHA256=<hex>`): every encoder spells them
+  // alike, so the first spelling is the only one.
+  if (query.every(([name, value]) => UNRESERVED.test(name) && UNRESERVED.test(value))) return [`?${spelled(QUERY_SPELLINGS[0], '%20')}`];
   const spellings = new Set<string>();
   for (const keep of QUERY_SPELLINGS) {
-    for (const space of ['%20', '+']) {
-      spellings.add(query.map(([name, value]) => `${encodeQueryPart(name, keep, space)}=${encodeQueryPart(value, keep, space)}`).join('&'));
-    }
+    for (const space of ['%20', '+']) spellings.add(spelled(keep, space));
   }
   return [...spellings].map((q) => `?${q}`);
 }
